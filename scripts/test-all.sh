@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test suite: Rust (unit, integration, doc, allocation, loom model checking),
+# then the C, Python and Go suites against the built library when they are present.
+# Under CI=true a missing toolchain fails the run instead of skipping it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    if [ "${CI:-}" = "true" ]; then
+      echo "error: $1 is required (CI=true) but not installed" >&2
+      exit 1
+    fi
+    echo "warning: $1 not installed, skipping: $2" >&2
+    return 1
+  fi
+}
+
+echo "== Rust: cargo test (all features)"
+cargo test --all-features
+
+echo "== Rust: loom model checking (own target folder)"
+RUSTFLAGS="--cfg breakwater_loom" cargo test --release --lib --target-dir target/loom -- loom_
+
+for suite in scripts/suites/*.sh; do
+  [ -e "$suite" ] || continue
+  bash "$suite"
+done
+echo "all suites passed"

@@ -1,0 +1,26 @@
+//! # breakwater
+//!
+//! A synchronous, thread-based resilience kit: circuit breaker, retry with backoff and
+//! jitter, deadlines and a time limiter, semaphore and thread-pool bulkheads, rate
+//! limiting, fallback and a TTL cache, composed into pipelines, with a resilient HTTP
+//! client over `ureq`, and a C ABI so that C, Python and Go share the same core.
+//!
+//! Everything reads time through a [`Clock`]; tests step a [`ManualClock`] instead of
+//! sleeping.
+//!
+//! # Fork safety
+//!
+//! The library is not fork-safe while its thread pools run: a child process gets none of
+//! the pool's workers. Fork before building pools, or exec right after forking.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
+
+pub mod clock;
+mod ctx;
+mod error;
+pub(crate) mod sync;
+
+pub use clock::{Clock, ManualClock};
+pub use ctx::{CancelToken, Ctx};
+pub use error::{ConfigError, Error, PolicyKind, RejectReason};
