@@ -19,8 +19,10 @@
 pub mod clock;
 mod ctx;
 mod error;
+mod registry;
 pub(crate) mod sync;
 
 pub use clock::{Clock, ManualClock};
 pub use ctx::{CancelToken, Ctx};
 pub use error::{ConfigError, Error, PolicyKind, RejectReason};
+pub use registry::Registry;
