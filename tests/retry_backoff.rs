@@ -65,18 +65,25 @@ fn exponential_backoff_doubles_up_to_the_cap() {
     );
     assert_eq!(
         d,
-        [ms(500), secs(1), secs(2), secs(4), secs(8), secs(10), secs(10)]
+        [
+            ms(500),
+            secs(1),
+            secs(2),
+            secs(4),
+            secs(8),
+            secs(10),
+            secs(10)
+        ]
     );
 }
 
 #[test]
 fn exponential_backoff_with_a_fractional_multiplier_rounds_to_nanoseconds() {
-    let d = delays(
-        Retry::builder()
-            .max_attempts(5)
-            .backoff(exp(ms(100), 1.5)),
+    let d = delays(Retry::builder().max_attempts(5).backoff(exp(ms(100), 1.5)));
+    assert_eq!(
+        d,
+        [ms(100), ms(150), ms(225), Duration::from_micros(337_500)]
     );
-    assert_eq!(d, [ms(100), ms(150), ms(225), Duration::from_micros(337_500)]);
 }
 
 #[test]
@@ -93,11 +100,7 @@ fn exponential_backoff_without_a_cap_saturates_instead_of_overflowing() {
 
 #[test]
 fn multiplier_one_is_a_fixed_delay() {
-    let d = delays(
-        Retry::builder()
-            .max_attempts(4)
-            .backoff(exp(ms(300), 1.0)),
-    );
+    let d = delays(Retry::builder().max_attempts(4).backoff(exp(ms(300), 1.0)));
     assert_eq!(d, [ms(300); 3]);
 }
 
@@ -306,7 +309,10 @@ fn a_seed_gives_the_same_delays_every_time_and_other_seeds_differ() {
             .unwrap()
     };
     let a = build(5);
-    assert_eq!(a.delays().collect::<Vec<_>>(), a.delays().collect::<Vec<_>>());
+    assert_eq!(
+        a.delays().collect::<Vec<_>>(),
+        a.delays().collect::<Vec<_>>()
+    );
     assert_eq!(
         a.delays().collect::<Vec<_>>(),
         build(5).delays().collect::<Vec<_>>()
@@ -386,9 +392,21 @@ fn reference_setting_half_second_base_ten_second_cap_ten_percent() {
             10957053729
         ])
     );
-    let base = [ms(500), secs(1), secs(2), secs(4), secs(8), secs(10), secs(10)];
+    let base = [
+        ms(500),
+        secs(1),
+        secs(2),
+        secs(4),
+        secs(8),
+        secs(10),
+        secs(10),
+    ];
     for seed in 0..200 {
-        within(&reference_one(seed).delays().collect::<Vec<_>>(), &base, 0.1);
+        within(
+            &reference_one(seed).delays().collect::<Vec<_>>(),
+            &base,
+            0.1,
+        );
     }
 }
 
@@ -444,6 +462,10 @@ fn reference_setting_one_second_base_sixty_second_cap_factor_half_to_one_and_a_h
         secs(60),
     ];
     for seed in 0..200 {
-        within(&reference_two(seed).delays().collect::<Vec<_>>(), &base, 0.5);
+        within(
+            &reference_two(seed).delays().collect::<Vec<_>>(),
+            &base,
+            0.5,
+        );
     }
 }

@@ -37,7 +37,15 @@ fn zero_attempts_is_refused() {
 
 #[test]
 fn bad_multipliers_are_refused() {
-    for m in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -2.0, 0.0, 0.5, 0.999] {
+    for m in [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -2.0,
+        0.0,
+        0.5,
+        0.999,
+    ] {
         assert_eq!(field(Retry::builder().backoff(exp(m))), "multiplier", "{m}");
     }
     assert!(Retry::builder().backoff(exp(1.0)).build().is_ok());
@@ -105,7 +113,10 @@ fn a_floor_above_the_cap_is_refused() {
 #[test]
 fn durations_that_overflow_are_refused_by_name() {
     let huge = Duration::MAX;
-    assert_eq!(field(Retry::builder().backoff(Backoff::Fixed(huge))), "initial");
+    assert_eq!(
+        field(Retry::builder().backoff(Backoff::Fixed(huge))),
+        "initial"
+    );
     assert_eq!(
         field(Retry::builder().backoff(Backoff::Exponential {
             initial: huge,
@@ -125,7 +136,13 @@ fn durations_that_overflow_are_refused_by_name() {
     assert_eq!(field(Retry::builder().max_elapsed(huge)), "max_elapsed");
     // The largest representable value is fine.
     let max = Duration::from_nanos(u64::MAX);
-    assert!(Retry::builder().max_delay(max).max_elapsed(max).build().is_ok());
+    assert!(
+        Retry::builder()
+            .max_delay(max)
+            .max_elapsed(max)
+            .build()
+            .is_ok()
+    );
 }
 
 #[test]
@@ -160,7 +177,13 @@ fn bad_budgets_are_refused() {
 
 #[test]
 fn a_tiny_percent_and_a_huge_reserve_do_not_overflow() {
-    let b = RetryBudget::new(1e-300, Duration::from_secs(10), u32::MAX, Clock::monotonic()).unwrap();
+    let b = RetryBudget::new(
+        1e-300,
+        Duration::from_secs(10),
+        u32::MAX,
+        Clock::monotonic(),
+    )
+    .unwrap();
     assert!(b.balance() >= 1);
     for _ in 0..1000 {
         b.deposit();
@@ -174,7 +197,13 @@ fn the_default_configuration_builds_and_round_trips() {
     assert_eq!(retry.config(), &RetryConfig::default());
     let config = RetryConfig::default();
     assert_eq!(config.max_attempts, 3);
-    assert_eq!(config.backoff, Backoff::Exponential { initial: ms(500), multiplier: 2.0 });
+    assert_eq!(
+        config.backoff,
+        Backoff::Exponential {
+            initial: ms(500),
+            multiplier: 2.0
+        }
+    );
     assert_eq!(config.max_delay, None);
     assert_eq!(config.min_delay, Duration::ZERO);
     assert_eq!(config.jitter, Jitter::None);
@@ -197,5 +226,8 @@ fn the_registry_returns_one_retry_per_name_and_refuses_a_different_configuration
     assert_eq!(e.field, "name");
     let mut bad = RetryConfig::default();
     bad.max_attempts = 0;
-    assert_eq!(registry.retry("other", Some(bad)).unwrap_err().field, "max_attempts");
+    assert_eq!(
+        registry.retry("other", Some(bad)).unwrap_err().field,
+        "max_attempts"
+    );
 }

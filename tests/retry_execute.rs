@@ -57,7 +57,11 @@ fn call_returns_the_first_success() {
     let calls = Cell::new(0);
     let v = retry.call(|_| {
         calls.set(calls.get() + 1);
-        if calls.get() == 3 { Ok("up") } else { Err("down") }
+        if calls.get() == 3 {
+            Ok("up")
+        } else {
+            Err("down")
+        }
     });
     assert_eq!(v.unwrap(), "up");
     assert_eq!(calls.get(), 3);
@@ -77,7 +81,11 @@ fn each_attempt_sees_its_number_in_the_context() {
     });
     assert_eq!(
         seen,
-        [(1, Some(deadline)), (2, Some(deadline)), (3, Some(deadline))]
+        [
+            (1, Some(deadline)),
+            (2, Some(deadline)),
+            (3, Some(deadline))
+        ]
     );
 }
 
@@ -260,7 +268,9 @@ fn on_retry_sees_each_failed_attempt_its_delay_elapsed_time_and_outcome() {
         },
         |c| {
             clock.advance(ms(10)); // each attempt takes 10 ms
-            Err(Error::failed(["e1", "e2", "e3", "e4"][c.attempt() as usize - 1]))
+            Err(Error::failed(
+                ["e1", "e2", "e3", "e4"][c.attempt() as usize - 1],
+            ))
         },
     );
     assert_eq!(
@@ -315,7 +325,10 @@ fn attempt_durations_count_against_max_elapsed() {
 #[test]
 fn a_retry_ending_exactly_at_the_budget_is_not_started() {
     let clock = ManualClock::new();
-    let retry = fixed(&clock, 10, secs(1)).max_elapsed(secs(3)).build().unwrap();
+    let retry = fixed(&clock, 10, secs(1))
+        .max_elapsed(secs(3))
+        .build()
+        .unwrap();
     let calls = Cell::new(0);
     let _ = retry.call(|_| {
         calls.set(calls.get() + 1);
@@ -329,7 +342,10 @@ fn a_retry_ending_exactly_at_the_budget_is_not_started() {
 fn a_larger_retry_after_hint_replaces_the_computed_delay_and_a_smaller_one_does_not() {
     let clock = ManualClock::new();
     let retry = fixed(&clock, 3, ms(100)).build().unwrap();
-    let hints = [RetryDecision::RetryAfter(secs(2)), RetryDecision::RetryAfter(ms(50))];
+    let hints = [
+        RetryDecision::RetryAfter(secs(2)),
+        RetryDecision::RetryAfter(ms(50)),
+    ];
     let next_hint = Cell::new(0);
     let mut delays = Vec::new();
     let r: R<()> = retry.execute(
@@ -353,7 +369,10 @@ fn a_larger_retry_after_hint_replaces_the_computed_delay_and_a_smaller_one_does_
 #[test]
 fn a_retry_after_hint_past_the_budget_stops_retrying() {
     let clock = ManualClock::new();
-    let retry = fixed(&clock, 5, ms(100)).max_elapsed(secs(5)).build().unwrap();
+    let retry = fixed(&clock, 5, ms(100))
+        .max_elapsed(secs(5))
+        .build()
+        .unwrap();
     let calls = Cell::new(0);
     let mut events = 0;
     let r: R<u16> = retry.execute(
@@ -374,7 +393,10 @@ fn a_retry_after_hint_past_the_budget_stops_retrying() {
 #[test]
 fn the_callers_deadline_wins_when_sooner_than_max_elapsed() {
     let clock = ManualClock::new();
-    let retry = fixed(&clock, 10, secs(1)).max_elapsed(secs(10)).build().unwrap();
+    let retry = fixed(&clock, 10, secs(1))
+        .max_elapsed(secs(10))
+        .build()
+        .unwrap();
     let calls = Cell::new(0);
     let r: R<()> = retry.execute(
         &ctx(&clock).with_timeout(ms(2500)),
@@ -393,7 +415,10 @@ fn the_callers_deadline_wins_when_sooner_than_max_elapsed() {
 #[test]
 fn max_elapsed_wins_when_sooner_than_the_callers_deadline() {
     let clock = ManualClock::new();
-    let retry = fixed(&clock, 10, secs(1)).max_elapsed(ms(2500)).build().unwrap();
+    let retry = fixed(&clock, 10, secs(1))
+        .max_elapsed(ms(2500))
+        .build()
+        .unwrap();
     let calls = Cell::new(0);
     let _: R<()> = retry.execute(
         &ctx(&clock).with_timeout(secs(20)),
@@ -472,12 +497,7 @@ fn a_retry_budget_limits_the_retries_of_execute() {
         .budget(budget.clone())
         .build()
         .unwrap();
-    let attempts = |retry: &Retry| {
-        retry
-            .call(|_| Err::<(), _>("down"))
-            .unwrap_err()
-            .attempts()
-    };
+    let attempts = |retry: &Retry| retry.call(|_| Err::<(), _>("down")).unwrap_err().attempts();
     assert_eq!(attempts(&retry), 1); // 1000 in the budget: no retry
     assert_eq!(attempts(&retry), 2); // 2000: one retry
     assert_eq!(attempts(&retry), 1);

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use breakwater::retry::{Next, OutcomeKind, StopReason};
 use breakwater::{
-    Backoff, Clock, Ctx, Error, Jitter, ManualClock, Retry, RetryBudget, RetryDecision,
-    RetryState,
+    Backoff, Clock, Ctx, Error, Jitter, ManualClock, Retry, RetryBudget, RetryDecision, RetryState,
 };
 
 fn ms(n: u64) -> Duration {
@@ -87,7 +86,11 @@ fn next_gives_the_same_delays_as_execute() {
 #[test]
 fn no_jitter_state_schedule_is_exact() {
     let clock = ManualClock::new();
-    let (delays, _) = drive(&jittered(&clock, Jitter::None), &clock, &[OutcomeKind::Retryable]);
+    let (delays, _) = drive(
+        &jittered(&clock, Jitter::None),
+        &clock,
+        &[OutcomeKind::Retryable],
+    );
     // 200 ms raised to the 250 ms floor, then x3, capped at 5 s.
     assert_eq!(delays, [ms(250), ms(600), ms(1800), secs(5), secs(5)]);
     assert_eq!(clock.elapsed(), Duration::from_millis(12_650));
@@ -99,9 +102,15 @@ fn attempt_counts_from_one_and_moves_on_each_granted_retry() {
     let retry = jittered(&clock, Jitter::None);
     let mut state = retry.begin();
     assert_eq!(state.attempt(), 1);
-    assert_eq!(state.next(OutcomeKind::Retryable, None), Next::RetryAfter(ms(250)));
+    assert_eq!(
+        state.next(OutcomeKind::Retryable, None),
+        Next::RetryAfter(ms(250))
+    );
     assert_eq!(state.attempt(), 2);
-    assert_eq!(state.next(OutcomeKind::Success, None), Next::Stop(StopReason::Succeeded));
+    assert_eq!(
+        state.next(OutcomeKind::Success, None),
+        Next::Stop(StopReason::Succeeded)
+    );
     assert_eq!(state.attempt(), 2);
 }
 
@@ -126,7 +135,10 @@ fn every_stop_reason_and_a_stopped_state_keeps_its_answer() {
         assert_eq!(state.attempt(), 1);
     }
     let mut state = retry.begin();
-    assert_eq!(state.next(OutcomeKind::Retryable, None), Next::RetryAfter(secs(1)));
+    assert_eq!(
+        state.next(OutcomeKind::Retryable, None),
+        Next::RetryAfter(secs(1))
+    );
     assert_eq!(
         state.next(OutcomeKind::Retryable, None),
         Next::Stop(StopReason::AttemptsExhausted)
@@ -186,7 +198,10 @@ fn a_deadline_stop_takes_nothing_from_the_budget() {
     );
     assert_eq!(budget.balance(), 10);
     let mut state = retry.begin();
-    assert_eq!(state.next(OutcomeKind::Retryable, None), Next::RetryAfter(secs(1)));
+    assert_eq!(
+        state.next(OutcomeKind::Retryable, None),
+        Next::RetryAfter(secs(1))
+    );
     assert_eq!(budget.balance(), 9);
 }
 
@@ -299,7 +314,11 @@ fn execute_reports_the_same_attempts_as_the_state() {
     let (delays, stop) = drive(
         &jittered(&clock2, Jitter::None),
         &clock2,
-        &[OutcomeKind::Retryable, OutcomeKind::Retryable, OutcomeKind::Permanent],
+        &[
+            OutcomeKind::Retryable,
+            OutcomeKind::Retryable,
+            OutcomeKind::Permanent,
+        ],
     );
     assert_eq!(stop, Next::Stop(StopReason::Permanent));
     assert_eq!(delays.len(), 2);

@@ -14,7 +14,9 @@
 //!   carries `attempts`, the number of attempts that ran.
 //! - Time budget: `max_elapsed` from the start of the call, or the caller's deadline
 //!   ([`Ctx::deadline`]) when sooner. A retry whose delay would end at or past it is not
-//!   started, and the last outcome is returned.
+//!   started, and the last outcome is returned. (The start is read from the clock's
+//!   cheap coarse reading, so on the monotonic clock `max_elapsed` may end up to one
+//!   scheduler tick early, never late.)
 //! - A Retry-After hint ([`RetryDecision::RetryAfter`]) replaces the computed delay when
 //!   it is larger; if it ends past the time budget, retrying stops.
 //! - Retry budget ([`RetryBudget`], shared across calls): each call deposits, each retry
@@ -86,6 +88,8 @@ use std::time::{Duration, Instant};
 pub use backoff::{Backoff, Jitter};
 pub use budget::{RetryBudget, RetryBudgetConfig};
 pub use state::{Next, OutcomeKind, RetryState, StopReason};
+
+use state::Call;
 
 use crate::clock::Clock;
 use crate::ctx::Ctx;
@@ -617,6 +621,12 @@ impl Retry {
     }
 
     fn begin_on(&self, clock: Clock, deadline: Option<Instant>) -> RetryState {
+        let call = self.start_call(&clock, deadline);
+        RetryState::new(Arc::clone(&self.inner), clock, call)
+    }
+
+    /// Starts a call: records it in the budget and picks its jitter stream.
+    fn start_call(&self, clock: &Clock, deadline: Option<Instant>) -> Call {
         if let Some(budget) = &self.inner.budget {
             budget.deposit();
         }
@@ -625,8 +635,7 @@ impl Retry {
         } else {
             self.inner.streams.fetch_add(1, Ordering::Relaxed)
         };
-        let schedule = self.schedule(stream);
-        RetryState::new(Arc::clone(&self.inner), clock, deadline, schedule)
+        Call::new(&self.inner, clock, deadline, self.schedule(stream))
     }
 
     fn schedule(&self, stream: u64) -> Schedule {
@@ -708,9 +717,10 @@ impl Retry {
         mut on_retry: impl FnMut(&RetryEvent, &Result<T, Error<E>>),
         mut f: impl FnMut(&Ctx) -> Result<T, Error<E>>,
     ) -> Result<T, Error<E>> {
-        let mut state = self.begin_on(ctx.clock().clone(), ctx.deadline());
+        let clock = ctx.clock();
+        let mut call = self.start_call(clock, ctx.deadline());
         loop {
-            let attempt = state.attempt();
+            let attempt = call.attempt();
             let result = f(&ctx.with_attempt(attempt));
             if let Err(Error::Rejected { .. }) = result {
                 return result;
@@ -724,17 +734,17 @@ impl Retry {
             if kind == OutcomeKind::Retryable && ctx.is_cancelled() {
                 return with_attempts(result, attempt);
             }
-            match state.next(kind, hint) {
+            match call.next(&self.inner, clock, kind, hint) {
                 Next::Stop(_) => return with_attempts(result, attempt),
                 Next::RetryAfter(delay) => {
                     let event = RetryEvent {
                         attempt,
                         delay,
-                        elapsed: state.elapsed(),
+                        elapsed: call.elapsed(clock),
                     };
                     on_retry(&event, &result);
                     drop(result);
-                    ctx.clock().sleep_until(state.resume_at());
+                    clock.sleep_until(clock.instant_at(call.resume_at()));
                 }
             }
         }

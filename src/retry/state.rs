@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::clock::Clock;
 
 use super::Inner;
-use super::backoff::Schedule;
+use super::backoff::{Schedule, nanos};
 
 /// What an attempt's outcome means to the retry (the callback-free form's input).
 ///
@@ -138,37 +138,12 @@ impl Next {
 pub struct RetryState {
     inner: Arc<Inner>,
     clock: Clock,
-    start: Instant,
-    deadline: Option<Instant>,
-    attempt: u32,
-    resume_at: Instant,
-    schedule: Schedule,
-    stopped: Option<StopReason>,
+    call: Call,
 }
 
 impl RetryState {
-    pub(crate) fn new(
-        inner: Arc<Inner>,
-        clock: Clock,
-        deadline: Option<Instant>,
-        schedule: Schedule,
-    ) -> RetryState {
-        let start = clock.now();
-        let own = inner.config.max_elapsed.and_then(|m| start.checked_add(m));
-        let deadline = match (own, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        RetryState {
-            inner,
-            clock,
-            start,
-            deadline,
-            attempt: 1,
-            resume_at: start,
-            schedule,
-            stopped: None,
-        }
+    pub(crate) fn new(inner: Arc<Inner>, clock: Clock, call: Call) -> RetryState {
+        RetryState { inner, clock, call }
     }
 
     /// The number of the attempt to run now (or that ran last, once stopped), from 1.
@@ -178,10 +153,11 @@ impl RetryState {
     /// assert_eq!(retry.begin().attempt(), 1);
     /// ```
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.call.attempt
     }
 
-    /// Time since the call began, on the retry's clock.
+    /// Time since the call began, on the retry's clock (the start is read from the
+    /// coarse clock: on the monotonic clock this may be up to one scheduler tick long).
     ///
     /// ```
     /// let manual = breakwater::ManualClock::new();
@@ -191,7 +167,7 @@ impl RetryState {
     /// assert_eq!(state.elapsed(), std::time::Duration::from_secs(2));
     /// ```
     pub fn elapsed(&self) -> Duration {
-        self.clock.now().saturating_duration_since(self.start)
+        self.call.elapsed(&self.clock)
     }
 
     /// The effective deadline of the call: the sooner of `begin + max_elapsed` and the
@@ -202,7 +178,7 @@ impl RetryState {
     /// assert_eq!(retry.begin().deadline(), None);
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.call.deadline.map(|d| self.clock.instant_at(d))
     }
 
     /// Why the retry stopped, once [`next`](RetryState::next) said so.
@@ -215,7 +191,7 @@ impl RetryState {
     /// assert_eq!(state.stop_reason(), Some(StopReason::Succeeded));
     /// ```
     pub fn stop_reason(&self) -> Option<StopReason> {
-        self.stopped
+        self.call.stopped
     }
 
     /// Reports the outcome of attempt [`attempt()`](RetryState::attempt) and returns what
@@ -238,6 +214,71 @@ impl RetryState {
     /// assert_eq!(state.next(OutcomeKind::Retryable, None), Next::Stop(StopReason::Rejected));
     /// ```
     pub fn next(&mut self, kind: OutcomeKind, retry_after: Option<Duration>) -> Next {
+        self.call.next(&self.inner, &self.clock, kind, retry_after)
+    }
+}
+
+/// The state of one call without its handles, so that `execute` can borrow them
+/// instead of cloning. Times are nanosecond readings of the call's clock.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    start: u64,
+    deadline: Option<u64>,
+    attempt: u32,
+    resume_at: u64,
+    schedule: Schedule,
+    stopped: Option<StopReason>,
+}
+
+impl Call {
+    pub(crate) fn new(
+        inner: &Inner,
+        clock: &Clock,
+        deadline: Option<Instant>,
+        schedule: Schedule,
+    ) -> Call {
+        // The coarse clock is a few nanoseconds where `now()` can cost tens: the start may
+        // read up to one scheduler tick early, so a budget can end that much early, never late.
+        let start = clock.nanos_coarse();
+        let own = inner
+            .config
+            .max_elapsed
+            .map(|m| start.saturating_add(nanos(m)));
+        let caller = deadline.map(|d| clock.nanos_at(d));
+        let deadline = match (own, caller) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Call {
+            start,
+            deadline,
+            attempt: 1,
+            resume_at: start,
+            schedule,
+            stopped: None,
+        }
+    }
+
+    pub(crate) fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    pub(crate) fn elapsed(&self, clock: &Clock) -> Duration {
+        Duration::from_nanos(clock.nanos().saturating_sub(self.start))
+    }
+
+    /// When the retry granted by the last `next` should start (a clock reading).
+    pub(crate) fn resume_at(&self) -> u64 {
+        self.resume_at
+    }
+
+    pub(crate) fn next(
+        &mut self,
+        inner: &Inner,
+        clock: &Clock,
+        kind: OutcomeKind,
+        retry_after: Option<Duration>,
+    ) -> Next {
         if let Some(reason) = self.stopped {
             return Next::Stop(reason);
         }
@@ -245,7 +286,7 @@ impl RetryState {
             OutcomeKind::Success => StopReason::Succeeded,
             OutcomeKind::Permanent => StopReason::Permanent,
             OutcomeKind::Rejected => StopReason::Rejected,
-            OutcomeKind::Retryable => match self.plan_retry(retry_after) {
+            OutcomeKind::Retryable => match self.plan_retry(inner, clock, retry_after) {
                 Ok(delay) => return Next::RetryAfter(delay),
                 Err(reason) => reason,
             },
@@ -254,34 +295,33 @@ impl RetryState {
         Next::Stop(reason)
     }
 
-    fn plan_retry(&mut self, retry_after: Option<Duration>) -> Result<Duration, StopReason> {
-        if self.attempt >= self.inner.config.max_attempts {
+    fn plan_retry(
+        &mut self,
+        inner: &Inner,
+        clock: &Clock,
+        retry_after: Option<Duration>,
+    ) -> Result<Duration, StopReason> {
+        if self.attempt >= inner.config.max_attempts {
             return Err(StopReason::AttemptsExhausted);
         }
-        let mut delay = self.schedule.delay(&self.inner.plan, self.attempt);
+        let mut delay = self.schedule.delay(&inner.plan, self.attempt);
         if let Some(hint) = retry_after {
             delay = delay.max(hint);
         }
-        let now = self.clock.now();
-        let resume = now.checked_add(delay);
+        let resume = clock.nanos().checked_add(nanos(delay));
         if let Some(deadline) = self.deadline {
             match resume {
                 Some(r) if r < deadline => {}
                 _ => return Err(StopReason::DeadlineReached),
             }
         }
-        if let Some(budget) = &self.inner.budget {
+        if let Some(budget) = &inner.budget {
             if !budget.try_withdraw() {
                 return Err(StopReason::BudgetExhausted);
             }
         }
         self.attempt += 1;
-        self.resume_at = resume.unwrap_or_else(|| self.clock.deadline_after(delay));
+        self.resume_at = resume.unwrap_or(u64::MAX);
         Ok(delay)
-    }
-
-    /// When the retry granted by the last `next` should start (on the state's clock).
-    pub(crate) fn resume_at(&self) -> Instant {
-        self.resume_at
     }
 }
