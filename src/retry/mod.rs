@@ -701,7 +701,7 @@ impl Retry {
     /// let result: Result<(), Error<&str>> = retry.execute(
     ///     &ctx,
     ///     |r| match r {
-    ///         Err(Error::Failed { error: &"bad request", .. }) => RetryDecision::Permanent,
+    ///         Err(Error::Failed { error: "bad request", .. }) => RetryDecision::Permanent,
     ///         other => RetryDecision::default_for(other),
     ///     },
     ///     |_, _| {},
