@@ -20,9 +20,14 @@ pub mod clock;
 mod ctx;
 mod error;
 mod registry;
+pub mod retry;
 pub(crate) mod sync;
 
 pub use clock::{Clock, ManualClock};
 pub use ctx::{CancelToken, Ctx};
 pub use error::{ConfigError, Error, PolicyKind, RejectReason};
 pub use registry::Registry;
+pub use retry::{
+    Backoff, Jitter, Retry, RetryBudget, RetryBudgetConfig, RetryBuilder, RetryConfig,
+    RetryDecision, RetryEvent, RetryState,
+};
