@@ -16,13 +16,23 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod bulkhead;
 pub mod clock;
 mod ctx;
 mod error;
+pub mod pool;
 mod registry;
 pub(crate) mod sync;
+pub mod timeout;
 
 pub use clock::{Clock, ManualClock};
 pub use ctx::{CancelToken, Ctx};
 pub use error::{ConfigError, Error, PolicyKind, RejectReason};
 pub use registry::Registry;
+
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadFull, BulkheadMetrics, BulkheadPermit};
+pub use pool::{
+    PoolConfig, PoolMetrics, PoolRejected, ShutdownMode, ShutdownReport, TaskError, TaskHandle,
+    ThreadPool,
+};
+pub use timeout::{TimeLimiter, TimeLimiterMetrics};
