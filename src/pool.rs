@@ -268,19 +268,25 @@ fn deliver<T>(slot: &Monitor<Slot<T>>, outcome: Result<T, TaskError>) {
 }
 
 /// How a job ended, for the pool's counters.
-enum Outcome {
+pub(crate) enum Outcome {
     Done,
     Panicked,
 }
 
-/// A queued task, type-erased.
-trait Job: Send {
-    /// Runs the task and delivers its outcome.
-    fn run(self: Box<Self>) -> Outcome;
+/// A queued task, type-erased. Running and publishing are separate steps so that the
+/// worker can update the pool's counters before the outcome becomes visible: whoever
+/// joins a task sees it counted in the metrics.
+pub(crate) trait Job: Send {
+    /// Runs the task (catching its panic) and keeps its outcome.
+    fn run(&mut self) -> Outcome;
+    /// Moves the kept outcome into the handle's slot and wakes the joiners. Drops no
+    /// user value, so it may run under the pool's lock.
+    fn publish(&mut self);
 }
 
 struct Task<T, F> {
     f: Option<F>,
+    outcome: Option<Result<T, TaskError>>,
     slot: SlotRef<T>,
 }
 
@@ -289,22 +295,24 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    fn run(mut self: Box<Self>) -> Outcome {
+    fn run(&mut self) -> Outcome {
         let Some(f) = self.f.take() else {
             return Outcome::Done;
         };
-        match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => {
-                deliver(&self.slot, Ok(value));
-                Outcome::Done
-            }
-            Err(payload) => {
-                deliver(
-                    &self.slot,
-                    Err(TaskError::Panicked(panic_message(&*payload))),
-                );
-                Outcome::Panicked
-            }
+        let (outcome, result) = match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => (Outcome::Done, Ok(value)),
+            Err(payload) => (
+                Outcome::Panicked,
+                Err(TaskError::Panicked(panic_message(&*payload))),
+            ),
+        };
+        self.outcome = Some(result);
+        outcome
+    }
+
+    fn publish(&mut self) {
+        if let Some(outcome) = self.outcome.take() {
+            deliver(&self.slot, outcome);
         }
     }
 }
@@ -474,17 +482,22 @@ impl Shared {
 }
 
 /// A worker: takes queued jobs until the pool shuts down and the queue is empty.
+///
+/// A finished job is published under the pool's lock (counters first), and dropped
+/// later outside it (dropping it may drop the task's value, which is user code).
 fn worker_loop(shared: Arc<Shared>, index: usize) {
     set_current_pool(shared.id());
     let monitor = Arc::clone(&shared.monitor);
+    let mut finished: Option<Box<dyn Job>> = None;
     let mut st = monitor.lock();
     loop {
-        if let Some(job) = st.queue.pop_front() {
+        if let Some(mut job) = st.queue.pop_front() {
             st.busy += 1;
             st.worker_busy[index] = true;
             drop(st);
-            // The outer catch covers what runs after the task (dropping its value when the
-            // handle is gone, for one): the worker survives whatever a task does.
+            drop_quietly(finished.take());
+            // The task's own panic is caught inside `run`; this catch only guards the
+            // worker against the unexpected (a panicking panic payload's message).
             let outcome = catch_unwind(AssertUnwindSafe(|| job.run())).unwrap_or(Outcome::Panicked);
             st = monitor.lock();
             st.busy -= 1;
@@ -493,6 +506,14 @@ fn worker_loop(shared: Arc<Shared>, index: usize) {
                 Outcome::Done => st.completed += 1,
                 Outcome::Panicked => st.panicked += 1,
             }
+            job.publish();
+            finished = Some(job);
+            continue;
+        }
+        if finished.is_some() {
+            drop(st);
+            drop_quietly(finished.take());
+            st = monitor.lock();
             continue;
         }
         if st.shutdown.is_some() {
@@ -501,6 +522,13 @@ fn worker_loop(shared: Arc<Shared>, index: usize) {
             return;
         }
         st = monitor.wait(st);
+    }
+}
+
+/// Drops a finished job; a panic in a user value's destructor must not kill the worker.
+fn drop_quietly(job: Option<Box<dyn Job>>) {
+    if job.is_some() {
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(job)));
     }
 }
 
@@ -843,6 +871,7 @@ impl ThreadPool {
         let slot: SlotRef<T> = Monitor::new(Slot::Pending);
         let job = Box::new(Task {
             f: Some(f),
+            outcome: None,
             slot: Arc::clone(&slot),
         });
         match self.handle.shared.submit_job(job) {
@@ -855,6 +884,11 @@ impl ThreadPool {
                 Err(rejected)
             }
         }
+    }
+
+    /// Queues a type-erased job (the time limiter's calls); `Err` gives it back unrun.
+    pub(crate) fn submit_job(&self, job: Box<dyn Job>) -> Result<(), (PoolRejected, Box<dyn Job>)> {
+        self.handle.shared.submit_job(job)
     }
 
     /// Shuts the pool down and waits until every worker has exited (running tasks finish;

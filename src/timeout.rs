@@ -50,7 +50,7 @@ use crate::bulkhead::check_duration;
 use crate::clock::{Clock, Monitor};
 use crate::ctx::{CancelToken, Ctx};
 use crate::error::{ConfigError, Error, PolicyKind, RejectReason};
-use crate::pool::ThreadPool;
+use crate::pool::{Job, Outcome, ThreadPool};
 
 /// A snapshot of a time limiter's counters.
 ///
@@ -296,23 +296,41 @@ enum CallSlot<R> {
 
 type SlotRef<R> = Arc<Monitor<CallSlot<R>>>;
 
-/// The worker's side of a [`CallSlot`]: delivers exactly once, or marks the slot lost
-/// when dropped unused.
-struct Delivery<R: Send + 'static> {
+/// A call as a pool job: runs `f` on the worker, then publishes to the caller's slot
+/// after the pool has counted the worker free again (so that a caller who got its
+/// result finds the worker available for its next call).
+struct CallJob<F, R: Send + 'static> {
+    f: Option<(F, Ctx)>,
+    result: Option<std::thread::Result<R>>,
     slot: SlotRef<R>,
     counters: Arc<Counters>,
-    delivered: bool,
 }
 
-impl<R: Send + 'static> Delivery<R> {
-    fn deliver(mut self, result: std::thread::Result<R>) {
-        self.delivered = true;
+impl<F, R> Job for CallJob<F, R>
+where
+    F: FnOnce(&Ctx) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(&mut self) -> Outcome {
+        let Some((f, ctx)) = self.f.take() else {
+            return Outcome::Done;
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| f(&ctx)));
+        let outcome = if result.is_ok() {
+            Outcome::Done
+        } else {
+            Outcome::Panicked
+        };
+        self.result = Some(result);
+        outcome
+    }
+
+    fn publish(&mut self) {
         let mut g = self.slot.lock();
         if matches!(*g, CallSlot::Abandoned) {
-            drop(g);
+            // Late: counted now, dropped with the job, outside the pool's lock.
             self.counters.late.fetch_add(1, Ordering::Relaxed);
-            drop(result); // outside the lock: dropping runs user code
-        } else {
+        } else if let Some(result) = self.result.take() {
             *g = CallSlot::Done(result);
             drop(g);
             self.slot.notify_all();
@@ -320,9 +338,10 @@ impl<R: Send + 'static> Delivery<R> {
     }
 }
 
-impl<R: Send + 'static> Drop for Delivery<R> {
+impl<F, R: Send + 'static> Drop for CallJob<F, R> {
+    /// A call dropped without running (its pool shut down) tells its caller so.
     fn drop(&mut self) {
-        if !self.delivered {
+        if self.f.take().is_some() {
             let mut g = self.slot.lock();
             if matches!(*g, CallSlot::Waiting) {
                 *g = CallSlot::Lost;
@@ -437,18 +456,15 @@ impl TimeLimiter {
         let call_ctx = ctx.with_cancel(call_token.clone()).with_deadline(deadline);
 
         let slot: SlotRef<Result<T, Error<E>>> = Monitor::new(CallSlot::Waiting);
-        let delivery = Delivery {
+        let job = Box::new(CallJob {
+            f: Some((f, call_ctx)),
+            result: None,
             slot: Arc::clone(&slot),
             counters: Arc::clone(&inner.counters),
-            delivered: false,
-        };
-        let submitted = inner.pool.submit(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| f(&call_ctx)));
-            delivery.deliver(result);
         });
-        match submitted {
-            Ok(handle) => drop(handle), // detached: the slot carries the result
-            Err(rejected) => return Err(self.reject(rejected.reason())),
+        if let Err((rejected, job)) = inner.pool.submit_job(job) {
+            drop(job); // unrun: drops `f` (user code) outside the pool's lock
+            return Err(self.reject(rejected.reason()));
         }
 
         // Registered before the last check of the flag (made under the slot's lock).
