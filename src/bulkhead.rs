@@ -783,14 +783,17 @@ fn waiter_node() -> WaiterNode {
     thread_local! {
         static NODE: WaiterNode = Monitor::new(Waiter::default());
     }
-    NODE.with(|n| {
+    NODE.try_with(|n| {
         if Arc::strong_count(n) == 1 {
             n.lock().granted = false;
-            Arc::clone(n)
+            Some(Arc::clone(n))
         } else {
-            Monitor::new(Waiter::default())
+            None
         }
     })
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| Monitor::new(Waiter::default()))
 }
 
 /// Under loom every wait gets a fresh node (loom objects must not outlive an execution).

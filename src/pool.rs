@@ -320,8 +320,10 @@ where
 impl<T, F> Drop for Task<T, F> {
     /// A task dropped without running (cancelled, or refused) tells its handle so.
     fn drop(&mut self) {
-        if self.f.take().is_some() {
+        if let Some(f) = self.f.take() {
+            // Tell the handle first: dropping `f` runs user code, which may panic.
             deliver(&self.slot, Err(TaskError::Cancelled));
+            drop(f);
         }
     }
 }
@@ -476,7 +478,9 @@ impl Shared {
     ) -> ShutdownReport {
         let (jobs, now) = self.begin_shutdown(mode);
         let cancelled = jobs.len() as u64;
-        drop(jobs); // each delivers Cancelled to its handle
+        for job in jobs {
+            drop_quietly(Some(job)); // delivers Cancelled to its handle
+        }
         self.await_workers(deadline, now, cancelled)
     }
 }

@@ -341,13 +341,14 @@ where
 impl<F, R: Send + 'static> Drop for CallJob<F, R> {
     /// A call dropped without running (its pool shut down) tells its caller so.
     fn drop(&mut self) {
-        if self.f.take().is_some() {
+        if let Some(unrun) = self.f.take() {
             let mut g = self.slot.lock();
             if matches!(*g, CallSlot::Waiting) {
                 *g = CallSlot::Lost;
             }
             drop(g);
             self.slot.notify_all();
+            drop(unrun); // after telling the caller: it runs user code
         }
     }
 }

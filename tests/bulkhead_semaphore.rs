@@ -471,3 +471,17 @@ fn registry_shares_bulkheads_by_name() {
     );
     assert_eq!(bad.unwrap_err().field, "max_concurrent");
 }
+
+#[test]
+fn handles_are_shared_across_threads_and_errors_are_copy() {
+    fn shared<T: Clone + Send + Sync + 'static>() {}
+    fn copy<T: Copy + Send + Sync + std::error::Error + 'static>() {}
+    shared::<Bulkhead>();
+    shared::<breakwater::pool::ThreadPool>();
+    shared::<breakwater::timeout::TimeLimiter>();
+    copy::<breakwater::BulkheadFull>();
+    copy::<breakwater::PoolRejected>();
+    fn send<T: Send + 'static>() {}
+    send::<breakwater::BulkheadPermit>();
+    send::<breakwater::TaskHandle<String>>();
+}

@@ -310,3 +310,38 @@ fn shutdown_of_an_idle_pool_and_twice() {
     assert!(again.terminated);
     assert_eq!(again.cancelled, 0);
 }
+
+/// Panics when dropped: user code in a destructor.
+struct DropBomb;
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        panic!("drop bomb");
+    }
+}
+
+#[test]
+fn a_cancelled_task_whose_captures_panic_on_drop_still_gets_its_outcome() {
+    let (pool, _clock) = pool("bombs", 1, 4);
+    let gate = Arc::new(Barrier::new(2));
+    let blocked = block_workers(&pool, 1, &gate);
+    let bomb = DropBomb;
+    let armed = pool
+        .submit(move || {
+            let _keep = &bomb;
+            1
+        })
+        .unwrap();
+    let plain = pool.submit(|| 2).unwrap();
+    let p2 = pool.clone();
+    let shutdown = thread::spawn(move || p2.shutdown(ShutdownMode::Cancel));
+    assert_eq!(armed.join(), Err(TaskError::Cancelled));
+    assert_eq!(plain.join(), Err(TaskError::Cancelled));
+    gate.wait();
+    let report = shutdown.join().unwrap();
+    assert!(report.terminated);
+    assert_eq!(report.cancelled, 2);
+    blocked.into_iter().for_each(|h| {
+        h.join().unwrap();
+    });
+}

@@ -215,3 +215,32 @@ fn join_then_submit_on_a_one_worker_hand_off_pool_is_always_accepted() {
     let m = pool.metrics();
     assert_eq!((m.rejected, m.spawned, m.completed, m.busy), (0, 1, 200, 0));
 }
+
+/// Panics when dropped: user code in a destructor.
+struct DropBomb;
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        panic!("drop bomb");
+    }
+}
+
+#[test]
+fn a_detached_value_that_panics_on_drop_does_not_kill_the_worker() {
+    let (pool, _clock) = manual_pool(1, 4);
+    let (tx, rx) = mpsc::channel::<()>();
+    let detached = pool
+        .submit(move || {
+            rx.recv().unwrap();
+            DropBomb
+        })
+        .unwrap();
+    drop(detached); // the value will be dropped on the worker
+    tx.send(()).unwrap();
+    let next = pool
+        .submit(|| thread::current().name().unwrap().to_owned())
+        .unwrap();
+    assert_eq!(next.join().unwrap(), "t-0");
+    let m = pool.metrics();
+    assert_eq!((m.spawned, m.completed), (1, 2));
+}
