@@ -3,7 +3,8 @@
 //! Criterion measures the semaphore's uncontended acquire + release, a pool's submit ->
 //! start latency and its submit + join throughput. The time limiter's lateness (how long
 //! after its deadline a timed-out caller gets control back) is measured by hand over 200
-//! calls with a 5 ms timeout on the real clock, and printed as p50 / p99 / max.
+//! calls with a 5 ms timeout on the real clock, and printed as p50 / p99 / max, next to
+//! the same measure for a bare condition-variable wait (the scheduler's floor).
 
 use std::hint::black_box;
 use std::thread;
@@ -65,6 +66,24 @@ fn time_limiter_lateness() {
         "time limiter: timed_out={} rejected={} threads_spawned={}",
         m.timed_out, m.rejected, m.threads_spawned
     );
+}
+
+/// The same lateness for a bare `std` condition-variable wait of 5 ms: the floor the
+/// machine's scheduler sets (on a loaded machine it dominates the limiter's numbers).
+fn baseline_condvar_lateness() {
+    const WAITS: usize = 200;
+    let timeout = Duration::from_millis(5);
+    let pair = (std::sync::Mutex::new(()), std::sync::Condvar::new());
+    let mut lateness = Vec::with_capacity(WAITS);
+    for _ in 0..WAITS {
+        let started = Instant::now();
+        let guard = pair.0.lock().unwrap();
+        let (_guard, result) = pair.1.wait_timeout(guard, timeout).unwrap();
+        let elapsed = started.elapsed();
+        assert!(result.timed_out() || elapsed < timeout);
+        lateness.push(elapsed.saturating_sub(timeout));
+    }
+    print_distribution("baseline: std Condvar 5 ms wait lateness", lateness);
 }
 
 /// Submit -> start latency of a pool whose workers are parked idle.
@@ -137,6 +156,7 @@ fn pool(c: &mut Criterion) {
 
 fn main() {
     time_limiter_lateness();
+    baseline_condvar_lateness();
     pool_start_latency();
     let mut c = Criterion::default()
         .configure_from_args()
