@@ -26,6 +26,7 @@ pub struct CancelToken(Arc<CancelInner>);
 #[derive(Debug, Default)]
 struct CancelInner {
     flag: AtomicBool,
+    wakers: CancelWakers,
     parent: Option<CancelToken>,
 }
 
@@ -50,6 +51,7 @@ impl CancelToken {
     pub fn child(&self) -> CancelToken {
         CancelToken(Arc::new(CancelInner {
             flag: AtomicBool::new(false),
+            wakers: CancelWakers::default(),
             parent: Some(self.clone()),
         }))
     }
@@ -63,6 +65,7 @@ impl CancelToken {
     /// ```
     pub fn cancel(&self) {
         self.0.flag.store(true, Ordering::Release);
+        self.0.wakers.wake_all();
     }
 
     /// `true` once this token or an ancestor was cancelled.
@@ -275,5 +278,96 @@ impl Ctx {
             None => CancelToken::new(),
         };
         self.with_cancel(token)
+    }
+}
+
+/// Monitors to wake when a token is cancelled, so that a blocking wait that watches the
+/// token (a bulkhead acquire, a time limiter's caller) returns promptly instead of
+/// sleeping until its deadline.
+#[derive(Default)]
+struct CancelWakers {
+    list: parking_lot::Mutex<WakerList>,
+}
+
+#[derive(Default)]
+struct WakerList {
+    next_id: u64,
+    entries: Vec<(u64, Arc<dyn Fn() + Send + Sync>)>,
+}
+
+impl std::fmt::Debug for CancelWakers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelWakers")
+            .field("registered", &self.list.lock().entries.len())
+            .finish()
+    }
+}
+
+impl CancelWakers {
+    fn wake_all(&self) {
+        // Snapshot, then wake outside the list lock: a waker takes its monitor's lock.
+        let snapshot: Vec<Arc<dyn Fn() + Send + Sync>> = {
+            let list = self.list.lock();
+            if list.entries.is_empty() {
+                return;
+            }
+            list.entries.iter().map(|(_, w)| Arc::clone(w)).collect()
+        };
+        for wake in snapshot {
+            wake();
+        }
+    }
+
+    fn add(&self, wake: Arc<dyn Fn() + Send + Sync>) -> u64 {
+        let mut list = self.list.lock();
+        list.next_id += 1;
+        let id = list.next_id;
+        list.entries.push((id, wake));
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.list.lock().entries.retain(|(i, _)| *i != id);
+    }
+}
+
+/// Keeps a monitor registered with a token (and its ancestors) until dropped.
+pub(crate) struct CancelWakeGuard {
+    registrations: Vec<(CancelToken, u64)>,
+}
+
+impl Drop for CancelWakeGuard {
+    fn drop(&mut self) {
+        for (token, id) in &self.registrations {
+            token.0.wakers.remove(*id);
+        }
+    }
+}
+
+impl CancelToken {
+    /// Wakes `monitor` (lock, then notify all) when this token or one of its ancestors is
+    /// cancelled, until the returned guard is dropped.
+    ///
+    /// Register before the wait's last check of [`CancelToken::is_cancelled`] (made under
+    /// the monitor's lock): a cancel that the check misses then finds the registration and
+    /// its wake cannot slip in before the wait starts.
+    pub(crate) fn wake_on_cancel<T: Send + 'static>(
+        &self,
+        monitor: &Arc<crate::clock::Monitor<T>>,
+    ) -> CancelWakeGuard {
+        let weak = Arc::downgrade(monitor);
+        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            if let Some(m) = weak.upgrade() {
+                drop(m.lock());
+                m.notify_all();
+            }
+        });
+        let mut registrations = Vec::new();
+        let mut token = Some(self);
+        while let Some(t) = token {
+            registrations.push((t.clone(), t.0.wakers.add(Arc::clone(&wake))));
+            token = t.0.parent.as_ref();
+        }
+        CancelWakeGuard { registrations }
     }
 }

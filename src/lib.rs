@@ -16,12 +16,15 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod bulkhead;
 pub mod clock;
 mod ctx;
 mod error;
+pub mod pool;
 mod registry;
 pub mod retry;
 pub(crate) mod sync;
+pub mod timeout;
 
 pub use clock::{Clock, ManualClock};
 pub use ctx::{CancelToken, Ctx};
@@ -31,3 +34,10 @@ pub use retry::{
     Backoff, Jitter, Retry, RetryBudget, RetryBudgetConfig, RetryBuilder, RetryConfig,
     RetryDecision, RetryEvent, RetryState,
 };
+
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadFull, BulkheadMetrics, BulkheadPermit};
+pub use pool::{
+    PoolConfig, PoolMetrics, PoolRejected, ShutdownMode, ShutdownReport, TaskError, TaskHandle,
+    ThreadPool,
+};
+pub use timeout::{TimeLimiter, TimeLimiterMetrics};
