@@ -16,9 +16,12 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod cache;
 pub mod clock;
 mod ctx;
 mod error;
+pub mod fallback;
+pub mod ratelimit;
 mod registry;
 pub(crate) mod sync;
 
@@ -26,3 +29,9 @@ pub use clock::{Clock, ManualClock};
 pub use ctx::{CancelToken, Ctx};
 pub use error::{ConfigError, Error, PolicyKind, RejectReason};
 pub use registry::Registry;
+
+pub use cache::{Cache, CacheBuilder, CacheError, CacheMetrics};
+pub use fallback::{Fallback, FallbackMetrics};
+pub use ratelimit::{
+    RateLimited, RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterMetrics,
+};
