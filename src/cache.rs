@@ -71,6 +71,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,17 +173,39 @@ pub struct CacheMetrics {
 ///     .unwrap();
 /// assert_eq!(cache.name(), "avatars");
 /// ```
-#[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct CacheBuilder {
+pub struct CacheBuilder<K, V> {
     name: String,
     ttl: Duration,
     max_stale: Duration,
     max_entries: usize,
     clock: Clock,
+    types: PhantomData<fn() -> (K, V)>,
 }
 
-impl Default for CacheBuilder {
+impl<K, V> fmt::Debug for CacheBuilder<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("name", &self.name)
+            .field("ttl", &self.ttl)
+            .field("max_stale", &self.max_stale)
+            .field("max_entries", &self.max_entries)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl<K, V> Clone for CacheBuilder<K, V> {
+    fn clone(&self) -> Self {
+        CacheBuilder {
+            name: self.name.clone(),
+            clock: self.clock.clone(),
+            ..*self
+        }
+    }
+}
+
+impl<K, V> Default for CacheBuilder<K, V> {
     fn default() -> Self {
         CacheBuilder {
             name: "default".to_owned(),
@@ -190,11 +213,16 @@ impl Default for CacheBuilder {
             max_stale: Duration::ZERO,
             max_entries: 10_000,
             clock: Clock::monotonic(),
+            types: PhantomData,
         }
     }
 }
 
-impl CacheBuilder {
+impl<K, V> CacheBuilder<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     /// The cache's name (metrics, messages).
     ///
     /// ```
@@ -275,11 +303,7 @@ impl CacheBuilder {
     /// let e = breakwater::Cache::<u8, u8>::builder().ttl(std::time::Duration::ZERO).build().unwrap_err();
     /// assert_eq!(e.field, "ttl");
     /// ```
-    pub fn build<K, V>(self) -> Result<Cache<K, V>, ConfigError>
-    where
-        K: Hash + Eq + Clone + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-    {
+    pub fn build(self) -> Result<Cache<K, V>, ConfigError> {
         let err = |field, msg: &str| ConfigError::new(PolicyKind::Cache, field, msg);
         let too_long = "must fit in 2^64 nanoseconds (about 584 years)";
         if self.ttl.is_zero() {
@@ -403,24 +427,22 @@ impl<K, V> fmt::Debug for Cache<K, V> {
     }
 }
 
-impl Cache<(), ()> {
-    /// A builder with the defaults (TTL 60 s, no stale serving, 10 000 entries,
-    /// monotonic clock). The key and value types are chosen by [`CacheBuilder::build`].
-    ///
-    /// ```
-    /// let c: breakwater::Cache<String, u64> = breakwater::Cache::builder().build().unwrap();
-    /// assert!(c.is_empty());
-    /// ```
-    pub fn builder() -> CacheBuilder {
-        CacheBuilder::default()
-    }
-}
-
 impl<K, V> Cache<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    /// A builder with the defaults (TTL 60 s, no stale serving, 10 000 entries,
+    /// monotonic clock).
+    ///
+    /// ```
+    /// let c: breakwater::Cache<String, u64> = breakwater::Cache::builder().build().unwrap();
+    /// assert!(c.is_empty());
+    /// ```
+    pub fn builder() -> CacheBuilder<K, V> {
+        CacheBuilder::default()
+    }
+
     /// The cache's name.
     ///
     /// ```
