@@ -369,10 +369,8 @@ impl RateLimiterBuilder {
         let params = self.config.check()?;
         Ok(RateLimiter {
             inner: Arc::new(Inner {
-                tat: AtomicU64::new(0),
-                permitted: AtomicU64::new(0),
-                rejected: AtomicU64::new(0),
-                waited: AtomicU64::new(0),
+                tat: Padded(AtomicU64::new(0)),
+                stripes: std::array::from_fn(|_| Padded(Stripe::default())),
                 params,
                 clock: self.clock,
                 config: self.config,
@@ -444,15 +442,50 @@ pub struct RateLimiter {
 }
 
 struct Inner {
-    /// The theoretical arrival time, in nanoseconds of `clock`. The counters share its
-    /// cache line on purpose: the thread that just won the CAS owns the line already.
-    tat: AtomicU64,
-    permitted: AtomicU64,
-    rejected: AtomicU64,
-    waited: AtomicU64,
+    /// The theoretical arrival time, in nanoseconds of `clock`, alone on its cache line:
+    /// a rejection only reads it, so rejecting threads share the line without bouncing it.
+    tat: Padded<AtomicU64>,
+    /// The counters, striped by thread so that counting never writes a line that other
+    /// threads write too (summed by `metrics`).
+    stripes: [Padded<Stripe>; STRIPES],
     params: Params,
     clock: Clock,
     config: RateLimiterConfig,
+}
+
+/// How many counter stripes a limiter has (threads are spread over them round robin).
+const STRIPES: usize = 8;
+
+/// Keeps its content on cache lines of its own (128 bytes: two lines, as adjacent-line
+/// prefetchers pair them).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stripe {
+    permitted: AtomicU64,
+    rejected: AtomicU64,
+    waited: AtomicU64,
+}
+
+/// This thread's counter stripe index: threads get consecutive numbers on first use.
+#[inline]
+fn stripe_index() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, StdOrdering::Relaxed) % STRIPES;
+    }
+    INDEX.with(|i| *i)
 }
 
 impl fmt::Debug for RateLimiter {
@@ -703,10 +736,17 @@ impl RateLimiter {
         // Permits free now: how many intervals fit between the TAT and now + burst * T.
         let room = now.saturating_add(p.burst_offset).saturating_sub(tat);
         let available = u32::try_from(room / p.interval).unwrap_or(u32::MAX);
+        let sum = |f: fn(&Stripe) -> &AtomicU64| -> u64 {
+            inner
+                .stripes
+                .iter()
+                .map(|s| f(s).load(Ordering::Relaxed))
+                .sum()
+        };
         RateLimiterMetrics {
-            permitted: inner.permitted.load(Ordering::Relaxed),
-            rejected: inner.rejected.load(Ordering::Relaxed),
-            waited: inner.waited.load(Ordering::Relaxed),
+            permitted: sum(|s| &s.permitted),
+            rejected: sum(|s| &s.rejected),
+            waited: sum(|s| &s.waited),
             available: available.min(p.burst),
             burst: p.burst,
             emission_interval: Duration::from_nanos(p.interval),
@@ -723,8 +763,9 @@ impl RateLimiter {
         if n == 0 {
             return Ok(0);
         }
+        let stripe = &inner.stripes[stripe_index()];
         if n > p.burst {
-            inner.rejected.fetch_add(1, Ordering::Relaxed);
+            stripe.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(RateLimited {
                 retry_after: Duration::MAX,
             });
@@ -736,7 +777,7 @@ impl RateLimiter {
             let new_tat = tat.max(now).saturating_add(cost);
             let start = new_tat.saturating_sub(p.burst_offset);
             if start > latest {
-                inner.rejected.fetch_add(1, Ordering::Relaxed);
+                stripe.rejected.fetch_add(1, Ordering::Relaxed);
                 return Err(RateLimited {
                     retry_after: Duration::from_nanos(start - now),
                 });
@@ -750,10 +791,10 @@ impl RateLimiter {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    inner.permitted.fetch_add(1, Ordering::Relaxed);
+                    stripe.permitted.fetch_add(1, Ordering::Relaxed);
                     let wait = start.saturating_sub(now);
                     if wait > 0 {
-                        inner.waited.fetch_add(1, Ordering::Relaxed);
+                        stripe.waited.fetch_add(1, Ordering::Relaxed);
                     }
                     return Ok(wait);
                 }
