@@ -1,72 +1,4 @@
-//! A TTL cache for the cache-aside pattern: [`Cache::get_or_load`] with single-flight
-//! loading, stale-if-error, a `max_entries` bound and invalidation on write.
-//!
-//! # Freshness
-//!
-//! A value is *fresh* while it is younger than `ttl`, counted from the moment its load
-//! finished (or it was inserted), on the cache's [`Clock`]. A fresh value is a hit.
-//! After `ttl` the value is kept a further `max_stale` (stale-if-error): when a reload
-//! fails, the last good value is served while it is younger than `ttl + max_stale`;
-//! after that, the error is returned. `max_stale` defaults to zero (no stale serving).
-//!
-//! # Single flight
-//!
-//! Concurrent misses of one key run the loader **once**: the first caller runs its
-//! loader (outside the cache's lock), the others wait on the cache's
-//! [`Monitor`] and all get that load's outcome:
-//!
-//! | the load | the loader's caller gets | every waiter gets |
-//! | --- | --- | --- |
-//! | succeeds with `v` | `Ok(v)` | `Ok(v)` |
-//! | fails, a value younger than `ttl + max_stale` is held | `Ok(stale)` | `Ok(stale)` |
-//! | fails, no such value | `Err(CacheError::Load(e))` | `Err(CacheError::SharedLoadFailed { panicked: false })` |
-//! | panics, a value younger than `ttl + max_stale` is held | the panic (it keeps unwinding) | `Ok(stale)` |
-//! | panics, no such value | the panic | `Err(CacheError::SharedLoadFailed { panicked: true })` |
-//!
-//! Waiters never re-run a failed load themselves: against a failing backend, `n`
-//! waiters would otherwise make `n` loads in a row, each waiting for the one before.
-//! The loader's error value goes to its own caller only (callers of one key may even use
-//! different error types).
-//!
-//! Waiters wait as long as the load runs: bound the loader itself (a time limiter, a
-//! deadline pushed into its I/O) if it can hang. A loader must not load its own key
-//! through the same cache (it would wait for itself).
-//!
-//! # Bound and eviction
-//!
-//! At most `max_entries` values are held. Storing a new key into a full cache evicts the
-//! **oldest-loaded** entry. Since every entry has the same TTL, the oldest-loaded entry
-//! is also the first to expire, so this evicts expired entries first, then the ones
-//! closest to expiring; and it costs a hit nothing (a hit writes no ordering state).
-//! Entries too old even for stale-if-error (older than `ttl + max_stale`) are dropped
-//! whenever a value is stored (counted in `expired`), so the cache does not keep dead
-//! values around.
-//!
-//! # Invalidation
-//!
-//! [`Cache::invalidate`] (and [`Cache::insert`], [`Cache::clear`]) also detach a load in
-//! flight for that key: its result still goes to the callers that were waiting for it,
-//! but it is not stored, so a value read before a write cannot overwrite the
-//! invalidation that followed the write.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::{Cache, ManualClock};
-//! use std::time::Duration;
-//!
-//! let clock = ManualClock::new();
-//! let cache: Cache<u32, String> = Cache::builder()
-//!     .ttl(Duration::from_secs(30))
-//!     .clock(clock.clone())
-//!     .build()
-//!     .unwrap();
-//! let user = cache.get_or_load(&7, || Ok::<_, std::io::Error>("ada".to_string())).unwrap();
-//! assert_eq!(user, "ada");
-//! assert_eq!(cache.get(&7).as_deref(), Some("ada"));
-//! clock.advance(Duration::from_secs(30));
-//! assert_eq!(cache.get(&7), None); // expired
-//! ```
+//! The TTL cache for cache-aside: [`Cache`], with single-flight loading and stale-if-error.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -338,13 +270,77 @@ where
     }
 }
 
-/// A TTL cache with single-flight loading and stale-if-error. Clones share the cache;
-/// it is `Send + Sync`.
+/// A TTL cache for the cache-aside pattern: [`Cache::get_or_load`] with single-flight
+/// loading, stale-if-error, a `max_entries` bound and invalidation on write. Clones share
+/// the cache; it is `Send + Sync`; a hit takes one short lock and allocates nothing
+/// beyond what cloning the value allocates.
 ///
-/// See the [module documentation](crate::cache) for freshness, single flight, eviction
-/// and invalidation.
+/// # Freshness
+///
+/// A value is *fresh* while it is younger than `ttl`, counted from the moment its load
+/// finished (or it was inserted), on the cache's [`Clock`]. A fresh value is a hit.
+/// After `ttl` the value is kept a further `max_stale` (stale-if-error): when a reload
+/// fails, the last good value is served while it is younger than `ttl + max_stale`;
+/// after that, the error is returned. `max_stale` defaults to zero (no stale serving).
+///
+/// # Single flight
+///
+/// Concurrent misses of one key run the loader **once**: the first caller runs its
+/// loader (outside the cache's lock), the others wait on the cache's
+/// [`Monitor`] and all get that load's outcome:
+///
+/// | the load | the loader's caller gets | every waiter gets |
+/// | --- | --- | --- |
+/// | succeeds with `v` | `Ok(v)` | `Ok(v)` |
+/// | fails, a value younger than `ttl + max_stale` is held | `Ok(stale)` | `Ok(stale)` |
+/// | fails, no such value | `Err(CacheError::Load(e))` | `Err(CacheError::SharedLoadFailed { panicked: false })` |
+/// | panics, a value younger than `ttl + max_stale` is held | the panic (it keeps unwinding) | `Ok(stale)` |
+/// | panics, no such value | the panic | `Err(CacheError::SharedLoadFailed { panicked: true })` |
+///
+/// Waiters never re-run a failed load themselves: against a failing backend, `n`
+/// waiters would otherwise make `n` loads in a row, each waiting for the one before.
+/// The loader's error value goes to its own caller only (callers of one key may even use
+/// different error types).
+///
+/// Waiters wait as long as the load runs: bound the loader itself (a time limiter, a
+/// deadline pushed into its I/O) if it can hang. A loader must not load its own key
+/// through the same cache (it would wait for itself).
+///
+/// # Bound and eviction
+///
+/// At most `max_entries` values are held. Storing a new key into a full cache evicts the
+/// **oldest-loaded** entry. Since every entry has the same TTL, the oldest-loaded entry
+/// is also the first to expire, so this evicts expired entries first, then the ones
+/// closest to expiring; and it costs a hit nothing (a hit writes no ordering state).
+/// Entries too old even for stale-if-error (older than `ttl + max_stale`) are dropped
+/// whenever a value is stored (counted in `expired`), so the cache does not keep dead
+/// values around.
+///
+/// # Invalidation
+///
+/// [`Cache::invalidate`] (and [`Cache::insert`], [`Cache::clear`]) also detach a load in
+/// flight for that key: its result still goes to the callers that were waiting for it,
+/// but it is not stored, so a value read before a write cannot overwrite the
+/// invalidation that followed the write.
 ///
 /// # Examples
+///
+/// ```
+/// use breakwater::{Cache, ManualClock};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let cache: Cache<u32, String> = Cache::builder()
+///     .ttl(Duration::from_secs(30))
+///     .clock(clock.clone())
+///     .build()
+///     .unwrap();
+/// let user = cache.get_or_load(&7, || Ok::<_, std::io::Error>("ada".to_string())).unwrap();
+/// assert_eq!(user, "ada");
+/// assert_eq!(cache.get(&7).as_deref(), Some("ada"));
+/// clock.advance(Duration::from_secs(30));
+/// assert_eq!(cache.get(&7), None); // expired
+/// ```
 ///
 /// Cache-aside with invalidation on write:
 ///
@@ -484,7 +480,7 @@ where
     }
 
     /// The fresh value of `key`, or loads it with `loader` (once for all the concurrent
-    /// misses of `key`; see the [module documentation](crate::cache)).
+    /// misses of `key`; see [`Cache`]).
     ///
     /// # Errors
     ///

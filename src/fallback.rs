@@ -1,30 +1,4 @@
-//! The fallback stage: turns chosen errors (rejections, time-outs, failures) into a value
-//! or into the result of a function of the error.
-//!
-//! # What it handles
-//!
-//! An error is handled when its kind is enabled ([`Fallback::on_rejected`],
-//! [`Fallback::on_timeout`], [`Fallback::on_failure`], all enabled by default) **and**
-//! the predicate given to [`Fallback::when`], if any, accepts it. Errors it does not
-//! handle, and successes, pass through unchanged.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::{Error, Fallback, PolicyKind, RejectReason};
-//!
-//! // "temporarily unavailable" when the authors service is rejected or times out, but a
-//! // real failure of the call is still reported.
-//! let fallback = Fallback::value("temporarily unavailable".to_string()).on_failure(false);
-//! let rejected: Result<String, Error<&str>> = Err(Error::Rejected {
-//!     policy: PolicyKind::CircuitBreaker,
-//!     reason: RejectReason::Open,
-//!     retry_after: None,
-//! });
-//! assert_eq!(fallback.recover(rejected).unwrap(), "temporarily unavailable");
-//! let failed: Result<String, Error<&str>> = Err(Error::failed("404"));
-//! assert_eq!(fallback.recover(failed).unwrap_err().into_inner(), Some("404"));
-//! ```
+//! The fallback stage: [`Fallback`] turns chosen errors into a value or a function of the error.
 
 use std::fmt;
 use std::sync::Arc;
@@ -41,7 +15,32 @@ type Predicate<E> = dyn Fn(&Error<E>) -> bool + Send + Sync;
 /// The function receives the original error, so it can answer per error, or give an
 /// error back (its own, or the original one mapped).
 ///
+/// # What it handles
+///
+/// An error is handled when its kind is enabled ([`Fallback::on_rejected`],
+/// [`Fallback::on_timeout`], [`Fallback::on_failure`], all enabled by default) **and**
+/// the predicate given to [`Fallback::when`], if any, accepts it. Errors it does not
+/// handle, and successes, pass through unchanged.
+///
 /// # Examples
+///
+/// ```
+/// use breakwater::{Error, Fallback, PolicyKind, RejectReason};
+///
+/// // "temporarily unavailable" when the authors service is rejected or times out, but a
+/// // real failure of the call is still reported.
+/// let fallback = Fallback::value("temporarily unavailable".to_string()).on_failure(false);
+/// let rejected: Result<String, Error<&str>> = Err(Error::Rejected {
+///     policy: PolicyKind::CircuitBreaker,
+///     reason: RejectReason::Open,
+///     retry_after: None,
+/// });
+/// assert_eq!(fallback.recover(rejected).unwrap(), "temporarily unavailable");
+/// let failed: Result<String, Error<&str>> = Err(Error::failed("404"));
+/// assert_eq!(fallback.recover(failed).unwrap_err().into_inner(), Some("404"));
+/// ```
+///
+/// A function of the error:
 ///
 /// ```
 /// use breakwater::{Error, Fallback};
@@ -215,7 +214,7 @@ impl<T, E> Fallback<T, E> {
     /// assert!(f.recover(Err(Error::failed(404))).is_err());
     /// ```
     ///
-    /// Defaults to none (every error of an enabled kind is handled).
+    /// Without a predicate every error of an enabled kind is handled. Defaults to none.
     #[must_use]
     pub fn when<P>(mut self, predicate: P) -> Self
     where

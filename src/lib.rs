@@ -16,12 +16,12 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
-pub mod cache;
+mod cache;
 pub mod clock;
 mod ctx;
 mod error;
-pub mod fallback;
-pub mod ratelimit;
+mod fallback;
+mod ratelimit;
 mod registry;
 pub(crate) mod sync;
 

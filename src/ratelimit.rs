@@ -1,58 +1,4 @@
-//! The rate limiter (throttling): `n` permits per `period`, with a `burst`.
-//!
-//! # Algorithm
-//!
-//! GCRA (the generic cell rate algorithm, a token bucket expressed as one timestamp).
-//! The emission interval is `T = period / permits` (rounded up to the nanosecond, so
-//! the sustained rate never exceeds the configured one) and the tolerance is
-//! `(burst - 1) * T`. The whole state is one `AtomicU64`, the *theoretical arrival time*
-//! (TAT): the instant at which the limiter would be back to "empty" if nothing else were
-//! acquired. Acquiring `k` permits at time `now`:
-//!
-//! | step | value |
-//! | --- | --- |
-//! | new TAT | `max(TAT, now) + k * T` |
-//! | earliest start | `new TAT - burst * T` |
-//! | granted when | earliest start `<= now` (or `<=` the caller's deadline when it may wait) |
-//! | retry after | `earliest start - now` |
-//!
-//! The TAT moves with one compare-and-swap; there is no lock and no allocation, and
-//! a rejection is data: it says exactly when the permit will be free.
-//!
-//! A full limiter grants `burst` permits at once, then one every `T`: over any span of
-//! time `w` it grants at most `burst + floor(w / T)` permits, and in steady state exactly
-//! `permits` per `period`. `burst = 1` spaces every permit by `T`.
-//!
-//! # Waiting
-//!
-//! [`RateLimiter::acquire_timeout`] waits only when a permit will be free within the
-//! timeout: it *reserves* that future permit at once (so nobody can take it meanwhile),
-//! then sleeps through the limiter's [`Clock`] until the permit's time. When the permit
-//! would come too late it fails at once, without waiting and without reserving anything.
-//! On a [`ManualClock`](crate::ManualClock) the sleep moves the clock forward by exactly
-//! the wait.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::{ManualClock, RateLimiter};
-//! use std::time::Duration;
-//!
-//! let clock = ManualClock::new();
-//! let limiter = RateLimiter::builder()
-//!     .permits(10)
-//!     .period(Duration::from_secs(1))
-//!     .burst(2)
-//!     .clock(clock.clone())
-//!     .build()
-//!     .unwrap();
-//! assert!(limiter.try_acquire().is_ok());
-//! assert!(limiter.try_acquire().is_ok());
-//! let rejected = limiter.try_acquire().unwrap_err();
-//! assert_eq!(rejected.retry_after, Duration::from_millis(100));
-//! clock.advance(Duration::from_millis(100));
-//! assert!(limiter.try_acquire().is_ok());
-//! ```
+//! The rate limiter (throttling): [`RateLimiter`], GCRA on one atomic timestamp.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -414,9 +360,61 @@ pub struct RateLimiterMetrics {
 /// A GCRA rate limiter: `permits` per `period` with a `burst`. Clones share the limiter;
 /// it is `Send + Sync`, lock-free and allocation-free on every acquisition.
 ///
-/// See the [module documentation](crate::ratelimit) for the algorithm.
+/// # Algorithm
+///
+/// GCRA (the generic cell rate algorithm, a token bucket expressed as one timestamp).
+/// The emission interval is `T = period / permits` (rounded up to the nanosecond, so
+/// the sustained rate never exceeds the configured one) and the tolerance is
+/// `(burst - 1) * T`. The whole state is one `AtomicU64`, the *theoretical arrival time*
+/// (TAT): the instant at which the limiter would be back to "empty" if nothing else were
+/// acquired. Acquiring `k` permits at time `now`:
+///
+/// | step | value |
+/// | --- | --- |
+/// | new TAT | `max(TAT, now) + k * T` |
+/// | earliest start | `new TAT - burst * T` |
+/// | granted when | earliest start `<= now` (or `<=` the caller's deadline when it may wait) |
+/// | retry after | `earliest start - now` |
+///
+/// The TAT moves with one compare-and-swap; there is no lock and no allocation, and
+/// a rejection is data: it says exactly when the permit will be free.
+///
+/// A full limiter grants `burst` permits at once, then one every `T`: over any span of
+/// time `w` it grants at most `burst + floor(w / T)` permits, and in steady state exactly
+/// `permits` per `period`. `burst = 1` spaces every permit by `T`.
+///
+/// # Waiting
+///
+/// [`RateLimiter::acquire_timeout`] waits only when a permit will be free within the
+/// timeout: it *reserves* that future permit at once (so nobody can take it meanwhile),
+/// then sleeps through the limiter's [`Clock`] until the permit's time. When the permit
+/// would come too late it fails at once, without waiting and without reserving anything.
+/// On a [`ManualClock`](crate::ManualClock) the sleep moves the clock forward by exactly
+/// the wait.
 ///
 /// # Examples
+///
+/// ```
+/// use breakwater::{ManualClock, RateLimiter};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let limiter = RateLimiter::builder()
+///     .permits(10)
+///     .period(Duration::from_secs(1))
+///     .burst(2)
+///     .clock(clock.clone())
+///     .build()
+///     .unwrap();
+/// assert!(limiter.try_acquire().is_ok());
+/// assert!(limiter.try_acquire().is_ok());
+/// let rejected = limiter.try_acquire().unwrap_err();
+/// assert_eq!(rejected.retry_after, Duration::from_millis(100));
+/// clock.advance(Duration::from_millis(100));
+/// assert!(limiter.try_acquire().is_ok());
+/// ```
+///
+/// With [`RateLimiter::call`]:
 ///
 /// ```
 /// use breakwater::{Error, ManualClock, RateLimiter};
