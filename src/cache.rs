@@ -568,22 +568,18 @@ where
         };
         let result = loader();
         guard.armed = false;
-        match result {
-            Ok(v) => {
-                self.finish(key, id, Some(v.clone()), false);
-                Ok(v)
-            }
-            Err(e) => match self.finish(key, id, None, false) {
-                Some(stale) => Ok(stale),
-                None => Err(CacheError::Load(e)),
-            },
+        match self.finish(key, id, result.map_err(Some)) {
+            Ok(v) => Ok(v),
+            Err(Some(e)) => Err(CacheError::Load(e)),
+            Err(None) => Err(CacheError::SharedLoadFailed { panicked: true }),
         }
     }
 
-    /// Ends load `id` of `key` with `value` (`None`: it failed or panicked), stores it
-    /// when the load is still current, hands the outcome to its waiters, and returns the
-    /// value for the loader's own caller (the stale one after a failure, if any).
-    fn finish(&self, key: &K, id: u64, value: Option<V>, panicked: bool) -> Option<V> {
+    /// Ends load `id` of `key` with `result` (`Err(None)`: the loader panicked): stores
+    /// the value when the load is still current, hands the outcome to the load's waiters,
+    /// and returns the answer for the loader's own caller: the value, the stale value
+    /// after a failure if one is young enough, or the failure.
+    fn finish<E>(&self, key: &K, id: u64, result: Result<V, Option<E>>) -> Result<V, Option<E>> {
         let inner = &*self.inner;
         let mut st = inner.monitor.lock();
         let now = inner.clock.nanos();
@@ -591,19 +587,22 @@ where
         if current {
             st.loading.remove(key);
         }
-        let outcome = match value {
-            Some(v) => {
+        let (outcome, error) = match result {
+            Ok(v) => {
                 if current {
                     self.store(&mut st, key.clone(), v.clone(), now);
                 }
-                Outcome::Loaded(v)
+                (Outcome::Loaded(v), None)
             }
-            None => {
+            Err(error) => {
                 st.counts.load_failures += 1;
-                match self.usable(&st, key, now) {
+                let outcome = match self.usable(&st, key, now) {
                     Some(v) => Outcome::Stale(v),
-                    None => Outcome::Failed { panicked },
-                }
+                    None => Outcome::Failed {
+                        panicked: error.is_none(),
+                    },
+                };
+                (outcome, error)
             }
         };
         let mut has_waiters = false;
@@ -616,12 +615,12 @@ where
             }
         }
         let mine = match outcome {
-            Outcome::Loaded(v) => Some(v),
+            Outcome::Loaded(v) => Ok(v),
             Outcome::Stale(v) => {
                 st.counts.stale_served += 1;
-                Some(v)
+                Ok(v)
             }
-            Outcome::Failed { .. } => None,
+            Outcome::Failed { .. } => Err(error),
         };
         drop(st);
         if has_waiters {
@@ -819,7 +818,8 @@ where
 {
     fn drop(&mut self) {
         if self.armed {
-            self.cache.finish(self.key, self.id, None, true);
+            // The panic keeps unwinding; this only wakes the waiters.
+            let _ = self.cache.finish::<()>(self.key, self.id, Err(None));
         }
     }
 }
