@@ -443,8 +443,8 @@ struct Inner {
     /// The theoretical arrival time, in nanoseconds of `clock`, alone on its cache line:
     /// a rejection only reads it, so rejecting threads share the line without bouncing it.
     tat: Padded<AtomicU64>,
-    /// The counters, striped by thread so that counting never writes a line that other
-    /// threads write too (summed by `metrics`).
+    /// The counters, striped by thread (round robin over `STRIPES`) so that threads
+    /// counting at once rarely write the same cache line; `metrics` sums them.
     stripes: [Padded<Stripe>; STRIPES],
     params: Params,
     clock: Clock,
