@@ -16,12 +16,12 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
-mod cache;
+pub mod cache;
 pub mod clock;
 mod ctx;
 mod error;
-mod fallback;
-mod ratelimit;
+pub mod fallback;
+pub mod ratelimit;
 mod registry;
 pub(crate) mod sync;
 
