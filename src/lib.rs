@@ -17,10 +17,13 @@
 #![warn(rust_2018_idioms)]
 
 pub mod bulkhead;
+pub mod cache;
 pub mod clock;
 mod ctx;
 mod error;
+pub mod fallback;
 pub mod pool;
+pub mod ratelimit;
 mod registry;
 pub mod retry;
 pub(crate) mod sync;
@@ -41,3 +44,9 @@ pub use pool::{
     ThreadPool,
 };
 pub use timeout::{TimeLimiter, TimeLimiterMetrics};
+
+pub use cache::{Cache, CacheBuilder, CacheError, CacheMetrics};
+pub use fallback::{Fallback, FallbackMetrics};
+pub use ratelimit::{
+    RateLimited, RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterMetrics,
+};
