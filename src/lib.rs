@@ -19,6 +19,12 @@
 pub mod clock;
 mod ctx;
 mod error;
+#[doc(hidden)]
+#[allow(
+    unsafe_code,
+    reason = "the C ABI: raw pointers from C; every unsafe block has a SAFETY comment"
+)]
+pub mod ffi;
 mod registry;
 pub(crate) mod sync;
 
