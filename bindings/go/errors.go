@@ -230,12 +230,26 @@ func newError(e *C.bw_error) *Error {
 		Policy:        Policy(e.policy),
 		Reason:        Reason(e.reason),
 		HasRetryAfter: bool(e.has_retry_after),
-		Message:       C.GoString(&e.message[0]),
+		Message:       messageString(&e.message),
 	}
 	if err.HasRetryAfter {
 		err.RetryAfter = nanosToDuration(uint64(e.retry_after_ns))
 	}
 	return err
+}
+
+// messageString copies the NUL-terminated message out of the error object (in Go, so
+// that the error object does not escape to the heap through a cgo call).
+func messageString(m *[C.BW_ERROR_MESSAGE_LEN]C.char) string {
+	n := 0
+	for n < len(m) && m[n] != 0 {
+		n++
+	}
+	b := make([]byte, n)
+	for i := 0; i < n; i++ {
+		b[i] = byte(m[i])
+	}
+	return string(b)
 }
 
 // nanosToDuration converts, saturating at the largest Duration.
