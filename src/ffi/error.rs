@@ -279,52 +279,50 @@ impl bw_error {
         let end = w.len;
         self.message[end] = 0;
     }
-
-    /// Resets this error object to success.
-    pub fn clear(&mut self) {
-        self.status = BW_OK;
-        self.policy = BW_POLICY_NONE;
-        self.reason = BW_REASON_NONE;
-        self.has_retry_after = false;
-        self.retry_after_ns = 0;
-        self.message[0] = 0;
-    }
 }
 
 /// The end of the panic boundary: turns the body's result (or its panic) into a status,
 /// fills `err` and the thread's last error.
 ///
+/// The caller's error object may hold garbage (or be uninitialised): it is only ever
+/// written, field by field or as a whole, never read or borrowed.
+///
 /// # Safety
 ///
-/// `err` is NULL or points to a writable `bw_error`.
+/// `err` is NULL or points to memory valid for writing a `bw_error`.
 pub unsafe fn finish(
     result: std::thread::Result<Result<(), FfiError>>,
     err: *mut bw_error,
 ) -> bw_status {
     let failure = match result {
         Ok(Ok(())) => {
-            // SAFETY: the caller guarantees `err` is NULL or valid for writes.
-            if let Some(err) = unsafe { err.as_mut() } {
-                err.clear();
+            if !err.is_null() {
+                // SAFETY: the caller guarantees `err` is valid for writes; these are
+                // place assignments of `Copy` fields: nothing is read or borrowed.
+                unsafe {
+                    (*err).status = BW_OK;
+                    (*err).policy = BW_POLICY_NONE;
+                    (*err).reason = BW_REASON_NONE;
+                    (*err).has_retry_after = false;
+                    (*err).retry_after_ns = 0;
+                    (*err).message[0] = 0;
+                }
             }
             return BW_OK;
         }
         Ok(Err(e)) => e,
         Err(payload) => FfiError::panic(&*payload),
     };
-    fail(&failure, err)
-}
-
-/// Records `e` (thread-local message, and `err` when given) and returns its status.
-fn fail(e: &FfiError, err: *mut bw_error) -> bw_status {
-    debug_assert_ne!(e.status, BW_OK, "an error must not carry BW_OK");
-    set_last_error(&e.message);
-    // SAFETY: `fail` is only called from `finish`, whose caller guarantees `err` is NULL
-    // or valid for writes.
-    if let Some(err) = unsafe { err.as_mut() } {
-        err.set(e);
+    debug_assert_ne!(failure.status, BW_OK, "an error must not carry BW_OK");
+    set_last_error(&failure.message);
+    if !err.is_null() {
+        let mut filled = bw_error::default();
+        filled.set(&failure);
+        // SAFETY: the caller guarantees `err` is valid for writes; `write` does not read
+        // or drop the old contents.
+        unsafe { err.write(filled) };
     }
-    e.status
+    failure.status
 }
 
 /// The end of the panic boundary of a function that returns a value instead of a

@@ -79,8 +79,24 @@
 //! }
 //! ```
 //!
-//! then bless the header (`BW_BLESS=1 cargo test --features header --test header`), add
-//! one line to the Python `_lib.py` table, and a Go wrapper calling `C.bw_thing_do`.
+//! then, in this order:
+//!
+//! 1. bless the header: `BW_BLESS=1 cargo test --features header --test header`, and
+//!    commit `include/breakwater.h` (CI fails on any difference);
+//! 2. C: a `ffi-tests/c/test_<thing>.c` program (good input, NULL for each pointer,
+//!    out-of-range enum values, out-parameters untouched on failure, `_free(NULL)`);
+//! 3. Python: one line in the `_FUNCTIONS` table of `bindings/python/breakwater/_lib.py`
+//!    (a test fails until every header function is declared), a method that checks its
+//!    Python arguments and calls `call(lib.bw_thing_do, ...)`, tests in
+//!    `ffi-tests/python`;
+//! 4. Go: `#cgo noescape` / `#cgo nocallback` lines in `bindings/go/cgo.go`, a raw
+//!    wrapper declaring `var e C.bw_error` and returning `check(status, &e)`, the public
+//!    method, tests in `ffi-tests/go` (a test fails until every header function is called
+//!    or listed as deliberately unwrapped).
+//!
+//! Errors of a policy map with [`FfiError::from_error`] (its `Error<E>`), `From<ConfigError>`
+//! (`?` on a builder) and [`FfiError::rejected`]; a rejection's message is formatted where
+//! it is written, without allocating.
 
 #![allow(
     non_camel_case_types,
