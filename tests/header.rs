@@ -41,3 +41,34 @@ fn the_checked_in_header_matches_the_generated_one() {
         );
     }
 }
+
+#[test]
+fn every_c_name_has_the_bw_prefix() {
+    let header = std::fs::read_to_string(concat!(env!("OUT_DIR"), "/breakwater.h")).unwrap();
+    let mut names = 0;
+    for line in header.lines() {
+        let name = if let Some(rest) = line.strip_prefix("#define ") {
+            rest.split_whitespace().next()
+        } else if line.starts_with("typedef ")
+            || (line.starts_with("} ") && !line.contains("extern"))
+        {
+            line.trim_end_matches(';').split_whitespace().last()
+        } else if !line.starts_with(' ') && !line.starts_with('#') && line.contains('(') {
+            line.split('(')
+                .next()
+                .and_then(|d| d.split([' ', '*']).next_back())
+        } else {
+            None
+        };
+        let Some(name) = name else { continue };
+        if name == "BREAKWATER_H" || name == "{" {
+            continue;
+        }
+        names += 1;
+        assert!(
+            name.starts_with("bw_") || name.starts_with("BW_"),
+            "{name:?} lacks the bw_/BW_ prefix (line: {line})"
+        );
+    }
+    assert!(names > 40, "found only {names} names");
+}
