@@ -24,6 +24,12 @@ mod error;
 pub mod fallback;
 pub mod pool;
 pub mod ratelimit;
+#[doc(hidden)]
+#[allow(
+    unsafe_code,
+    reason = "the C ABI: raw pointers from C; every unsafe block has a SAFETY comment"
+)]
+pub mod ffi;
 mod registry;
 pub mod retry;
 pub(crate) mod sync;

@@ -1,0 +1,3 @@
+module github.com/breakwater-rs/breakwater/bindings/go
+
+go 1.24

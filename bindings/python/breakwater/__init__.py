@@ -1,0 +1,74 @@
+"""breakwater: a synchronous, thread-based resilience kit (circuit breaker, retry,
+deadlines, bulkheads, rate limiting), through ctypes over the breakwater C library.
+
+The library is looked for through ``BREAKWATER_LIB``, then next to this package, then
+in the cargo target folder of the repository (release, then debug); its version must
+equal this package's.
+"""
+
+from __future__ import annotations
+
+from . import errors
+from ._lib import last_error_message, path as library_path, status_name
+from ._version import __version__
+from .cancel import CancelToken
+from .clock import Clock, ManualClock, MonotonicClock
+from .errors import (
+    BreakwaterError,
+    BulkheadFullError,
+    CancelledError,
+    CircuitOpenError,
+    DeadlineExceededError,
+    FailedError,
+    ForcedOpenError,
+    InvalidArgumentError,
+    InvalidConfigError,
+    PanicError,
+    QueueFullError,
+    RateLimitedError,
+    RejectedError,
+    RetryBudgetExhaustedError,
+    ShutdownError,
+    StaleError,
+    TimeoutError,
+    TrialFullError,
+)
+
+
+def version() -> str:
+    """The loaded library's version (equal to :data:`__version__`)."""
+    from ._lib import lib
+
+    return str(lib.bw_version().decode())
+
+
+__all__ = [
+    "BreakwaterError",
+    "BulkheadFullError",
+    "CancelToken",
+    "CancelledError",
+    "CircuitOpenError",
+    "Clock",
+    "DeadlineExceededError",
+    "FailedError",
+    "ForcedOpenError",
+    "InvalidArgumentError",
+    "InvalidConfigError",
+    "ManualClock",
+    "MonotonicClock",
+    "PanicError",
+    "QueueFullError",
+    "RateLimitedError",
+    "RejectedError",
+    "RetryBudgetExhaustedError",
+    "ShutdownError",
+    "StaleError",
+    "TimeoutError",
+    "TrialFullError",
+    "__version__",
+    "errors",
+    "last_error_message",
+    "library_path",
+    "status_name",
+    "version",
+]

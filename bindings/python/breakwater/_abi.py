@@ -1,0 +1,83 @@
+"""The C ABI as data: constants and structures of ``include/breakwater.h``.
+
+Mirrors the header by hand; ``ffi-tests/python/test_library.py`` parses the header and
+fails on any difference, so a new ``#define BW_*`` must be added here too. Loading the
+library is ``_lib.py``'s job: this module needs none.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+ABI_VERSION = 1
+ERROR_MESSAGE_LEN = 256
+
+# bw_status values (fixed, never reused).
+OK = 0
+REJECTED = 1
+TIMED_OUT = 2
+FAILED = 3
+INVALID_ARGUMENT = 4
+INVALID_CONFIG = 5
+PANIC = 6
+STALE = 7
+CANCELLED = 8
+SHUTDOWN = 9
+BUFFER_TOO_SMALL = 10
+
+# bw_error.policy values.
+POLICY_NONE = 0
+POLICY_CIRCUIT_BREAKER = 1
+POLICY_RETRY = 2
+POLICY_DEADLINE = 3
+POLICY_TIME_LIMITER = 4
+POLICY_BULKHEAD = 5
+POLICY_THREAD_POOL = 6
+POLICY_RATE_LIMITER = 7
+POLICY_FALLBACK = 8
+POLICY_CACHE = 9
+POLICY_PIPELINE = 10
+POLICY_HTTP = 11
+
+# bw_error.reason values (why a policy rejected a call).
+REASON_NONE = 0
+REASON_OPEN = 1
+REASON_TRIAL_FULL = 2
+REASON_FORCED_OPEN = 3
+REASON_BULKHEAD_FULL = 4
+REASON_QUEUE_FULL = 5
+REASON_SHUTDOWN = 6
+REASON_RATE_LIMITED = 7
+REASON_BUDGET_EXHAUSTED = 8
+REASON_DEADLINE_EXCEEDED = 9
+REASON_CANCELLED = 10
+
+# bw_clock_new kinds.
+CLOCK_MONOTONIC = 0
+CLOCK_MANUAL = 1
+
+
+class bw_error(ctypes.Structure):
+    """``struct bw_error``: the per-call error object (280 bytes)."""
+
+    _fields_ = [
+        ("status", ctypes.c_int32),
+        ("policy", ctypes.c_uint32),
+        ("reason", ctypes.c_uint32),
+        ("has_retry_after", ctypes.c_bool),
+        ("retry_after_ns", ctypes.c_uint64),
+        ("message", ctypes.c_char * ERROR_MESSAGE_LEN),
+    ]
+
+
+class bw_clock(ctypes.Structure):
+    """Opaque ``bw_clock`` (only used through pointers)."""
+
+
+class bw_cancel(ctypes.Structure):
+    """Opaque ``bw_cancel`` (only used through pointers)."""
+
+
+ERROR_P = ctypes.POINTER(bw_error)
+CLOCK_P = ctypes.POINTER(bw_clock)
+CANCEL_P = ctypes.POINTER(bw_cancel)

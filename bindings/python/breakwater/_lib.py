@@ -1,0 +1,179 @@
+"""Finds and loads the breakwater library, checks its version, and declares every C
+function with its argument and result types.
+
+Two handles on the same library:
+
+* ``CDLL`` (releases the GIL during the call) for anything that can wait, or can wait
+  on a thread that runs Python;
+* ``PyDLL`` (keeps the GIL) for short non-blocking calls, which then cannot race with a
+  ``close()`` from another Python thread.
+
+Adding a C function is one line in ``_FUNCTIONS``: ``name: (restype, argtypes, KEEP_GIL
+or RELEASE_GIL)``; fallible functions end with ``ERROR_P`` and are called through
+:func:`call`, which raises the matching exception.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+from ctypes import POINTER, c_bool, c_char_p, c_int32, c_size_t, c_uint32, c_uint64
+from pathlib import Path
+from typing import Any, Callable
+
+from . import _abi, errors
+from ._abi import CANCEL_P, CLOCK_P, ERROR_P
+from ._version import __version__
+
+KEEP_GIL = True
+RELEASE_GIL = False
+
+# name: (restype, argtypes, keeps the GIL?)
+_FUNCTIONS: dict[str, tuple[Any, list[Any], bool]] = {
+    # versions and names
+    "bw_version": (c_char_p, [], KEEP_GIL),
+    "bw_abi_version": (c_uint32, [], KEEP_GIL),
+    "bw_status_name": (c_char_p, [c_int32], KEEP_GIL),
+    "bw_last_error_message": (
+        c_int32,
+        [POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t)],
+        KEEP_GIL,
+    ),
+    # clocks
+    "bw_clock_new": (c_int32, [c_uint32, POINTER(CLOCK_P), ERROR_P], KEEP_GIL),
+    "bw_clock_monotonic_new": (c_int32, [POINTER(CLOCK_P), ERROR_P], KEEP_GIL),
+    "bw_clock_manual_new": (c_int32, [POINTER(CLOCK_P), ERROR_P], KEEP_GIL),
+    "bw_clock_kind": (c_int32, [CLOCK_P, POINTER(c_uint32), ERROR_P], KEEP_GIL),
+    "bw_clock_now_ns": (c_int32, [CLOCK_P, POINTER(c_uint64), ERROR_P], KEEP_GIL),
+    # Advancing wakes waiters (they take the GIL back only after the call returns).
+    "bw_clock_advance_ns": (c_int32, [CLOCK_P, c_uint64, ERROR_P], KEEP_GIL),
+    "bw_clock_free": (None, [CLOCK_P], KEEP_GIL),
+    # cancellation
+    "bw_cancel_new": (c_int32, [POINTER(CANCEL_P), ERROR_P], KEEP_GIL),
+    "bw_cancel_cancel": (c_int32, [CANCEL_P, ERROR_P], KEEP_GIL),
+    "bw_cancel_is_cancelled": (c_int32, [CANCEL_P, POINTER(c_bool), ERROR_P], KEEP_GIL),
+    "bw_cancel_free": (None, [CANCEL_P], KEEP_GIL),
+}
+
+
+def _library_name() -> str:
+    if sys.platform == "darwin":
+        return "libbreakwater.dylib"
+    if sys.platform == "win32":
+        return "breakwater.dll"
+    return "libbreakwater.so"
+
+
+def candidates() -> list[Path]:
+    """Where the library is looked for, in order: the package folder, then the cargo
+    target folders (``$CARGO_TARGET_DIR``, then the repository's ``target/``), release
+    before debug. ``BREAKWATER_LIB``, when set, replaces the whole list."""
+    name = _library_name()
+    here = Path(__file__).resolve().parent
+    found = [here / name]
+    targets = []
+    if os.environ.get("CARGO_TARGET_DIR"):
+        targets.append(Path(os.environ["CARGO_TARGET_DIR"]))
+    # bindings/python/breakwater/_lib.py -> the repository root is three levels up.
+    targets.append(here.parents[2] / "target")
+    for target in targets:
+        found.append(target / "release" / name)
+        found.append(target / "debug" / name)
+    return found
+
+
+def _find() -> Path:
+    explicit = os.environ.get("BREAKWATER_LIB")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ImportError(f"BREAKWATER_LIB={explicit} is not a file")
+        return path
+    for path in candidates():
+        if path.is_file():
+            return path
+    tried = ", ".join(str(p) for p in candidates())
+    raise ImportError(
+        f"breakwater library not found (tried {tried}); build it with "
+        "`cargo build --release` or set BREAKWATER_LIB to its path"
+    )
+
+
+class _Functions:
+    """The declared C functions, as attributes (``lib.bw_clock_now_ns``)."""
+
+    def __getattr__(self, name: str) -> Any:  # only reached for undeclared names
+        raise AttributeError(f"{name} is not declared in breakwater._lib._FUNCTIONS")
+
+
+def _load() -> tuple[Path, _Functions]:
+    path = _find()
+    try:
+        released = ctypes.CDLL(str(path))
+        kept = ctypes.PyDLL(str(path))
+    except OSError as e:
+        raise ImportError(f"cannot load the breakwater library {path}: {e}") from e
+    functions = _Functions()
+    for name, (restype, argtypes, keep_gil) in _FUNCTIONS.items():
+        try:
+            f = getattr(kept if keep_gil else released, name)
+        except AttributeError as e:
+            raise ImportError(f"{path} has no function {name}: an older library?") from e
+        f.restype = restype
+        f.argtypes = argtypes
+        setattr(functions, name, f)
+    version = functions.bw_version().decode()
+    if version != __version__:
+        raise ImportError(
+            f"{path} is breakwater {version}, but the Python package is {__version__}"
+        )
+    abi = functions.bw_abi_version()
+    if abi != _abi.ABI_VERSION:
+        raise ImportError(f"{path} has ABI version {abi}, the package needs {_abi.ABI_VERSION}")
+    return path, functions
+
+
+path, lib = _load()
+
+_tls = threading.local()
+
+
+def _error_object() -> _abi.bw_error:
+    err = getattr(_tls, "err", None)
+    if err is None:
+        err = _tls.err = _abi.bw_error()
+    return err
+
+
+def call(func: Callable[..., int], *args: Any) -> None:
+    """Calls a fallible C function with ``args`` and this thread's error object, and
+    raises the matching :class:`~breakwater.errors.BreakwaterError` unless it returns
+    ``BW_OK``."""
+    err = _error_object()
+    status = func(*args, ctypes.byref(err))
+    if status != _abi.OK:
+        raise errors.from_error(err)
+
+
+def status_name(status: int) -> str:
+    """``bw_status_name``: ``"BW_OK"``, ... or ``"BW_UNKNOWN"``."""
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise TypeError(f"status must be an int, not {type(status).__name__}")
+    if not -(2**31) <= status < 2**31:
+        return "BW_UNKNOWN"
+    return lib.bw_status_name(status).decode()
+
+
+def last_error_message() -> str:
+    """``bw_last_error_message``: the message of the last failed call on this thread."""
+    length = c_size_t(0)
+    status = lib.bw_last_error_message(None, 0, ctypes.byref(length))
+    if status == _abi.OK:
+        return ""
+    buf = ctypes.create_string_buffer(length.value + 1)
+    status = lib.bw_last_error_message(buf, len(buf), ctypes.byref(length))
+    if status != _abi.OK:
+        raise errors.error_class(status)(f"bw_last_error_message failed: {status}", status=status)
+    return buf.value.decode("utf-8", errors="replace")

@@ -1,0 +1,178 @@
+"""Exceptions: one class per kind of rejection, and the mapping from C statuses.
+
+Every exception of the library derives from :class:`BreakwaterError`. Rejections (a
+policy refused to run the call) derive from :class:`RejectedError`; time-outs from
+:class:`TimeoutError`, which is also the built-in ``TimeoutError``; bad arguments and
+configurations are also ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from . import _abi
+
+
+class BreakwaterError(Exception):
+    """Base class of every breakwater error.
+
+    Attributes: ``status`` (the C status code), ``status_name`` (``"BW_REJECTED"``, ...),
+    ``policy`` and ``reason`` (``BW_POLICY_*`` / ``BW_REASON_*`` codes, 0 when none),
+    ``retry_after`` (seconds, or ``None``) and ``message``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = _abi.FAILED,
+        policy: int = _abi.POLICY_NONE,
+        reason: int = _abi.REASON_NONE,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.policy = policy
+        self.reason = reason
+        self.retry_after = retry_after
+
+    @property
+    def status_name(self) -> str:
+        """The name of :attr:`status`, as ``bw_status_name`` gives it."""
+        return _STATUS_NAMES.get(self.status, "BW_UNKNOWN")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RejectedError(BreakwaterError):
+    """A policy refused to run the call; nothing was run by that policy."""
+
+
+class CircuitOpenError(RejectedError):
+    """The circuit breaker is open (base of every breaker rejection)."""
+
+
+class TrialFullError(CircuitOpenError):
+    """The breaker is half-open and its trial has no admission left."""
+
+
+class ForcedOpenError(CircuitOpenError):
+    """The breaker was forced open by hand."""
+
+
+class BulkheadFullError(RejectedError):
+    """The semaphore bulkhead had no permit within its wait."""
+
+
+class QueueFullError(RejectedError):
+    """The thread pool's queue (or the time limiter's pool) is full."""
+
+
+class ShutdownError(RejectedError):
+    """The pool is shut down."""
+
+
+class RateLimitedError(RejectedError):
+    """The rate limiter has no permit now; :attr:`retry_after` says when one will be
+    free (seconds)."""
+
+
+class RetryBudgetExhaustedError(RejectedError):
+    """The shared retry budget has no retry left."""
+
+
+class TimeoutError(BreakwaterError, builtins.TimeoutError):  # noqa: A001 (as asyncio.TimeoutError)
+    """The call did not finish within its deadline or time limit. Also a built-in
+    ``TimeoutError``."""
+
+
+class DeadlineExceededError(RejectedError, TimeoutError):
+    """The call's deadline had passed before it started (a rejection and a time-out)."""
+
+
+class CancelledError(BreakwaterError):
+    """The call was cancelled through its cancellation token."""
+
+
+class FailedError(BreakwaterError):
+    """The guarded code reported a failure."""
+
+
+class InvalidArgumentError(BreakwaterError, ValueError):
+    """A bad argument reached the library (a closed handle, an out-of-range value)."""
+
+
+class InvalidConfigError(BreakwaterError, ValueError):
+    """A configuration was refused; the message names the field."""
+
+
+class StaleError(BreakwaterError):
+    """An outcome was reported for an older generation (or twice) and was dropped."""
+
+
+class PanicError(BreakwaterError):
+    """The library panicked: a bug in breakwater, please report it."""
+
+
+_STATUS_NAMES = {
+    _abi.OK: "BW_OK",
+    _abi.REJECTED: "BW_REJECTED",
+    _abi.TIMED_OUT: "BW_TIMED_OUT",
+    _abi.FAILED: "BW_FAILED",
+    _abi.INVALID_ARGUMENT: "BW_INVALID_ARGUMENT",
+    _abi.INVALID_CONFIG: "BW_INVALID_CONFIG",
+    _abi.PANIC: "BW_PANIC",
+    _abi.STALE: "BW_STALE",
+    _abi.CANCELLED: "BW_CANCELLED",
+    _abi.SHUTDOWN: "BW_SHUTDOWN",
+    _abi.BUFFER_TOO_SMALL: "BW_BUFFER_TOO_SMALL",
+}
+
+_BY_REASON: dict[int, type[BreakwaterError]] = {
+    _abi.REASON_OPEN: CircuitOpenError,
+    _abi.REASON_TRIAL_FULL: TrialFullError,
+    _abi.REASON_FORCED_OPEN: ForcedOpenError,
+    _abi.REASON_BULKHEAD_FULL: BulkheadFullError,
+    _abi.REASON_QUEUE_FULL: QueueFullError,
+    _abi.REASON_SHUTDOWN: ShutdownError,
+    _abi.REASON_RATE_LIMITED: RateLimitedError,
+    _abi.REASON_BUDGET_EXHAUSTED: RetryBudgetExhaustedError,
+    _abi.REASON_DEADLINE_EXCEEDED: DeadlineExceededError,
+    _abi.REASON_CANCELLED: CancelledError,
+}
+
+_BY_STATUS: dict[int, type[BreakwaterError]] = {
+    _abi.REJECTED: RejectedError,
+    _abi.TIMED_OUT: TimeoutError,
+    _abi.FAILED: FailedError,
+    _abi.INVALID_ARGUMENT: InvalidArgumentError,
+    _abi.INVALID_CONFIG: InvalidConfigError,
+    _abi.PANIC: PanicError,
+    _abi.STALE: StaleError,
+    _abi.CANCELLED: CancelledError,
+    _abi.SHUTDOWN: ShutdownError,
+}
+
+
+def error_class(status: int, reason: int = _abi.REASON_NONE) -> type[BreakwaterError]:
+    """The exception class for a status and rejection reason: by reason first (for
+    rejections), then by status, else :class:`BreakwaterError`."""
+    if reason != _abi.REASON_NONE and reason in _BY_REASON:
+        return _BY_REASON[reason]
+    return _BY_STATUS.get(status, BreakwaterError)
+
+
+def from_error(err: _abi.bw_error) -> BreakwaterError:
+    """The exception for a filled ``bw_error`` (its fields are copied)."""
+    message = err.message.decode("utf-8", errors="replace")
+    retry_after = err.retry_after_ns / 1e9 if err.has_retry_after else None
+    cls = error_class(err.status, err.reason)
+    return cls(
+        message,
+        status=err.status,
+        policy=err.policy,
+        reason=err.reason,
+        retry_after=retry_after,
+    )

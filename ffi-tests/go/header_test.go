@@ -1,0 +1,77 @@
+package gotests
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Functions of the header the Go binding deliberately does not call.
+var notWrapped = map[string]string{
+	"bw_last_error_message":  "Go uses the per-call bw_error (goroutines move between threads)",
+	"bw_clock_monotonic_new": "the binding uses bw_clock_new(kind)",
+	"bw_clock_manual_new":    "the binding uses bw_clock_new(kind)",
+	"bw_clock_kind":          "the Go types say the kind",
+}
+
+// Every function of include/breakwater.h is called by the binding (or listed above), and
+// every called function is declared nocallback for cgo.
+func TestEveryHeaderFunctionIsWrapped(t *testing.T) {
+	header, err := os.ReadFile("../../include/breakwater.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^[\w ]+?\**(bw_\w+)\(`).FindAllSubmatch(header, -1) {
+		declared[string(m[1])] = true
+	}
+	types := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^typedef .*?(bw_\w+);$|^} (bw_\w+);$`).FindAllSubmatch(header, -1) {
+		types[string(m[1])+string(m[2])] = true
+	}
+	if !types["bw_status"] || !types["bw_error"] {
+		t.Fatalf("header parsing found no types: %v", types)
+	}
+	if !declared["bw_clock_now_ns"] {
+		t.Fatal("header parsing found no functions")
+	}
+	files, _ := filepath.Glob("../../bindings/go/*.go")
+	called := map[string]bool{}
+	var source strings.Builder
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		source.Write(text)
+		for _, m := range regexp.MustCompile(`C\.(bw_\w+)\(`).FindAllSubmatch(text, -1) {
+			if !types[string(m[1])] { // C.bw_status(x) is a conversion
+				called[string(m[1])] = true
+			}
+		}
+	}
+	var missing []string
+	for name := range declared {
+		if !called[name] && notWrapped[name] == "" {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("header functions the Go binding does not call: %v", missing)
+	}
+	for name := range called {
+		if !declared[name] {
+			t.Errorf("%s is called but not in the header", name)
+		}
+		if !strings.Contains(source.String(), "#cgo nocallback "+name+"\n") {
+			t.Errorf("%s lacks a `#cgo nocallback` line in cgo.go", name)
+		}
+	}
+}

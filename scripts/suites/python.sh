@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Python suite: builds the library (release profile), then runs pytest on ffi-tests/python
+# and the doctests of bindings/python/breakwater, with PYTHONPATH=bindings/python (no
+# build step for the package). pytest's exit code 5 ("no tests collected") is a failure.
+#
+# Under CI=true a missing python3 or pytest fails the suite instead of skipping it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+need() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    if [ "${CI:-}" = "true" ]; then
+      echo "error: $1 is required (CI=true) but not installed" >&2
+      exit 1
+    fi
+    echo "warning: $1 not installed, skipping: $2" >&2
+    return 1
+  fi
+}
+
+echo "== Python: ffi-tests/python"
+need python3 "the Python suite" || exit 0
+if ! python3 -c "import pytest" >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "error: pytest is required (CI=true) but not installed for python3" >&2
+    exit 1
+  fi
+  echo "warning: pytest not installed, skipping the Python suite" >&2
+  exit 0
+fi
+
+cargo build --release --lib
+
+status=0
+env -u BREAKWATER_LIB PYTHONPATH="$PWD/bindings/python" PYTHONDONTWRITEBYTECODE=1 \
+  python3 -m pytest -p no:cacheprovider -q --rootdir="$PWD" --doctest-modules \
+  ffi-tests/python bindings/python/breakwater || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "error: pytest collected no tests" >&2
+  exit 1
+fi
+exit "$status"

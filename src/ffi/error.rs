@@ -1,0 +1,385 @@
+//! The error object `bw_error`, the Rust-side [`FfiError`] every body returns, the
+//! per-thread last error message, and the end of the panic boundary.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::ffi::c_char;
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+use super::status::*;
+use crate::clock::duration_nanos;
+use crate::error::{ConfigError, Error, PolicyKind, RejectReason};
+
+/// The size of `bw_error.message`, the terminating NUL included.
+pub const BW_ERROR_MESSAGE_LEN: usize = 256;
+
+/// What went wrong in a call: pass one (on the stack is fine) as the last argument of
+/// any fallible function. May be NULL.
+///
+/// When given, it is written on every return: `status` equals the returned status; on
+/// failure `policy` (`BW_POLICY_*`), `reason` (`BW_REASON_*`, for rejections),
+/// `retry_after_ns` (when `has_retry_after`) and `message` (NUL-terminated UTF-8,
+/// truncated to fit) describe the error; on success they are zero or empty. The library
+/// keeps no pointer to it after the call. Its layout is part of the ABI (280 bytes on
+/// 64-bit targets).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct bw_error {
+    /// The status the call returned.
+    pub status: bw_status,
+    /// The policy involved (`BW_POLICY_*`), `BW_POLICY_NONE` if none.
+    pub policy: u32,
+    /// Why a policy rejected the call (`BW_REASON_*`), `BW_REASON_NONE` otherwise.
+    pub reason: u32,
+    /// Whether `retry_after_ns` holds a hint.
+    pub has_retry_after: bool,
+    /// When the policy may admit again, in nanoseconds from the call (rejections only).
+    pub retry_after_ns: u64,
+    /// A human-readable message, NUL-terminated UTF-8; empty on success.
+    pub message: [c_char; BW_ERROR_MESSAGE_LEN],
+}
+
+impl Default for bw_error {
+    fn default() -> Self {
+        bw_error {
+            status: BW_OK,
+            policy: BW_POLICY_NONE,
+            reason: BW_REASON_NONE,
+            has_retry_after: false,
+            retry_after_ns: 0,
+            message: [0; BW_ERROR_MESSAGE_LEN],
+        }
+    }
+}
+
+impl fmt::Debug for bw_error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("bw_error")
+            .field("status", &status_cstr(self.status))
+            .field("policy", &self.policy)
+            .field("reason", &self.reason)
+            .field("has_retry_after", &self.has_retry_after)
+            .field("retry_after_ns", &self.retry_after_ns)
+            .field("message", &self.message_str())
+            .finish()
+    }
+}
+
+impl bw_error {
+    /// The message as text (up to its NUL).
+    pub fn message_str(&self) -> String {
+        let bytes: Vec<u8> = self
+            .message
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// The message of an [`FfiError`]: static text, formatted text, or a rejection that is
+/// formatted only where it is written (no allocation on the rejection path).
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Static text.
+    Static(&'static str),
+    /// Formatted text.
+    Owned(String),
+    /// "{policy} rejected the call: {reason}".
+    Rejected(PolicyKind, RejectReason),
+    /// "{policy}: the call timed out".
+    TimedOut(PolicyKind),
+}
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Message::Static(s) => f.write_str(s),
+            Message::Owned(s) => f.write_str(s),
+            Message::Rejected(p, r) => write!(f, "{p} rejected the call: {r}"),
+            Message::TimedOut(p) => write!(f, "{p}: the call timed out"),
+        }
+    }
+}
+
+/// An error on its way to C: what the body of an exported function returns as `Err`.
+#[derive(Debug, Clone)]
+pub struct FfiError {
+    /// The status returned to C (never `BW_OK`).
+    pub status: bw_status,
+    /// `BW_POLICY_*`.
+    pub policy: u32,
+    /// `BW_REASON_*`.
+    pub reason: u32,
+    /// The retry-after hint, in nanoseconds.
+    pub retry_after_ns: Option<u64>,
+    /// The message.
+    pub message: Message,
+}
+
+impl FfiError {
+    /// An error with `status` and a message, no policy.
+    pub fn new(status: bw_status, message: impl Into<String>) -> FfiError {
+        FfiError {
+            status,
+            policy: BW_POLICY_NONE,
+            reason: BW_REASON_NONE,
+            retry_after_ns: None,
+            message: Message::Owned(message.into()),
+        }
+    }
+
+    /// `BW_INVALID_ARGUMENT` with a message.
+    pub fn invalid_argument(message: impl Into<String>) -> FfiError {
+        FfiError::new(BW_INVALID_ARGUMENT, message)
+    }
+
+    /// `BW_INVALID_ARGUMENT`: "`name` must not be NULL".
+    pub fn null(name: &str) -> FfiError {
+        FfiError::invalid_argument(format!("{name} must not be NULL"))
+    }
+
+    /// The error of a guarded call, mapped to its status (`BW_REJECTED` (or
+    /// `BW_SHUTDOWN` / `BW_CANCELLED`, see [`rejection_status`]), `BW_TIMED_OUT`,
+    /// `BW_FAILED`), with its policy, reason and retry-after hint.
+    pub fn from_error<E: fmt::Display>(error: &Error<E>) -> FfiError {
+        match error {
+            Error::Rejected {
+                policy,
+                reason,
+                retry_after,
+            } => FfiError::rejected(*policy, *reason, *retry_after),
+            Error::TimedOut { policy } => FfiError {
+                status: BW_TIMED_OUT,
+                policy: policy_code(*policy),
+                reason: BW_REASON_NONE,
+                retry_after_ns: None,
+                message: Message::TimedOut(*policy),
+            },
+            Error::Failed { .. } => FfiError::new(BW_FAILED, error.to_string()),
+        }
+    }
+
+    /// A rejection (no allocation).
+    pub fn rejected(
+        policy: PolicyKind,
+        reason: RejectReason,
+        retry_after: Option<Duration>,
+    ) -> FfiError {
+        FfiError {
+            status: rejection_status(reason),
+            policy: policy_code(policy),
+            reason: reason_code(reason),
+            retry_after_ns: retry_after.map(duration_nanos),
+            message: Message::Rejected(policy, reason),
+        }
+    }
+
+    /// `BW_PANIC` with the panic's message.
+    pub fn panic(payload: &(dyn Any + Send)) -> FfiError {
+        let what = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            s
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.as_str()
+        } else {
+            "unknown panic payload"
+        };
+        FfiError::new(BW_PANIC, format!("panic in breakwater: {what}"))
+    }
+}
+
+impl From<ConfigError> for FfiError {
+    fn from(e: ConfigError) -> FfiError {
+        FfiError {
+            status: BW_INVALID_CONFIG,
+            policy: policy_code(e.policy),
+            reason: BW_REASON_NONE,
+            retry_after_ns: None,
+            message: Message::Owned(e.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for FfiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            status_cstr(self.status).to_string_lossy(),
+            self.message
+        )
+    }
+}
+
+thread_local! {
+    /// The message of the last failed call on this thread.
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Remembers `message` as this thread's last error (reusing the buffer: no allocation
+/// once it is large enough).
+pub fn set_last_error(message: &Message) {
+    // `try_with`: during thread teardown the slot may be gone; the message is then lost,
+    // which is fine.
+    let _ = LAST_ERROR.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            last.clear();
+            let _ = write!(last, "{message}");
+        }
+    });
+}
+
+/// This thread's last error message (empty if no call failed on this thread yet).
+pub fn last_error() -> String {
+    LAST_ERROR
+        .try_with(|last| last.borrow().clone())
+        .unwrap_or_default()
+}
+
+/// Writes formatted text into a fixed C buffer, truncating at a character boundary and
+/// replacing NUL bytes, so that the buffer always holds valid NUL-terminated UTF-8.
+struct FixedWriter<'a> {
+    buf: &'a mut [c_char; BW_ERROR_MESSAGE_LEN],
+    len: usize,
+}
+
+impl fmt::Write for FixedWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for ch in s.chars() {
+            let ch = if ch == '\0' { ' ' } else { ch };
+            let mut tmp = [0u8; 4];
+            let bytes = ch.encode_utf8(&mut tmp).as_bytes();
+            if self.len + bytes.len() > BW_ERROR_MESSAGE_LEN - 1 {
+                return Ok(()); // truncated: keep what fits
+            }
+            for &b in bytes {
+                self.buf[self.len] = b as c_char;
+                self.len += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl bw_error {
+    /// Fills this error object from `e`.
+    pub fn set(&mut self, e: &FfiError) {
+        self.status = e.status;
+        self.policy = e.policy;
+        self.reason = e.reason;
+        self.has_retry_after = e.retry_after_ns.is_some();
+        self.retry_after_ns = e.retry_after_ns.unwrap_or(0);
+        let mut w = FixedWriter {
+            buf: &mut self.message,
+            len: 0,
+        };
+        let _ = write!(w, "{}", e.message);
+        let end = w.len;
+        self.message[end] = 0;
+    }
+}
+
+/// The end of the panic boundary: turns the body's result (or its panic) into a status,
+/// fills `err` and the thread's last error.
+///
+/// The caller's error object may hold garbage (or be uninitialised): it is only ever
+/// written, field by field or as a whole, never read or borrowed.
+///
+/// # Safety
+///
+/// `err` is NULL or points to memory valid for writing a `bw_error`.
+pub unsafe fn finish(
+    result: std::thread::Result<Result<(), FfiError>>,
+    err: *mut bw_error,
+) -> bw_status {
+    let failure = match result {
+        Ok(Ok(())) => {
+            if !err.is_null() {
+                // SAFETY: the caller guarantees `err` is valid for writes; these are
+                // place assignments of `Copy` fields: nothing is read or borrowed.
+                unsafe {
+                    (*err).status = BW_OK;
+                    (*err).policy = BW_POLICY_NONE;
+                    (*err).reason = BW_REASON_NONE;
+                    (*err).has_retry_after = false;
+                    (*err).retry_after_ns = 0;
+                    (*err).message[0] = 0;
+                }
+            }
+            return BW_OK;
+        }
+        Ok(Err(e)) => e,
+        Err(payload) => FfiError::panic(&*payload),
+    };
+    debug_assert_ne!(failure.status, BW_OK, "an error must not carry BW_OK");
+    set_last_error(&failure.message);
+    if !err.is_null() {
+        let mut filled = bw_error::default();
+        filled.set(&failure);
+        // SAFETY: the caller guarantees `err` is valid for writes; `write` does not read
+        // or drop the old contents.
+        unsafe { err.write(filled) };
+    }
+    failure.status
+}
+
+/// The end of the panic boundary of a function that returns a value instead of a
+/// status: a panic is recorded as the thread's last error and `default` is returned.
+pub fn finish_value<T>(result: std::thread::Result<T>, default: T) -> T {
+    match result {
+        Ok(v) => v,
+        Err(payload) => {
+            set_last_error(&FfiError::panic(&*payload).message);
+            default
+        }
+    }
+}
+
+/// Copies the message of the last failed call on this thread into `buf` as
+/// NUL-terminated UTF-8, and its length (without the NUL) into `*out_len`.
+///
+/// The message is empty if no call has failed on this thread. Calls that succeed do
+/// not clear it, and this function never changes it. Prefer the per-call `bw_error`
+/// from languages whose code moves between threads (Go).
+///
+/// Returns `BW_OK`; `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one
+/// (then `*out_len` receives the length, and `buf` is not written: call again with a
+/// larger buffer; `buf` may be NULL when `len` is 0 to ask for the length);
+/// `BW_INVALID_ARGUMENT` when `out_len` is NULL, or `buf` is NULL while `len` is not 0.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_last_error_message(
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> bw_status {
+    // Not through `ffi_boundary!`: this function must not replace the message it reports.
+    let result = std::panic::catch_unwind(|| {
+        if out_len.is_null() || (buf.is_null() && len > 0) {
+            return BW_INVALID_ARGUMENT;
+        }
+        LAST_ERROR
+            .try_with(|last| {
+                let last = last.borrow();
+                let n = last.len();
+                if len < n + 1 {
+                    // SAFETY: `out_len` was checked non-NULL; the caller guarantees it is
+                    // valid for writes.
+                    unsafe { out_len.write(n) };
+                    return BW_BUFFER_TOO_SMALL;
+                }
+                // SAFETY: `buf` is non-NULL (len > n >= 0) and the caller guarantees it is
+                // valid for `len >= n + 1` bytes; the source is a live String of `n` bytes
+                // and cannot overlap a caller's buffer.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(last.as_ptr(), buf.cast::<u8>(), n);
+                    buf.add(n).write(0);
+                    out_len.write(n);
+                }
+                BW_OK
+            })
+            .unwrap_or(BW_PANIC)
+    });
+    result.unwrap_or(BW_PANIC)
+}

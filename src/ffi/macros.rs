@@ -1,0 +1,233 @@
+//! The panic boundary and the argument-checking macros every exported function uses.
+//!
+//! The boundary macros wrap function *bodies*, never signatures, so that cbindgen sees
+//! every exported function as it is written. Inside a body (a closure returning
+//! `Result<(), FfiError>`), the `try_*!` macros check one argument each and `return` an
+//! `Err(FfiError)` with `BW_INVALID_ARGUMENT` and a message naming the parameter.
+
+/// Runs `$body` (a block evaluating to `Result<(), FfiError>`) inside `catch_unwind`,
+/// and returns its status: `BW_OK`, the error's status, or `BW_PANIC` with the panic
+/// message. Fills `$err` (a `*mut bw_error`, may be NULL) and the thread's last error.
+macro_rules! ffi_boundary {
+    ($err:expr, $body:block) => {{
+        let err: *mut $crate::ffi::error::bw_error = $err;
+        let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
+            || -> ::std::result::Result<(), $crate::ffi::error::FfiError> { $body },
+        ));
+        // SAFETY: `err` is the exported function's error parameter, documented as NULL or
+        // a valid, writable `bw_error`.
+        unsafe { $crate::ffi::error::finish(result, err) }
+    }};
+}
+
+/// Runs `$body` (a block evaluating to the function's return value) inside
+/// `catch_unwind`; a panic is recorded as the thread's last error and `$default` is
+/// returned. For the few exports that do not return a status (`_free`, getters).
+macro_rules! ffi_boundary_value {
+    ($default:expr, $body:block) => {{
+        let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body));
+        $crate::ffi::error::finish_value(result, $default)
+    }};
+}
+
+/// `&T` from a `*const T` / `*mut T` parameter that must not be NULL.
+macro_rules! try_ref {
+    ($ptr:ident) => {
+        // SAFETY: the header documents that a non-NULL pointer parameter points to a
+        // live object of its type (a handle from its `_new` function, not yet freed).
+        match unsafe { $ptr.as_ref() } {
+            Some(r) => r,
+            None => return Err($crate::ffi::error::FfiError::null(stringify!($ptr))),
+        }
+    };
+}
+
+/// `Option<&T>` from a parameter documented as "may be NULL".
+#[cfg_attr(
+    not(test),
+    allow(
+        unused_macros,
+        reason = "for the policy exports (optional clock, cancel handle)"
+    )
+)]
+macro_rules! opt_ref {
+    ($ptr:ident) => {
+        // SAFETY: the header documents that a non-NULL pointer parameter points to a
+        // live object of its type (a handle from its `_new` function, not yet freed).
+        unsafe { $ptr.as_ref() }
+    };
+}
+
+/// An [`Out`](crate::ffi::error::Out) from an out-parameter that must not be NULL. Write
+/// it last, with `.set(value)`, so that it is written only on success.
+macro_rules! try_out {
+    ($ptr:ident) => {
+        match ::std::ptr::NonNull::new($ptr) {
+            // SAFETY: non-NULL, and the header documents that an out-parameter points to
+            // writable memory for one value of its type.
+            Some(p) => unsafe { $crate::ffi::macros::Out::new(p) },
+            None => return Err($crate::ffi::error::FfiError::null(stringify!($ptr))),
+        }
+    };
+}
+
+/// `&[u8]` from a `(const char *ptr, size_t len)` pair: NULL is accepted only with
+/// length 0 (an empty slice).
+#[cfg_attr(
+    not(test),
+    allow(
+        unused_macros,
+        reason = "for the policy exports that take JSON configuration"
+    )
+)]
+macro_rules! try_bytes {
+    ($ptr:ident, $len:ident) => {
+        if $ptr.is_null() {
+            if $len != 0 {
+                return Err($crate::ffi::error::FfiError::invalid_argument(concat!(
+                    stringify!($ptr),
+                    " must not be NULL when ",
+                    stringify!($len),
+                    " is not 0"
+                )));
+            }
+            &[][..]
+        } else {
+            // SAFETY: non-NULL, and the header documents that the pointer is valid for
+            // reads of `len` bytes for the duration of the call.
+            unsafe { ::std::slice::from_raw_parts($ptr.cast::<u8>(), $len) }
+        }
+    };
+}
+
+/// `&str` from a `(const char *ptr, size_t len)` pair that must be UTF-8 (NULL only with
+/// length 0).
+#[cfg_attr(
+    not(test),
+    allow(unused_macros, reason = "for the policy exports that take names")
+)]
+macro_rules! try_str {
+    ($ptr:ident, $len:ident) => {
+        match ::std::str::from_utf8(try_bytes!($ptr, $len)) {
+            Ok(s) => s,
+            Err(e) => {
+                return Err($crate::ffi::error::FfiError::invalid_argument(format!(
+                    concat!(stringify!($ptr), " is not valid UTF-8 (at byte {})"),
+                    e.valid_up_to()
+                )))
+            }
+        }
+    };
+}
+
+/// A Rust enum from a `uint32_t` parameter, range-checked through [`FfiEnum`]:
+/// `let kind = try_enum!(kind as ClockKind);`.
+macro_rules! try_enum {
+    ($value:ident as $ty:ty) => {
+        match <$ty as $crate::ffi::macros::FfiEnum>::from_u32($value) {
+            Some(v) => v,
+            None => {
+                return Err($crate::ffi::macros::enum_error(
+                    stringify!($value),
+                    $value,
+                    <$ty as $crate::ffi::macros::FfiEnum>::VALID,
+                ));
+            }
+        }
+    };
+}
+
+/// A flags `uint32_t` parameter whose bits must all be within `$mask`.
+#[cfg_attr(
+    not(test),
+    allow(unused_macros, reason = "for the policy exports that take flags")
+)]
+macro_rules! try_flags {
+    ($value:ident, $mask:expr) => {{
+        let unknown = $value & !$mask;
+        if unknown != 0 {
+            return Err($crate::ffi::error::FfiError::invalid_argument(format!(
+                concat!(
+                    stringify!($value),
+                    " has unknown bits {:#x} (valid bits: {:#x})"
+                ),
+                unknown, $mask
+            )));
+        }
+        $value
+    }};
+}
+
+/// The function of an `Option<extern "C" fn ...>` callback parameter that must not be
+/// NULL.
+#[cfg_attr(
+    not(test),
+    allow(
+        unused_macros,
+        reason = "for the callback conveniences (bw_breaker_call, ...)"
+    )
+)]
+macro_rules! try_callback {
+    ($cb:ident) => {
+        match $cb {
+            Some(f) => f,
+            None => return Err($crate::ffi::error::FfiError::null(stringify!($cb))),
+        }
+    };
+}
+
+/// A Rust enum that crosses the C ABI as `uint32_t` constants.
+pub trait FfiEnum: Sized {
+    /// The valid values, for the error message (e.g. "0 (BW_CLOCK_MONOTONIC) or 1
+    /// (BW_CLOCK_MANUAL)").
+    const VALID: &'static str;
+    /// The variant with this code, if any.
+    fn from_u32(value: u32) -> Option<Self>;
+}
+
+/// `BW_INVALID_ARGUMENT`: "`name`: `value` is not a valid value (expected ...)".
+pub fn enum_error(name: &str, value: u32, valid: &str) -> super::error::FfiError {
+    super::error::FfiError::invalid_argument(format!(
+        "{name}: {value} is not a valid value (expected {valid})"
+    ))
+}
+
+/// A checked, non-NULL out-parameter. Written at most once, by [`Out::set`].
+pub struct Out<T>(std::ptr::NonNull<T>);
+
+impl<T> Out<T> {
+    /// Wraps a checked out-parameter.
+    ///
+    /// # Safety
+    ///
+    /// `p` is valid for writing one `T` for the duration of the exported call.
+    pub unsafe fn new(p: std::ptr::NonNull<T>) -> Out<T> {
+        Out(p)
+    }
+
+    /// Writes the value (without reading or dropping what was there: it may be
+    /// uninitialised memory).
+    pub fn set(self, value: T) {
+        // SAFETY: `Out::new`'s contract: valid for one write of `T`.
+        unsafe { self.0.as_ptr().write(value) }
+    }
+}
+
+/// Moves `value` to the heap and returns the handle C will own.
+pub fn into_handle<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Releases a handle made by [`into_handle`]; NULL is a no-op.
+///
+/// # Safety
+///
+/// `ptr` is NULL or a handle from [`into_handle`] with the same `T`, not yet freed and no
+/// longer used by any other thread.
+pub unsafe fn free_handle<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        // SAFETY: the caller's contract: `ptr` came from `Box::into_raw` and is released
+        // once.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+}
