@@ -16,12 +16,18 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod breaker;
 pub mod clock;
 mod ctx;
 mod error;
 mod registry;
 pub(crate) mod sync;
 
+pub use breaker::{
+    BreakerBuilder, BreakerConfig, BreakerMetrics, BreakerRejected, BreakerTotals, CallEvent,
+    CallKind, CircuitBreaker, CurrentCounts, Outcome, Permit, RawPermit, Recorded, SlowCalls,
+    State, Transition, TransitionReason, TripPolicy, Window,
+};
 pub use clock::{Clock, ManualClock};
 pub use ctx::{CancelToken, Ctx};
 pub use error::{ConfigError, Error, PolicyKind, RejectReason};
