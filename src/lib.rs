@@ -16,25 +16,31 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod breaker;
 pub mod bulkhead;
 pub mod cache;
 pub mod clock;
 mod ctx;
 mod error;
 pub mod fallback;
-pub mod pool;
-pub mod ratelimit;
 #[doc(hidden)]
 #[allow(
     unsafe_code,
     reason = "the C ABI: raw pointers from C; every unsafe block has a SAFETY comment"
 )]
 pub mod ffi;
+pub mod pool;
+pub mod ratelimit;
 mod registry;
 pub mod retry;
 pub(crate) mod sync;
 pub mod timeout;
 
+pub use breaker::{
+    BreakerBuilder, BreakerConfig, BreakerMetrics, BreakerRejected, BreakerTotals, CallEvent,
+    CallKind, CircuitBreaker, CurrentCounts, Outcome, Permit, RawPermit, Recorded, SlowCalls,
+    State, Transition, TransitionReason, TripPolicy, Window,
+};
 pub use clock::{Clock, ManualClock};
 pub use ctx::{CancelToken, Ctx};
 pub use error::{ConfigError, Error, PolicyKind, RejectReason};

@@ -1,0 +1,1 @@
+//! Loom model tests of the breaker (filled in by the breaker branch).

@@ -1,0 +1,310 @@
+//! The breaker's states, the packed words read lock-free on the way in, and the data
+//! guarded by the breaker's lock.
+//!
+//! # The state word
+//!
+//! | bits | meaning |
+//! |---|---|
+//! | 0..=2 | [`State`] (`Closed` 0, `Open` 1, `HalfOpen` 2, `ForcedOpen` 3, `Disabled` 4) |
+//! | 3 | `FULL`: half-open and the trial has no admission left |
+//! | 4..=63 | generation |
+//!
+//! Written only under the lock (release), read lock-free (acquire). The open and
+//! half-open deadlines sit in their own atomics, written under the lock before the word
+//! that makes them current is published; a reader loads the word, then the deadline,
+//! then the word again, and trusts the deadline only if the word did not change.
+//!
+//! # The stripes
+//!
+//! Admissions and successes in the closed (and disabled) state are counted lock-free in
+//! per-thread stripes (one cache line each) so that threads do not share a written line:
+//!
+//! | bits | meaning |
+//! |---|---|
+//! | 63 | `ACTIVE`: counting for the generation in the tag |
+//! | 32..=62 | tag: the low 31 bits of the generation |
+//! | 16..=31 | admissions not yet folded |
+//! | 0..=15 | successes not yet folded |
+//!
+//! A fast-path increment is a compare-and-swap that requires `ACTIVE`, the caller's
+//! generation tag and room in the field. Under the lock the counts are folded into the
+//! generation's counts (`fetch_and` keeps the tag); a transition swaps every stripe to
+//! the new generation's tag (or inactive) before it publishes the new word, folding what
+//! was counted for the old generation. Each stripe also counts rejections by reason.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::sync::{AtomicU64, Ordering};
+
+use super::events::Transition;
+use super::window::RateWindow;
+
+/// The state of a breaker.
+///
+/// # Examples
+///
+/// ```
+/// use breakwater::State;
+/// assert_eq!(State::HalfOpen.to_string(), "half-open");
+/// assert!(State::ForcedOpen.is_manual());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum State {
+    /// Calls run; outcomes are recorded and may open the breaker.
+    Closed = 0,
+    /// Calls are rejected until the open duration has elapsed.
+    Open = 1,
+    /// A trial of `half_open_max_calls` admissions decides between closed and open.
+    HalfOpen = 2,
+    /// Opened by hand: every call is rejected until `reset()` (or `disable()`).
+    ForcedOpen = 3,
+    /// Disabled by hand: every call runs and is recorded, nothing trips, until `reset()`
+    /// (or `force_open()`).
+    Disabled = 4,
+}
+
+impl State {
+    /// The state's lowercase name: `"closed"`, `"open"`, `"half-open"`, `"forced-open"`,
+    /// `"disabled"`.
+    ///
+    /// ```
+    /// assert_eq!(breakwater::State::ForcedOpen.as_str(), "forced-open");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half-open",
+            State::ForcedOpen => "forced-open",
+            State::Disabled => "disabled",
+        }
+    }
+
+    /// `true` for the manual modes ([`State::ForcedOpen`], [`State::Disabled`]).
+    ///
+    /// ```
+    /// assert!(!breakwater::State::Open.is_manual());
+    /// ```
+    pub fn is_manual(self) -> bool {
+        matches!(self, State::ForcedOpen | State::Disabled)
+    }
+
+    /// The state's number (as in the state word and the C ABI): closed 0, open 1,
+    /// half-open 2, forced-open 3, disabled 4.
+    ///
+    /// ```
+    /// assert_eq!(breakwater::State::HalfOpen.code(), 2);
+    /// ```
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The state with number `code`, if any.
+    ///
+    /// ```
+    /// use breakwater::State;
+    /// assert_eq!(State::from_code(4), Some(State::Disabled));
+    /// assert_eq!(State::from_code(5), None);
+    /// ```
+    pub fn from_code(code: u32) -> Option<State> {
+        Some(match code {
+            0 => State::Closed,
+            1 => State::Open,
+            2 => State::HalfOpen,
+            3 => State::ForcedOpen,
+            4 => State::Disabled,
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn counts_lock_free(self) -> bool {
+        matches!(self, State::Closed | State::Disabled)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ---- the state word
+
+const STATE_MASK: u64 = 0b111;
+pub(crate) const FULL: u64 = 0b1000;
+const GEN_SHIFT: u32 = 4;
+
+#[inline]
+pub(crate) fn pack(state: State, generation: u64, full: bool) -> u64 {
+    (generation << GEN_SHIFT) | (if full { FULL } else { 0 }) | state as u64
+}
+
+#[inline]
+pub(crate) fn word_state(w: u64) -> State {
+    match w & STATE_MASK {
+        0 => State::Closed,
+        1 => State::Open,
+        2 => State::HalfOpen,
+        3 => State::ForcedOpen,
+        _ => State::Disabled,
+    }
+}
+
+#[inline]
+pub(crate) fn word_generation(w: u64) -> u64 {
+    w >> GEN_SHIFT
+}
+
+// ---- the stripes
+
+pub(crate) const ACTIVE: u64 = 1 << 63;
+const TAG_SHIFT: u32 = 32;
+const TAG_BITS: u64 = (1 << 31) - 1;
+/// `ACTIVE` and the tag: what must match for a fast-path increment.
+pub(crate) const KEY_MASK: u64 = ACTIVE | (TAG_BITS << TAG_SHIFT);
+pub(crate) const REQ_ONE: u64 = 1 << 16;
+pub(crate) const REQ_MASK: u64 = 0xFFFF << 16;
+pub(crate) const SUCC_ONE: u64 = 1;
+pub(crate) const SUCC_MASK: u64 = 0xFFFF;
+
+/// The key (ACTIVE + tag) of the stripes while `generation` counts lock-free.
+#[inline]
+pub(crate) fn stripe_key(generation: u64) -> u64 {
+    ACTIVE | ((generation & TAG_BITS) << TAG_SHIFT)
+}
+
+#[inline]
+pub(crate) fn stripe_requests(v: u64) -> u64 {
+    (v & REQ_MASK) >> 16
+}
+
+#[inline]
+pub(crate) fn stripe_successes(v: u64) -> u64 {
+    v & SUCC_MASK
+}
+
+/// Rejection counters, by reason, in a stripe.
+pub(crate) const REJ_OPEN: usize = 0;
+pub(crate) const REJ_TRIAL_FULL: usize = 1;
+pub(crate) const REJ_FORCED_OPEN: usize = 2;
+
+/// One cache line of lock-free counters (see the module docs).
+#[repr(align(128))]
+pub(crate) struct Stripe {
+    pub(crate) fast: AtomicU64,
+    pub(crate) rejected: [AtomicU64; 3],
+}
+
+impl Stripe {
+    pub(crate) fn new(fast: u64) -> Stripe {
+        Stripe {
+            fast: AtomicU64::new(fast),
+            rejected: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+}
+
+/// The words read lock-free on every call, on their own cache line.
+#[repr(align(128))]
+pub(crate) struct Hot {
+    pub(crate) word: AtomicU64,
+    pub(crate) open_until: AtomicU64,
+    pub(crate) half_open_until: AtomicU64,
+}
+
+/// This thread's stripe number (threads are numbered on first use, round robin).
+#[inline]
+pub(crate) fn stripe_index() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    INDEX.with(|c| {
+        let i = c.get();
+        if i != usize::MAX {
+            return i;
+        }
+        let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & (usize::MAX >> 1);
+        c.set(i);
+        i
+    })
+}
+
+/// How many stripes a breaker gets: twice the parallelism, a power of two in 2..=64
+/// (2 under loom, to keep the models small).
+pub(crate) fn stripe_count() -> usize {
+    if cfg!(breakwater_loom) {
+        return 2;
+    }
+    let n = std::thread::available_parallelism().map_or(4, |n| n.get());
+    (n * 2).next_power_of_two().clamp(2, 64)
+}
+
+/// Takes a stripe's pending counts, keeping its key; returns the stripe's previous value.
+#[inline]
+pub(crate) fn drain_stripe(stripe: &Stripe) -> u64 {
+    stripe.fast.fetch_and(KEY_MASK, Ordering::AcqRel)
+}
+
+// ---- the data under the lock
+
+/// The current generation's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) requests: u64,
+    pub(crate) successes: u64,
+    pub(crate) failures: u64,
+    pub(crate) ignored: u64,
+    pub(crate) slow: u64,
+    pub(crate) consecutive_successes: u64,
+    pub(crate) consecutive_failures: u64,
+}
+
+/// Lifetime totals kept under the lock (rejections are counted in the stripes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LockedTotals {
+    pub(crate) requests: u64,
+    pub(crate) successes: u64,
+    pub(crate) failures: u64,
+    pub(crate) ignored: u64,
+    pub(crate) slow: u64,
+    pub(crate) stale_dropped: u64,
+    pub(crate) transitions: u64,
+    pub(crate) opened: u64,
+}
+
+/// A half-open trial.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Trial {
+    /// Admissions held (reported or in flight); ignored outcomes give theirs back.
+    pub(crate) admitted: u32,
+    pub(crate) successes: u32,
+    pub(crate) failures: u32,
+    pub(crate) slow: u32,
+}
+
+/// Everything the lock guards.
+pub(crate) struct Inner {
+    pub(crate) state: State,
+    pub(crate) generation: u64,
+    /// The latest time seen under the lock: stamps are made monotonic with it.
+    pub(crate) last_nanos: u64,
+    pub(crate) cur: Counts,
+    pub(crate) totals: LockedTotals,
+    /// `failures_in_window`: the first failure of the current window, and its failures.
+    pub(crate) window_start: u64,
+    pub(crate) window_failures: u32,
+    pub(crate) window: Option<RateWindow>,
+    pub(crate) trial: Trial,
+    /// k of the current open period (0 for the first open after closed).
+    pub(crate) open_k: u32,
+    pub(crate) open_until: u64,
+    pub(crate) half_open_until: u64,
+    /// Transitions waiting for the listeners, in order.
+    pub(crate) events: VecDeque<Transition>,
+}
