@@ -29,6 +29,7 @@ pub mod fallback;
     reason = "the C ABI: raw pointers from C; every unsafe block has a SAFETY comment"
 )]
 pub mod ffi;
+pub mod pipeline;
 pub mod pool;
 pub mod ratelimit;
 mod registry;
@@ -59,6 +60,7 @@ pub use timeout::{TimeLimiter, TimeLimiterMetrics};
 
 pub use cache::{Cache, CacheBuilder, CacheError, CacheMetrics};
 pub use fallback::{Fallback, FallbackMetrics};
+pub use pipeline::{Pipeline, PipelineBuilder};
 pub use ratelimit::{
     RateLimited, RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterMetrics,
 };
