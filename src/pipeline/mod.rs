@@ -458,7 +458,7 @@ where
     where
         F: Fn(&Ctx) -> Result<T, E> + Send + Sync + 'static,
     {
-        let f: Arc<dyn Fn(&Ctx) -> Result<T, E> + Send + Sync> = Arc::new(f);
+        let f: Guarded<T, E> = Arc::new(f);
         run(&self.stages, 0, ctx, &f)
     }
 }
