@@ -22,6 +22,9 @@ cargo test --all-features
 echo "== Rust: loom model checking (own target folder)"
 RUSTFLAGS="--cfg breakwater_loom" cargo test --release --lib --target-dir target/loom -- loom_
 
+echo "== Rust: the simulated outage exercise (exits non-zero unless the story happened)"
+cargo run --quiet --example outage_sim > /dev/null
+
 for suite in scripts/suites/*.sh; do
   [ -e "$suite" ] || continue
   bash "$suite"
