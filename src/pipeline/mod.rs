@@ -328,9 +328,11 @@ where
     /// assert_eq!(p.describe(), "call");
     /// ```
     pub fn build(self) -> Pipeline<T, E> {
+        let has_time_limit = self.stages.iter().any(|s| matches!(s, Stage::TimeLimit(_)));
         Pipeline {
             stages: self.stages.into(),
             clock: self.clock,
+            has_time_limit,
         }
     }
 }
@@ -362,6 +364,7 @@ where
 pub struct Pipeline<T, E> {
     stages: Arc<[Stage<T, E>]>,
     clock: Clock,
+    has_time_limit: bool,
 }
 
 impl<T, E> Clone for Pipeline<T, E> {
@@ -369,6 +372,7 @@ impl<T, E> Clone for Pipeline<T, E> {
         Pipeline {
             stages: Arc::clone(&self.stages),
             clock: self.clock.clone(),
+            has_time_limit: self.has_time_limit,
         }
     }
 }
@@ -458,18 +462,39 @@ where
     where
         F: Fn(&Ctx) -> Result<T, E> + Send + Sync + 'static,
     {
-        let f: Guarded<T, E> = Arc::new(f);
-        run(&self.stages, 0, ctx, &f)
+        if self.has_time_limit {
+            // A time limit may run the rest on another thread and abandon it: share `f`.
+            let f: Arc<dyn Fn(&Ctx) -> Result<T, E> + Send + Sync> = Arc::new(f);
+            run(&self.stages, 0, ctx, &Guarded::Shared(f))
+        } else {
+            // No stage outlives the call: borrow `f`, nothing is allocated.
+            run(&self.stages, 0, ctx, &Guarded::Borrowed(&f))
+        }
     }
 }
 
-type Guarded<T, E> = Arc<dyn Fn(&Ctx) -> Result<T, E> + Send + Sync>;
+type SharedFn<T, E> = Arc<dyn Fn(&Ctx) -> Result<T, E> + Send + Sync>;
+
+/// The guarded closure, shared when a time limit may move it to another thread.
+enum Guarded<'a, T, E> {
+    Shared(SharedFn<T, E>),
+    Borrowed(&'a (dyn Fn(&Ctx) -> Result<T, E> + Send + Sync)),
+}
+
+impl<T, E> Guarded<'_, T, E> {
+    fn call(&self, ctx: &Ctx) -> Result<T, E> {
+        match self {
+            Guarded::Shared(f) => f(ctx),
+            Guarded::Borrowed(f) => f(ctx),
+        }
+    }
+}
 
 fn run<T, E>(
     stages: &Arc<[Stage<T, E>]>,
     index: usize,
     ctx: &Ctx,
-    f: &Guarded<T, E>,
+    f: &Guarded<'_, T, E>,
 ) -> Result<T, Error<E>>
 where
     T: Send + 'static,
@@ -488,7 +513,7 @@ where
                 policy: PolicyKind::Deadline,
             });
         }
-        return f(ctx).map_err(|error| Error::Failed {
+        return f.call(ctx).map_err(|error| Error::Failed {
             error,
             attempts: ctx.attempt(),
         });
@@ -509,7 +534,13 @@ where
             run(stages, next, ctx, f)
         }
         Stage::Bulkhead(bulkhead) => {
-            let own = bulkhead.clock().deadline_after(bulkhead.config().max_wait);
+            let max_wait = bulkhead.config().max_wait;
+            if max_wait.is_zero() && ctx.deadline().is_none() && ctx.cancel_token().is_none() {
+                // Fail fast without reading the clock.
+                let _permit = bulkhead.try_acquire().map_err(Error::from)?;
+                return run(stages, next, ctx, f);
+            }
+            let own = bulkhead.clock().deadline_after(max_wait);
             let deadline = ctx.deadline().map_or(own, |d| d.min(own));
             let _permit = bulkhead
                 .acquire_cancellable(Some(deadline), ctx.cancel_token())
@@ -538,8 +569,11 @@ where
             result
         }
         Stage::TimeLimit(limiter) => {
+            let Guarded::Shared(f) = f else {
+                unreachable!("pipelines with a time limit always share the guarded closure")
+            };
             let stages = Arc::clone(stages);
-            let f = Arc::clone(f);
+            let f = Guarded::Shared(Arc::clone(f));
             limiter.call(ctx, move |inner| run(&stages, next, inner, &f))
         }
         Stage::Fallback { when, answer } => match run(stages, next, ctx, f) {
