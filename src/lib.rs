@@ -8,6 +8,12 @@
 //! Everything reads time through a [`Clock`]; tests step a [`ManualClock`] instead of
 //! sleeping.
 //!
+//! # Cargo features
+//!
+//! - `http` (on by default): the [`http`] building blocks over `ureq` 3, plain HTTP.
+//! - `http-tls`: adds HTTPS to them (ureq with rustls).
+//! - `header`: regenerates the C header with cbindgen at build time.
+//!
 //! # Fork safety
 //!
 //! The library is not fork-safe while its thread pools run: a child process gets none of
@@ -19,6 +25,9 @@
 pub mod clock;
 mod ctx;
 mod error;
+pub mod exposition;
+#[cfg(feature = "http")]
+pub mod http;
 mod registry;
 pub(crate) mod sync;
 
