@@ -45,6 +45,16 @@ impl StopResult {
     }
 }
 
+/// Marks the checker's thread as finished when dropped (even by a panic).
+struct Exit<'a>(&'a Monitor<State>);
+
+impl Drop for Exit<'_> {
+    fn drop(&mut self) {
+        self.0.lock().exited = true;
+        self.0.notify_all();
+    }
+}
+
 /// Configures and starts a [`HealthChecker`]; made by [`HealthChecker::builder`].
 ///
 /// ```
@@ -172,7 +182,11 @@ impl HealthCheckerBuilder {
         let m = Arc::clone(&monitor);
         let thread = std::thread::Builder::new()
             .name("breakwater-health".into())
-            .spawn(move || self.run(&m))
+            .spawn(move || {
+                // Declared first, dropped last: `exited` is set once the probe is dropped too.
+                let _exit = Exit(&m);
+                self.run(&m);
+            })
             .map_err(|e| ConfigError::new(PolicyKind::Http, "thread", e.to_string()))?;
         Ok(HealthChecker {
             monitor,
@@ -183,14 +197,6 @@ impl HealthCheckerBuilder {
     }
 
     fn run(self, monitor: &Arc<Monitor<State>>) {
-        struct Exit<'a>(&'a Monitor<State>);
-        impl Drop for Exit<'_> {
-            fn drop(&mut self) {
-                self.0.lock().exited = true;
-                self.0.notify_all();
-            }
-        }
-        let _exit = Exit(monitor);
         let n = self.balancer.len();
         let mut failures = vec![0u32; n];
         let mut successes = vec![0u32; n];
