@@ -9,7 +9,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use breakwater::exposition::{Component, Detail, MetricKind, Sample, Status, encode_text, health_json};
+use breakwater::exposition::{
+    Component, Detail, MetricKind, Sample, Status, encode_text, health_json,
+};
 
 /// Reads exposition text on stdin; prints one line per sample, strings hex-encoded:
 /// family type help sample n_labels (key value)* repr(value)
@@ -35,7 +37,12 @@ fn python(script: &str, input: &str) -> Result<String, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("python3: {e}"))?;
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     if out.status.success() {
         Ok(String::from_utf8(out.stdout).unwrap())
@@ -80,7 +87,9 @@ struct Parsed {
 fn parse_line(line: &str) -> Parsed {
     let f: Vec<&str> = line.split(' ').collect();
     let n: usize = f[4].parse().unwrap();
-    let labels = (0..n).map(|i| (unhex(f[5 + 2 * i]), unhex(f[6 + 2 * i]))).collect();
+    let labels = (0..n)
+        .map(|i| (unhex(f[5 + 2 * i]), unhex(f[6 + 2 * i])))
+        .collect();
     Parsed {
         family: unhex(f[0]),
         kind: f[1].to_owned(),
@@ -100,8 +109,22 @@ fn the_prometheus_parser_reads_back_every_sample() {
     let svc = |s| [("service", s)];
     let (a, b) = (svc("payments"), svc("authors"));
     let values = [
-        0.0, -0.0, 1.0, -42.0, 0.1, 123_456_789.125, 9_007_199_254_740_992.0, 1e15, 1e300,
-        1.5e-7, 0.0001, f64::MAX, f64::MIN_POSITIVE, f64::INFINITY, f64::NEG_INFINITY, f64::NAN,
+        0.0,
+        -0.0,
+        1.0,
+        -42.0,
+        0.1,
+        123_456_789.125,
+        9_007_199_254_740_992.0,
+        1e15,
+        1e300,
+        1.5e-7,
+        0.0001,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
     ];
     let index: Vec<String> = (0..values.len()).map(|i| i.to_string()).collect();
     let value_labels: Vec<[(&str, &str); 1]> = index.iter().map(|i| [("i", i.as_str())]).collect();
@@ -109,7 +132,9 @@ fn the_prometheus_parser_reads_back_every_sample() {
         Sample::gauge("bw_breaker_state", 1.0)
             .with_help("State: 0 closed, 1 open.\nSecond line \\ backslash")
             .with_labels(&a),
-        Sample::counter("bw_calls_total", 1234.0).with_help("Calls.").with_labels(&a),
+        Sample::counter("bw_calls_total", 1234.0)
+            .with_help("Calls.")
+            .with_labels(&a),
         Sample::gauge("bw_breaker_state", 2.0).with_labels(&b),
         Sample::counter("bw_calls_total", 7.0).with_labels(&b),
         Sample::gauge("bw_tricky", 3.0).with_labels(&tricky),
@@ -131,7 +156,10 @@ fn the_prometheus_parser_reads_back_every_sample() {
         }
     }
     for (p, s) in parsed.iter().zip(order) {
-        let family = s.name.strip_suffix("_total").filter(|_| s.kind == MetricKind::Counter);
+        let family = s
+            .name
+            .strip_suffix("_total")
+            .filter(|_| s.kind == MetricKind::Counter);
         assert_eq!(p.family, family.unwrap_or(s.name));
         // The Python client calls the 0.0.4 "untyped" by its OpenMetrics name.
         let kind = match s.kind {
@@ -142,8 +170,11 @@ fn the_prometheus_parser_reads_back_every_sample() {
         assert_eq!(p.name, s.name);
         let first = samples.iter().find(|x| x.name == s.name).unwrap();
         assert_eq!(p.help, first.help);
-        let mut labels: Vec<(String, String)> =
-            s.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut labels: Vec<(String, String)> = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         labels.sort();
         assert_eq!(p.labels, labels);
         assert!(

@@ -59,8 +59,14 @@ fn invalid_names_are_made_valid() {
         "# TYPE http_requests_total counter\n\
          http_requests_total{bad_label=\"v\",_9th=\"w\",a_b=\"x\"} 1\n"
     );
-    assert_eq!(encode_text(&[Sample::gauge("1st:ok", 0.0)]), "# TYPE _1st:ok gauge\n_1st:ok 0\n");
-    assert_eq!(encode_text(&[Sample::gauge("", 0.0)]), "# TYPE _ gauge\n_ 0\n");
+    assert_eq!(
+        encode_text(&[Sample::gauge("1st:ok", 0.0)]),
+        "# TYPE _1st:ok gauge\n_1st:ok 0\n"
+    );
+    assert_eq!(
+        encode_text(&[Sample::gauge("", 0.0)]),
+        "# TYPE _ gauge\n_ 0\n"
+    );
 }
 
 #[test]
@@ -88,7 +94,10 @@ fn values_round_trip_through_their_text() {
             "+Inf" => f64::INFINITY,
             s => s.parse().unwrap(),
         };
-        assert!(back == v || (v.is_nan() && back.is_nan()), "{v} -> {written} -> {back}");
+        assert!(
+            back == v || (v.is_nan() && back.is_nan()),
+            "{v} -> {written} -> {back}"
+        );
     }
     assert_eq!(format_value(f64::MAX), "1.7976931348623157e308");
     assert_eq!(format_value(f64::MIN_POSITIVE), "2.2250738585072014e-308");
@@ -127,14 +136,20 @@ fn health_report_shape_and_overall_status() {
         )
     );
     assert_eq!(health_json(&[]), r#"{"status":"UP","components":{}}"#);
-    let up_and_degraded = [Component::new("a", Status::Degraded), Component::new("b", Status::Up)];
+    let up_and_degraded = [
+        Component::new("a", Status::Degraded),
+        Component::new("b", Status::Up),
+    ];
     assert_eq!(overall_status(&up_and_degraded), Status::Degraded);
 }
 
 #[test]
 fn health_report_escapes_strings_and_nulls_non_finite_numbers() {
     let details = [
-        ("quote\"back\\slash", Detail::Str("tab\tnl\ncr\rbell\u{7}nul\u{0}")),
+        (
+            "quote\"back\\slash",
+            Detail::Str("tab\tnl\ncr\rbell\u{7}nul\u{0}"),
+        ),
         ("nan", Detail::Float(f64::NAN)),
         ("inf", Detail::Float(f64::INFINITY)),
         ("big", Detail::Float(1e300)),

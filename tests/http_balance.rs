@@ -34,7 +34,11 @@ fn round_robin_skips_an_unavailable_instance_without_doubling_its_neighbour() {
 
 #[test]
 fn nothing_eligible_gives_none() {
-    for s in [Strategy::RoundRobin, Strategy::Random, Strategy::LeastInFlight] {
+    for s in [
+        Strategy::RoundRobin,
+        Strategy::Random,
+        Strategy::LeastInFlight,
+    ] {
         let lb = lb(s);
         assert_eq!(lb.pick(&[], |_| false), None, "{s:?}");
         for i in 0..3 {
@@ -74,7 +78,10 @@ fn least_in_flight_chooses_the_least_loaded() {
     let _a1 = lb.begin(0);
     let _a2 = lb.begin(0);
     let _c1 = lb.begin(2);
-    assert_eq!((lb.in_flight(0), lb.in_flight(1), lb.in_flight(2)), (2, 0, 1));
+    assert_eq!(
+        (lb.in_flight(0), lb.in_flight(1), lb.in_flight(2)),
+        (2, 0, 1)
+    );
     assert_eq!(lb.pick(&[], |_| true), Some(1));
     let _b1 = lb.begin(1);
     let _b2 = lb.begin(1);
@@ -133,8 +140,11 @@ fn unhealthy_instances_are_skipped_until_marked_up() {
 
 #[test]
 fn urls_are_normalised_and_joined() {
-    let lb = Balancer::new(["http://a.local:8080/", "https://b.local/api//"], Strategy::Random)
-        .unwrap();
+    let lb = Balancer::new(
+        ["http://a.local:8080/", "https://b.local/api//"],
+        Strategy::Random,
+    )
+    .unwrap();
     assert_eq!(lb.url(0), Some("http://a.local:8080"));
     assert_eq!(lb.url(1), Some("https://b.local/api"));
     assert_eq!(lb.url_for(1, "/v1/x").unwrap(), "https://b.local/api/v1/x");
@@ -146,7 +156,13 @@ fn urls_are_normalised_and_joined() {
 
 #[test]
 fn bad_instance_lists_are_refused_naming_the_field() {
-    for bad in [vec![], vec!["a.local"], vec!["http://"], vec!["https:///"], vec!["http://a b"]] {
+    for bad in [
+        vec![],
+        vec!["a.local"],
+        vec!["http://"],
+        vec!["https:///"],
+        vec!["http://a b"],
+    ] {
         let e = Balancer::new(bad.clone(), Strategy::RoundRobin).unwrap_err();
         assert_eq!(e.field, "instances", "{bad:?}");
         assert_eq!(e.policy, breakwater::PolicyKind::Http);
@@ -175,7 +191,10 @@ fn guards_keep_exact_counts_under_threads() {
     for h in handles {
         h.join().unwrap();
     }
-    assert_eq!((lb.in_flight(0), lb.in_flight(1), lb.in_flight(2)), (0, 0, 0));
+    assert_eq!(
+        (lb.in_flight(0), lb.in_flight(1), lb.in_flight(2)),
+        (0, 0, 0)
+    );
 }
 
 #[test]

@@ -40,7 +40,10 @@ fn every_server_behaviour_is_classified() {
     let now = SystemTime::now();
 
     let ok = get(&a, &url, now);
-    assert_eq!((ok.outcome, ok.status, ok.retry_after), (HttpOutcome::Success, Some(200), None));
+    assert_eq!(
+        (ok.outcome, ok.status, ok.retry_after),
+        (HttpOutcome::Success, Some(200), None)
+    );
 
     server.set(Behaviour::Status(500));
     let c = get(&a, &url, now);
@@ -60,7 +63,11 @@ fn every_server_behaviour_is_classified() {
     let c = get(&a, &url, now);
     assert_eq!(
         (c.outcome, c.status, c.retry_after),
-        (HttpOutcome::Throttled, Some(429), Some(Duration::from_secs(3)))
+        (
+            HttpOutcome::Throttled,
+            Some(429),
+            Some(Duration::from_secs(3))
+        )
     );
     assert!(c.outcome.is_retryable());
 
@@ -69,7 +76,11 @@ fn every_server_behaviour_is_classified() {
     let c = get(&a, &url, thirty_before);
     assert_eq!(
         (c.outcome, c.status, c.retry_after),
-        (HttpOutcome::ServerError, Some(503), Some(Duration::from_secs(30)))
+        (
+            HttpOutcome::ServerError,
+            Some(503),
+            Some(Duration::from_secs(30))
+        )
     );
 
     server.set(Behaviour::RetryAfter(503, "in a while".into()));
@@ -132,11 +143,17 @@ fn stopping_unblocks_a_held_request_and_refuses_connections_until_restart() {
     assert!(!server.is_running());
 
     let a = agent(Duration::from_secs(10));
-    assert_eq!(get(&a, &url, SystemTime::now()).outcome, HttpOutcome::Transport);
+    assert_eq!(
+        get(&a, &url, SystemTime::now()).outcome,
+        HttpOutcome::Transport
+    );
 
     server.set(Behaviour::Normal);
     server.restart();
-    assert_eq!(get(&a, &url, SystemTime::now()).outcome, HttpOutcome::Success);
+    assert_eq!(
+        get(&a, &url, SystemTime::now()).outcome,
+        HttpOutcome::Success
+    );
     // Both requests that reached a running server were recorded; the refused one was not.
     assert_eq!(server.count(), 2);
 }
@@ -174,13 +191,25 @@ fn ureq_errors_map_to_transport_timeout_or_invalid() {
     let cases: Vec<(E, HttpOutcome)> = vec![
         (E::Timeout(ureq::Timeout::Global), HttpOutcome::Timeout),
         (E::Timeout(ureq::Timeout::Connect), HttpOutcome::Timeout),
-        (E::Timeout(ureq::Timeout::RecvResponse), HttpOutcome::Timeout),
+        (
+            E::Timeout(ureq::Timeout::RecvResponse),
+            HttpOutcome::Timeout,
+        ),
         (E::Timeout(ureq::Timeout::RecvBody), HttpOutcome::Timeout),
         (E::Io(ErrorKind::TimedOut.into()), HttpOutcome::Timeout),
         (E::Io(ErrorKind::WouldBlock.into()), HttpOutcome::Timeout),
-        (E::Io(ErrorKind::ConnectionRefused.into()), HttpOutcome::Transport),
-        (E::Io(ErrorKind::ConnectionReset.into()), HttpOutcome::Transport),
-        (E::Io(ErrorKind::UnexpectedEof.into()), HttpOutcome::Transport),
+        (
+            E::Io(ErrorKind::ConnectionRefused.into()),
+            HttpOutcome::Transport,
+        ),
+        (
+            E::Io(ErrorKind::ConnectionReset.into()),
+            HttpOutcome::Transport,
+        ),
+        (
+            E::Io(ErrorKind::UnexpectedEof.into()),
+            HttpOutcome::Transport,
+        ),
         (E::Io(ErrorKind::BrokenPipe.into()), HttpOutcome::Transport),
         (E::HostNotFound, HttpOutcome::Transport),
         (E::ConnectionFailed, HttpOutcome::Transport),
@@ -188,7 +217,10 @@ fn ureq_errors_map_to_transport_timeout_or_invalid() {
         (E::Tls("handshake"), HttpOutcome::Transport),
         (E::LargeResponseHeader(10, 5), HttpOutcome::Transport),
         (E::ConnectProxyFailed("no".into()), HttpOutcome::Transport),
-        (E::Other(Box::new(IoError::from(ErrorKind::TimedOut))), HttpOutcome::Timeout),
+        (
+            E::Other(Box::new(IoError::from(ErrorKind::TimedOut))),
+            HttpOutcome::Timeout,
+        ),
         (E::Other("custom".into()), HttpOutcome::Transport),
         (E::BadUri("x".into()), HttpOutcome::Invalid),
         (E::BodyExceedsLimit(3), HttpOutcome::Invalid),
@@ -198,10 +230,17 @@ fn ureq_errors_map_to_transport_timeout_or_invalid() {
     ];
     for (error, outcome) in &cases {
         let c = classify_error(error);
-        assert_eq!((c.outcome, c.status, c.retry_after), (*outcome, None, None), "{error}");
+        assert_eq!(
+            (c.outcome, c.status, c.retry_after),
+            (*outcome, None, None),
+            "{error}"
+        );
     }
     let status = classify_error(&E::StatusCode(503));
-    assert_eq!((status.outcome, status.status), (HttpOutcome::ServerError, Some(503)));
+    assert_eq!(
+        (status.outcome, status.status),
+        (HttpOutcome::ServerError, Some(503))
+    );
     assert_eq!(HttpOutcome::Invalid.verdict(), Verdict::Ignore);
 }
 
@@ -228,7 +267,15 @@ fn outcome_names_are_distinct_snake_case() {
     let names: Vec<_> = all.iter().map(|o| o.name()).collect();
     assert_eq!(
         names,
-        ["success", "server_error", "throttled", "caller_error", "transport", "timeout", "invalid"]
+        [
+            "success",
+            "server_error",
+            "throttled",
+            "caller_error",
+            "transport",
+            "timeout",
+            "invalid"
+        ]
     );
     let failures: Vec<_> = all.iter().map(|o| o.is_failure()).collect();
     assert_eq!(failures, [false, true, true, false, true, true, false]);

@@ -63,7 +63,11 @@ fn an_instance_goes_out_and_comes_back() {
 
     fake.down[1].store(true, Ordering::SeqCst);
     clock.advance(INTERVAL - Duration::from_nanos(1));
-    assert_eq!(checker.rounds(), 1, "no round before the interval has passed");
+    assert_eq!(
+        checker.rounds(),
+        1,
+        "no round before the interval has passed"
+    );
     clock.advance(Duration::from_nanos(1));
     settle(&checker, &clock, 2);
     assert!(lb.is_healthy(0));
@@ -192,7 +196,10 @@ fn stop_is_bounded_when_a_probe_is_stuck() {
 fn bad_configurations_are_refused_naming_the_field() {
     let lb = balancer();
     let b = || HealthChecker::builder(&lb, |_: &str| true);
-    assert_eq!(b().interval(Duration::ZERO).start().unwrap_err().field, "interval");
+    assert_eq!(
+        b().interval(Duration::ZERO).start().unwrap_err().field,
+        "interval"
+    );
     assert_eq!(
         b().unhealthy_threshold(0).start().unwrap_err().field,
         "unhealthy_threshold"

@@ -28,10 +28,16 @@ fn idempotent_methods() {
     let yes = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"];
     let no = ["POST", "PATCH", "CONNECT", "PURGE"];
     for m in yes {
-        assert!(is_idempotent_method(&Method::from_bytes(m.as_bytes()).unwrap()), "{m}");
+        assert!(
+            is_idempotent_method(&Method::from_bytes(m.as_bytes()).unwrap()),
+            "{m}"
+        );
     }
     for m in no {
-        assert!(!is_idempotent_method(&Method::from_bytes(m.as_bytes()).unwrap()), "{m}");
+        assert!(
+            !is_idempotent_method(&Method::from_bytes(m.as_bytes()).unwrap()),
+            "{m}"
+        );
     }
 }
 
@@ -51,7 +57,9 @@ fn other_methods_are_retried_only_with_a_key() {
         .body(())
         .unwrap();
     assert!(!may_retry(&empty), "an empty key is no key");
-    assert!(may_retry(&Request::put("http://a.local/").body(()).unwrap()));
+    assert!(may_retry(
+        &Request::put("http://a.local/").body(()).unwrap()
+    ));
 }
 
 #[test]
@@ -114,7 +122,10 @@ fn correlation_ids_are_kept_inherited_or_created() {
     assert_eq!(ensure_correlation_id(&mut own, Some("parent")), "mine");
 
     let mut child = Request::get("http://a.local/").body(()).unwrap();
-    assert_eq!(ensure_correlation_id(&mut child, Some(" parent ")), "parent");
+    assert_eq!(
+        ensure_correlation_id(&mut child, Some(" parent ")),
+        "parent"
+    );
     assert_eq!(child.headers()[&CORRELATION_ID], "parent");
 
     for inherited in [None, Some(""), Some("bad\r\nvalue")] {
@@ -155,12 +166,20 @@ fn separate_operations_get_separate_keys() {
     let server = TestServer::start();
     let agent = agent();
     for _ in 0..2 {
-        let mut r = Request::post(format!("{}/pay", server.url())).body(()).unwrap();
+        let mut r = Request::post(format!("{}/pay", server.url()))
+            .body(())
+            .unwrap();
         prepare_request(&mut r, true, None);
         agent.run(r).unwrap();
     }
     let seen = server.requests();
-    let keys: HashSet<_> = seen.iter().map(|r| r.header("idempotency-key").unwrap()).collect();
-    let corr: HashSet<_> = seen.iter().map(|r| r.header("x-correlation-id").unwrap()).collect();
+    let keys: HashSet<_> = seen
+        .iter()
+        .map(|r| r.header("idempotency-key").unwrap())
+        .collect();
+    let corr: HashSet<_> = seen
+        .iter()
+        .map(|r| r.header("x-correlation-id").unwrap())
+        .collect();
     assert_eq!((keys.len(), corr.len()), (2, 2));
 }

@@ -18,7 +18,10 @@ fn at(secs: u64) -> SystemTime {
 fn delta_seconds() {
     let now = SystemTime::now();
     assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
-    assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+    assert_eq!(
+        parse_retry_after("120", now),
+        Some(Duration::from_secs(120))
+    );
     assert_eq!(parse_retry_after("  7 ", now), Some(Duration::from_secs(7)));
     assert_eq!(parse_retry_after("007", now), Some(Duration::from_secs(7)));
     assert_eq!(
@@ -36,7 +39,11 @@ fn the_three_date_formats_relative_to_now() {
         "Sun Nov  6 08:49:37 1994",
     ] {
         assert_eq!(parse_http_date(date, now), Some(at(T)), "{date}");
-        assert_eq!(parse_retry_after(date, now), Some(Duration::from_secs(90)), "{date}");
+        assert_eq!(
+            parse_retry_after(date, now),
+            Some(Duration::from_secs(90)),
+            "{date}"
+        );
     }
 }
 
@@ -45,16 +52,17 @@ fn a_date_in_the_past_or_now_means_no_wait() {
     let date = "Sun, 06 Nov 1994 08:49:37 GMT";
     assert_eq!(parse_retry_after(date, at(T)), Some(Duration::ZERO));
     assert_eq!(parse_retry_after(date, at(T + 3600)), Some(Duration::ZERO));
-    assert_eq!(parse_retry_after(date, at(T - 1)), Some(Duration::from_secs(1)));
+    assert_eq!(
+        parse_retry_after(date, at(T - 1)),
+        Some(Duration::from_secs(1))
+    );
 }
 
 #[test]
 fn calendar_edges() {
     let now = at(0);
-    let secs = |s: &str| {
-        parse_http_date(s, now)
-            .map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs())
-    };
+    let secs =
+        |s: &str| parse_http_date(s, now).map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
     assert_eq!(secs("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
     assert_eq!(secs("Tue, 29 Feb 2000 12:00:00 GMT"), Some(951_825_600));
     assert_eq!(secs("Fri, 31 Dec 1999 23:59:59 GMT"), Some(946_684_799));
@@ -121,7 +129,10 @@ fn the_first_parsable_header_wins() {
     assert_eq!(retry_after(&headers, now), None);
     headers.append("retry-after", "later".parse().unwrap());
     assert_eq!(retry_after(&headers, now), None);
-    headers.append("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+    headers.append(
+        "retry-after",
+        "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+    );
     headers.append("retry-after", "99".parse().unwrap());
     assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(10)));
 }

@@ -87,7 +87,11 @@ impl fmt::Debug for Balancer {
                 "{} (in flight {}, {})",
                 i.url,
                 i.in_flight.load(Ordering::Relaxed),
-                if i.healthy.load(Ordering::Relaxed) { "up" } else { "down" }
+                if i.healthy.load(Ordering::Relaxed) {
+                    "up"
+                } else {
+                    "down"
+                }
             ));
         }
         list.finish()

@@ -16,7 +16,10 @@
 //! across a behaviour switch or a restart), and when the status is the private marker 599
 //! it closes the client connection instead of answering. tiny_http's own worker threads
 //! end a few seconds after the server stops (its pool's idle timeout).
-#![allow(dead_code, reason = "each test binary uses a different part of the support code")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the support code"
+)]
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -193,13 +196,21 @@ impl TestServer {
 
     /// `true` between a start and a stop.
     pub fn is_running(&self) -> bool {
-        self.running.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
     }
 
     /// Stops: closes the port and every open connection, releases held and slow requests
     /// (closing them unanswered), and joins every thread the server started. Idempotent.
     pub fn stop(&self) {
-        let Some(r) = self.running.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+        let Some(r) = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
             return;
         };
         self.shared.lock().stopping = true;
@@ -237,7 +248,8 @@ impl TestServer {
         self.shared.lock().stopping = false;
         let handlers: Threads = Arc::default();
         let dispatcher = {
-            let (server, shared, handlers) = (server.clone(), self.shared.clone(), handlers.clone());
+            let (server, shared, handlers) =
+                (server.clone(), self.shared.clone(), handlers.clone());
             spawn("test-http-dispatch", move || {
                 while let Ok(request) = server.recv() {
                     let shared = shared.clone();
@@ -258,7 +270,9 @@ impl TestServer {
                         break;
                     }
                     let Ok(client) = client else { continue };
-                    let Ok(upstream) = TcpStream::connect(inner) else { continue };
+                    let Ok(upstream) = TcpStream::connect(inner) else {
+                        continue;
+                    };
                     let (Ok(c2), Ok(u2)) = (client.try_clone(), upstream.try_clone()) else {
                         continue;
                     };
@@ -347,7 +361,12 @@ fn handle(shared: &Shared, mut request: tiny_http::Request) {
         headers: request
             .headers()
             .iter()
-            .map(|h| (h.field.as_str().as_str().to_owned(), h.value.as_str().to_owned()))
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_owned(),
+                    h.value.as_str().to_owned(),
+                )
+            })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
     };
