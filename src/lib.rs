@@ -10,7 +10,7 @@
 //!
 //! # Cargo features
 //!
-//! - `http` (on by default): the [`http`] building blocks over `ureq` 3, plain HTTP.
+//! - `http` (on by default): the `breakwater::http` building blocks over `ureq` 3, plain HTTP.
 //! - `http-tls`: adds HTTPS to them (ureq with rustls).
 //! - `header`: regenerates the C header with cbindgen at build time.
 //!
