@@ -24,11 +24,13 @@
 //!     .timeout_global(Some(Duration::from_secs(2)))
 //!     .build()
 //!     .into();
-//! // Nothing listens on port 9 of the loopback: the connection is refused.
-//! let result = agent.get("http://127.0.0.1:9/").call();
+//! // A port nothing listens on any more: the connection is refused.
+//! let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+//! let result = agent.get(&format!("http://127.0.0.1:{port}/")).call();
 //! let c = classify_result(&result, SystemTime::now());
 //! assert!(matches!(c.outcome, HttpOutcome::Transport | HttpOutcome::Timeout));
 //! assert!(c.outcome.is_retryable());
+//! # Ok::<(), std::io::Error>(())
 //! ```
 //!
 //! # Cargo features

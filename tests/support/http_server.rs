@@ -6,31 +6,26 @@
 //! Include it with `#[path = "support/http_server.rs"] mod http_server;` (from an example:
 //! `#[path = "../tests/support/http_server.rs"]`).
 //!
-//! # How it is built
-//!
-//! tiny_http parses the requests and writes the answers. In front of it sits a small relay
-//! that owns the public port and every client connection, because tiny_http can neither
-//! close a connection without answering nor close its open connections when it stops. The
-//! relay copies bytes both ways and does two things to the answer's status line: it adds
-//! `Connection: close` (one exchange per connection, so no client keeps a pooled connection
-//! across a behaviour switch or a restart), and when the status is the private marker 599
-//! it closes the client connection instead of answering. tiny_http's own worker threads
-//! end a few seconds after the server stops (its pool's idle timeout).
+//! tiny_http parses the requests and writes the answers; a small relay in front of it owns
+//! the public port and the client connections (see `relay.rs` for why). tiny_http's own
+//! worker threads end a few seconds after the server stops (its pool's idle timeout).
 #![allow(
     dead_code,
     reason = "each test binary uses a different part of the support code"
 )]
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// The status the handler uses to ask the relay to drop the connection.
-const DROP_MARKER: u16 = 599;
+#[path = "relay.rs"]
+mod relay;
+use relay::{DROP_MARKER, relay};
+
 /// How long the `wait_for_*` helpers wait before they fail the test.
 const WAIT_BOUND: Duration = Duration::from_secs(20);
 
@@ -317,39 +312,6 @@ fn push(threads: &Threads, t: JoinHandle<()>) {
     let mut list = threads.lock().unwrap();
     list.retain(|t| !t.is_finished());
     list.push(t);
-}
-
-/// Copies one exchange between the client and tiny_http (see the module docs).
-fn relay(mut client: TcpStream, mut upstream: TcpStream) {
-    let (Ok(mut client_in), Ok(mut upstream_out)) = (client.try_clone(), upstream.try_clone())
-    else {
-        return;
-    };
-    let requests = spawn("test-http-relay-in", move || {
-        let _ = io::copy(&mut client_in, &mut upstream_out);
-        let _ = upstream_out.shutdown(Shutdown::Write);
-    });
-    let mut status_line = Vec::new();
-    let mut byte = [0u8; 1];
-    while !status_line.ends_with(b"\r\n") && status_line.len() < 1024 {
-        match upstream.read(&mut byte) {
-            Ok(1) => status_line.push(byte[0]),
-            _ => break,
-        }
-    }
-    let status = String::from_utf8_lossy(&status_line);
-    let drop_it = status.split_ascii_whitespace().nth(1) == Some(&*DROP_MARKER.to_string());
-    if status_line.is_empty() || drop_it {
-        let _ = client.shutdown(Shutdown::Both);
-        let _ = upstream.shutdown(Shutdown::Both);
-    } else {
-        let _ = client
-            .write_all(&status_line)
-            .and_then(|()| client.write_all(b"Connection: close\r\n"))
-            .and_then(|_| io::copy(&mut upstream, &mut client).map(drop));
-        let _ = client.shutdown(Shutdown::Write);
-    }
-    let _ = requests.join();
 }
 
 fn handle(shared: &Shared, mut request: tiny_http::Request) {

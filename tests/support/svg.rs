@@ -156,6 +156,12 @@ impl Chart {
                 sy = TOP + ph + 26.0
             );
         }
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">breaker</text>"#,
+            LEFT - 8.0,
+            TOP + ph + 26.0 + STRIP - 3.0
+        );
         // Axes, ticks and labels.
         let (x_axis, y_axis) = (TOP + ph, LEFT);
         let _ = writeln!(
