@@ -8,6 +8,12 @@
 //! Everything reads time through a [`Clock`]; tests step a [`ManualClock`] instead of
 //! sleeping.
 //!
+//! # Cargo features
+//!
+//! - `http` (on by default): the `breakwater::http` building blocks over `ureq` 3, plain HTTP.
+//! - `http-tls`: adds HTTPS to them (ureq with rustls).
+//! - `header`: regenerates the C header with cbindgen at build time.
+//!
 //! # Fork safety
 //!
 //! The library is not fork-safe while its thread pools run: a child process gets none of
@@ -22,6 +28,7 @@ pub mod cache;
 pub mod clock;
 mod ctx;
 mod error;
+pub mod exposition;
 pub mod fallback;
 #[doc(hidden)]
 #[allow(
@@ -29,6 +36,8 @@ pub mod fallback;
     reason = "the C ABI: raw pointers from C; every unsafe block has a SAFETY comment"
 )]
 pub mod ffi;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod pipeline;
 pub mod pool;
 pub mod ratelimit;

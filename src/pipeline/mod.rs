@@ -464,7 +464,7 @@ where
     {
         if self.has_time_limit {
             // A time limit may run the rest on another thread and abandon it: share `f`.
-            let f: Arc<dyn Fn(&Ctx) -> Result<T, E> + Send + Sync> = Arc::new(f);
+            let f: SharedFn<T, E> = Arc::new(f);
             run(&self.stages, 0, ctx, &Guarded::Shared(f))
         } else {
             // No stage outlives the call: borrow `f`, nothing is allocated.
