@@ -14,14 +14,17 @@ fn one_value_two_fallbacks_at_the_deadline() {
         .clock(Clock::from(&clock))
         .build()
         .unwrap();
-    let fan = FanOut::new(pool, Duration::from_millis(500));
+    let fan = FanOut::new(pool.clone(), Duration::from_millis(500));
     let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
     let (cancelled_tx, cancelled_rx) = crossbeam_channel::unbounded::<bool>();
     let advancer = {
         let clock = clock.clone();
         std::thread::spawn(move || {
-            // The caller parks on the blocked branch; then the deadline passes.
-            while clock.waiters() == 0 {
+            // The two quick branches are done, the third runs and the caller parks on
+            // it; then the deadline passes.
+            started_rx.recv().unwrap();
+            while pool.metrics().completed < 2 || clock.waiters() == 0 {
                 std::thread::yield_now();
             }
             clock.advance(Duration::from_millis(500));
@@ -35,6 +38,7 @@ fn one_value_two_fallbacks_at_the_deadline() {
             Branch::new("author", |_| Err(Error::failed("authors down")))
                 .fallback(|_| "temporary unavailable".into()),
             Branch::new("recommendations", move |ctx: &Ctx| {
+                started_tx.send(()).unwrap();
                 let _ = release_rx.recv();
                 let _ = cancelled_tx.send(ctx.is_cancelled());
                 Ok("late".into())

@@ -207,10 +207,13 @@ fn time_limit_inside_retry_retries_abandoned_attempts() {
         .time_limit(limiter.clone())
         .build();
     let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
     let advancer = {
         let clock = clock.clone();
         std::thread::spawn(move || {
-            // Wait until the caller is parked on the first attempt, then pass its deadline.
+            // Wait until the first attempt runs and the caller is parked on it, then
+            // pass its deadline.
+            started_rx.recv().unwrap();
             while clock.waiters() == 0 {
                 std::thread::yield_now();
             }
@@ -220,6 +223,7 @@ fn time_limit_inside_retry_retries_abandoned_attempts() {
     let rx = release_rx.clone();
     let result = pipeline.call(move |ctx| {
         if ctx.attempt() == 1 {
+            started_tx.send(()).unwrap();
             // Never answers in time: blocked until the test releases it.
             let _ = rx.recv();
             Err(())
