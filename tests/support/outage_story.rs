@@ -86,6 +86,8 @@ pub struct Row {
     pub author: String,
     /// The phase it belongs to.
     pub phase: &'static str,
+    /// Requests the authors server had seen after it.
+    pub authors_seen: usize,
 }
 
 /// What a run produced.
@@ -324,6 +326,7 @@ pub fn run(settings: &Settings) -> Report {
             state,
             author,
             phase,
+            authors_seen: authors_server.count(),
         });
         state
     };
