@@ -27,7 +27,7 @@
 //! ```
 
 mod json;
-pub(crate) mod registry;
+pub mod registry;
 mod text;
 
 pub use json::{Component, Detail, Status, health_json, overall_status};

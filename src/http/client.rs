@@ -246,56 +246,133 @@ pub struct Reply {
 
 impl Reply {
     /// The status.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// assert_eq!(reply.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> u16 {
         self.status
     }
 
     /// `true` for a status below 400.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// assert!(reply.is_success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_success(&self) -> bool {
         self.status < 400
     }
 
     /// The headers of the answer.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// let n = reply.headers().len();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// The value of header `name`, when present and text.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// let kind = reply.header("content-type");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The body.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// let bytes: &[u8] = reply.body();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn body(&self) -> &[u8] {
         &self.body
     }
 
     /// The body as text (invalid UTF-8 replaced).
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// println!("{}", reply.text());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// The body, taken.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// let bytes: Vec<u8> = reply.into_body();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_body(self) -> Vec<u8> {
         self.body
     }
 
     /// The base URL of the instance that answered.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// assert_eq!(reply.instance(), "http://127.0.0.1:8080");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn instance(&self) -> &str {
         &self.instance
     }
 
     /// Attempts this call took (1 without retries).
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// assert!(reply.attempts() >= 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// The `X-Correlation-Id` every attempt carried.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// assert_eq!(reply.correlation_id().len(), 32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn correlation_id(&self) -> &str {
         &self.correlation_id
     }
 
     /// The `Idempotency-Key` every attempt carried, if any.
+    ///
+    /// ```no_run
+    /// # let client = breakwater::http::ServiceClient::builder("a").instance("http://127.0.0.1:8080").build()?;
+    /// let reply = client.get("/").send()?;
+    /// assert_eq!(reply.idempotency_key(), None); // a GET needs none
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn idempotency_key(&self) -> Option<&str> {
         self.idempotency_key.as_deref()
     }
@@ -1089,16 +1166,31 @@ impl ServiceClient {
     }
 
     /// The service's name.
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// assert_eq!(client.service(), "a");
+    /// ```
     pub fn service(&self) -> &str {
         &self.inner.service
     }
 
     /// The profile the client was built with.
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// assert_eq!(client.profile(), &breakwater::http::Profile::normal());
+    /// ```
     pub fn profile(&self) -> &Profile {
         &self.inner.profile
     }
 
     /// The instances' base URLs, in order.
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// assert_eq!(client.instances(), ["http://x.local"]);
+    /// ```
     pub fn instances(&self) -> Vec<&str> {
         (0..self.inner.balancer.len())
             .filter_map(|i| self.inner.balancer.url(i))
@@ -1107,6 +1199,12 @@ impl ServiceClient {
 
     /// The balancer (in-flight counts, health marks: `set_healthy` takes an instance out
     /// by hand).
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// client.balancer().set_healthy(0, false);
+    /// assert!(!client.balancer().is_healthy(0));
+    /// ```
     pub fn balancer(&self) -> &Balancer {
         &self.inner.balancer
     }
@@ -1124,26 +1222,51 @@ impl ServiceClient {
     }
 
     /// The service's bulkhead, if the profile has one.
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// assert_eq!(client.bulkhead().unwrap().config().max_concurrent, 20);
+    /// ```
     pub fn bulkhead(&self) -> Option<&Bulkhead> {
         self.inner.bulkhead.as_ref()
     }
 
     /// The service's rate limiter, if the profile has one.
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// assert!(client.rate_limiter().is_none());
+    /// ```
     pub fn rate_limiter(&self) -> Option<&RateLimiter> {
         self.inner.limiter.as_ref()
     }
 
     /// The health checker's completed rounds (`None` without health checks).
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// assert_eq!(client.health_rounds(), None);
+    /// ```
     pub fn health_rounds(&self) -> Option<u64> {
         self.inner.health.as_ref().map(|h| h.lock().rounds())
     }
 
     /// `true` when both handles share one client.
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// assert!(client.ptr_eq(&client.clone()));
+    /// ```
     pub fn ptr_eq(&self, other: &ServiceClient) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The client's counters.
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// assert_eq!(client.metrics().calls, 0);
+    /// ```
     pub fn metrics(&self) -> ClientMetrics {
         let c = &self.inner.counters;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -1285,7 +1408,7 @@ impl ServiceClient {
     }
 
     /// The service's health as a JSON report (see
-    /// [`health_json`](crate::exposition::health_json)): the service, then each instance's
+    /// [`crate::exposition::health_json`]): the service, then each instance's
     /// breaker.
     ///
     /// ```
@@ -1352,31 +1475,61 @@ impl ServiceClient {
     }
 
     /// A GET request (retried).
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// let call = client.get("/items");
+    /// ```
     pub fn get(&self, path: &str) -> Call<'_> {
         self.request(Method::GET, path)
     }
 
     /// A HEAD request (retried).
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// let call = client.head("/items");
+    /// ```
     pub fn head(&self, path: &str) -> Call<'_> {
         self.request(Method::HEAD, path)
     }
 
     /// A PUT request (retried).
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// let call = client.put("/items/1").body("{}");
+    /// ```
     pub fn put(&self, path: &str) -> Call<'_> {
         self.request(Method::PUT, path)
     }
 
     /// A DELETE request (retried).
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// let call = client.delete("/items/1");
+    /// ```
     pub fn delete(&self, path: &str) -> Call<'_> {
         self.request(Method::DELETE, path)
     }
 
     /// A POST request (retried only with an idempotency key).
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// let call = client.post("/items").body("{}").generate_idempotency_key();
+    /// ```
     pub fn post(&self, path: &str) -> Call<'_> {
         self.request(Method::POST, path)
     }
 
     /// A PATCH request (retried only with an idempotency key).
+    ///
+    /// ```
+    /// let client = breakwater::http::ServiceClient::builder("a").instance("http://x.local").build().unwrap();
+    /// let call = client.patch("/items/1").idempotency_key("k-1");
+    /// ```
     pub fn patch(&self, path: &str) -> Call<'_> {
         self.request(Method::PATCH, path)
     }
