@@ -27,7 +27,9 @@
 //! ```
 
 mod json;
+pub mod registry;
 mod text;
 
 pub use json::{Component, Detail, Status, health_json, overall_status};
+pub use registry::{health_report, prometheus};
 pub use text::{MetricKind, Sample, encode_text, format_value, write_text};

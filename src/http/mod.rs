@@ -40,8 +40,11 @@
 
 pub mod balance;
 pub mod classify;
+pub mod client;
 mod health;
 pub mod idempotency;
+pub mod middleware;
+pub mod profile;
 mod retry_after;
 
 pub use balance::{Balancer, InFlight, Strategy};
@@ -49,9 +52,12 @@ pub use classify::{
     Classification, HttpOutcome, Verdict, classify_error, classify_response, classify_result,
     classify_status,
 };
+pub use client::{Call, ClientMetrics, HttpError, Reply, ServiceClient, ServiceClientBuilder};
 pub use health::{HealthChecker, HealthCheckerBuilder, StopResult};
 pub use idempotency::{
     CORRELATION_ID, IDEMPOTENCY_KEY, PreparedRequest, ensure_correlation_id,
     ensure_idempotency_key, is_idempotent_method, may_retry, new_request_id, prepare_request,
 };
+pub use middleware::{MiddlewareMetrics, Rejection, ResilienceMiddleware};
+pub use profile::{Profile, load_profiles, profiles_from_json};
 pub use retry_after::{parse_http_date, parse_retry_after, retry_after};
