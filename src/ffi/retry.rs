@@ -550,3 +550,74 @@ pub unsafe extern "C" fn bw_retry_delays_ns(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::bulkhead::BulkheadJson;
+    use crate::ffi::ratelimit::LimiterJson;
+
+    #[test]
+    fn the_json_forms_round_trip() {
+        let text = r#"{"name": "a", "max_attempts": 4, "backoff": "linear", "initial_ms": 0.5,
+            "step_ms": 2, "max_delay_ms": 100, "min_delay_ms": 0.25, "jitter": "proportional",
+            "jitter_factor": 0.2, "max_elapsed_ms": 1000, "seed": 18446744073709551615,
+            "budget": {"percent": 0.5, "ttl_ms": 2000, "min_retries_per_sec": 3}}"#;
+        let j: RetryJson = config_from_json(PolicyKind::Retry, text.as_bytes()).unwrap();
+        let c = j.to_config().unwrap();
+        assert_eq!(
+            c.backoff,
+            Backoff::Linear {
+                initial: Duration::from_micros(500),
+                step: Duration::from_millis(2)
+            }
+        );
+        assert_eq!(c.min_delay, Duration::from_micros(250));
+        assert_eq!(c.seed, Some(u64::MAX));
+        assert_eq!(c.budget.unwrap().ttl, Duration::from_secs(2));
+        assert_eq!(RetryJson::from_config("a", &c), j);
+        let again: RetryJson = serde_json::from_str(&serde_json::to_string(&j).unwrap()).unwrap();
+        assert_eq!(again, j);
+        assert_eq!(
+            RetryJson::from_config("", &RetryConfig::default()),
+            RetryJson::default()
+        );
+
+        let l: LimiterJson = serde_json::from_str(r#"{"permits": 3, "period_ms": 1.5}"#).unwrap();
+        assert_eq!(LimiterJson::from_config(&l.to_config().unwrap()), l);
+        assert_eq!(l.to_config().unwrap().period, Duration::from_micros(1500));
+        let b: BulkheadJson = serde_json::from_str(r#"{"max_concurrent": 3}"#).unwrap();
+        assert_eq!(BulkheadJson::from_config(&b.to_config().unwrap()), b);
+    }
+
+    #[test]
+    fn millisecond_fields_are_checked() {
+        let e = ms_field(PolicyKind::Retry, "initial_ms", -1.0).unwrap_err();
+        assert_eq!(e.field, "initial_ms");
+        assert!(ms_field(PolicyKind::Retry, "x", f64::NAN).is_err());
+        assert!(ms_field(PolicyKind::Retry, "x", 1.9e13).is_err());
+        assert_eq!(
+            ms_field(PolicyKind::Retry, "x", 1.8e13).unwrap(),
+            Duration::from_millis(18_000_000_000_000)
+        );
+        assert_eq!(
+            ms_field(PolicyKind::Retry, "x", 0.000_001).unwrap(),
+            Duration::from_nanos(1)
+        );
+    }
+
+    #[test]
+    fn stop_codes_are_distinct() {
+        let codes = [
+            StopReason::Succeeded,
+            StopReason::AttemptsExhausted,
+            StopReason::Permanent,
+            StopReason::Rejected,
+            StopReason::BudgetExhausted,
+            StopReason::DeadlineReached,
+        ]
+        .map(stop_code);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6]);
+        assert!(!codes.contains(&BW_RETRY_CONTINUE));
+    }
+}
