@@ -166,6 +166,68 @@
 #define BW_CLOCK_MANUAL 1
 
 /**
+ * `bw_retry_next` outcome: the attempt succeeded.
+ */
+#define BW_RETRY_OUTCOME_SUCCESS 0
+
+/**
+ * `bw_retry_next` outcome: the attempt failed in a way worth retrying.
+ */
+#define BW_RETRY_OUTCOME_RETRYABLE 1
+
+/**
+ * `bw_retry_next` outcome: the attempt failed for good.
+ */
+#define BW_RETRY_OUTCOME_PERMANENT 2
+
+/**
+ * `bw_retry_next` outcome: an inner policy (breaker, bulkhead, limiter) refused the
+ * attempt: never retried.
+ */
+#define BW_RETRY_OUTCOME_REJECTED 3
+
+/**
+ * `bw_retry_next` stop reason: not stopped; wait the delay and run the next attempt.
+ */
+#define BW_RETRY_CONTINUE 0
+
+/**
+ * Stop reason: the last attempt succeeded.
+ */
+#define BW_RETRY_STOP_SUCCEEDED 1
+
+/**
+ * Stop reason: `max_attempts` attempts ran.
+ */
+#define BW_RETRY_STOP_ATTEMPTS_EXHAUSTED 2
+
+/**
+ * Stop reason: the last outcome was permanent.
+ */
+#define BW_RETRY_STOP_PERMANENT 3
+
+/**
+ * Stop reason: an inner policy rejected the last attempt.
+ */
+#define BW_RETRY_STOP_REJECTED 4
+
+/**
+ * Stop reason: the shared retry budget had no retry left.
+ */
+#define BW_RETRY_STOP_BUDGET_EXHAUSTED 5
+
+/**
+ * Stop reason: the next retry would end at or past `max_elapsed` or the call's deadline.
+ */
+#define BW_RETRY_STOP_DEADLINE_REACHED 6
+
+/**
+ * A semaphore bulkhead: at most `max_concurrent` permits held at once; waiters are
+ * served first come, first served. Thread-safe.
+ */
+typedef struct bw_bulkhead bw_bulkhead;
+
+/**
  * A cancellation flag. Blocking calls of policies accept an optional
  * `const bw_cancel *`: once it is cancelled (from any thread) they give up with
  * `BW_CANCELLED` (each documents how soon it notices), and guarded code sees its
@@ -180,6 +242,32 @@ typedef struct bw_cancel bw_cancel;
  * the time of a manual clock. Thread-safe.
  */
 typedef struct bw_clock bw_clock;
+
+/**
+ * A cooperative deadline: `timeout` after its creation, on a clock. Nothing is
+ * interrupted when it passes: code polls `bw_deadline_remaining_ns` or
+ * `bw_deadline_expired` (and may give `bw_deadline_at_ns` to `bw_retry_begin`).
+ * Thread-safe; keeps its own reference to the clock.
+ */
+typedef struct bw_deadline bw_deadline;
+
+/**
+ * A rate limiter (GCRA): `permits` per `period` with a `burst`. Thread-safe.
+ */
+typedef struct bw_limiter bw_limiter;
+
+/**
+ * A retry policy: its schedule (backoff, cap, jitter, floor), its time budget and its
+ * optional shared retry budget. Thread-safe: any number of calls may run at once, each
+ * with its own `bw_retry_state`.
+ */
+typedef struct bw_retry bw_retry;
+
+/**
+ * One call under a retry (from `bw_retry_begin`): which attempt runs, and the schedule
+ * of its delays. Thread-safe (calls on one state are serialised).
+ */
+typedef struct bw_retry_state bw_retry_state;
 
 /**
  * The result of a fallible call: `BW_OK` (0) or one of the `BW_*` error codes.
@@ -227,6 +315,80 @@ typedef struct bw_error {
      */
     char message[BW_ERROR_MESSAGE_LEN];
 } bw_error;
+
+/**
+ * A snapshot of a rate limiter's counters (`bw_limiter_get_metrics`). Set `size` to
+ * `sizeof(bw_limiter_metrics)` before the call; fields may be added at the end.
+ */
+typedef struct bw_limiter_metrics {
+    /**
+     * The size of the structure the caller knows (in) / of what was written (out).
+     */
+    size_t size;
+    /**
+     * Permits granted.
+     */
+    uint64_t permitted;
+    /**
+     * Requests refused.
+     */
+    uint64_t rejected;
+    /**
+     * Requests granted after a wait.
+     */
+    uint64_t waited;
+    /**
+     * Permits free now.
+     */
+    uint64_t available;
+    /**
+     * The burst.
+     */
+    uint64_t burst;
+    /**
+     * The interval between two permits in steady state, in nanoseconds.
+     */
+    uint64_t emission_interval_ns;
+} bw_limiter_metrics;
+
+/**
+ * A snapshot of a bulkhead's counters (`bw_bulkhead_get_metrics`). Set `size` to
+ * `sizeof(bw_bulkhead_metrics)` before the call; fields may be added at the end.
+ */
+typedef struct bw_bulkhead_metrics {
+    /**
+     * The size of the structure the caller knows (in) / of what was written (out).
+     */
+    size_t size;
+    /**
+     * `max_concurrent`.
+     */
+    uint64_t max;
+    /**
+     * Permits free now.
+     */
+    uint64_t available;
+    /**
+     * Permits held now.
+     */
+    uint64_t in_use;
+    /**
+     * Callers waiting now.
+     */
+    uint64_t waiting;
+    /**
+     * Requests refused (full, timed out or cancelled).
+     */
+    uint64_t rejected;
+    /**
+     * The most permits held at once.
+     */
+    uint64_t peak;
+    /**
+     * Permits granted.
+     */
+    uint64_t acquired;
+} bw_bulkhead_metrics;
 
 /**
  * Success.
@@ -414,6 +576,311 @@ bw_status bw_cancel_is_cancelled(const struct bw_cancel *cancel,
  * call still uses the handle.
  */
 void bw_cancel_free(struct bw_cancel *cancel);
+
+/**
+ * Creates a deadline `timeout_ns` nanoseconds from now on `clock` (may be NULL: the
+ * monotonic clock) into `*out` (saturating at 2^64 - 1 ns of the clock). Free it with
+ * `bw_deadline_free`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `out`.
+ */
+bw_status bw_deadline_new(const struct bw_clock *clock,
+                          uint64_t timeout_ns,
+                          struct bw_deadline **out,
+                          struct bw_error *err);
+
+/**
+ * Writes the time left before the deadline, in nanoseconds (0 once it has passed), to
+ * `*out_ns`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `deadline` or `out_ns`.
+ */
+bw_status bw_deadline_remaining_ns(const struct bw_deadline *deadline,
+                                   uint64_t *out_ns,
+                                   struct bw_error *err);
+
+/**
+ * Writes whether the deadline has passed (the clock reads at or past it) to
+ * `*out_expired`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `deadline` or `out_expired`.
+ */
+bw_status bw_deadline_expired(const struct bw_deadline *deadline,
+                              bool *out_expired,
+                              struct bw_error *err);
+
+/**
+ * Writes the deadline as a reading of its clock (nanoseconds, as `bw_clock_now_ns`) to
+ * `*out_ns`: what `bw_retry_begin` takes as its `deadline_ns` (on the same clock).
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `deadline` or `out_ns`.
+ */
+bw_status bw_deadline_at_ns(const struct bw_deadline *deadline,
+                            uint64_t *out_ns,
+                            struct bw_error *err);
+
+/**
+ * Releases a deadline. NULL is a no-op.
+ */
+void bw_deadline_free(struct bw_deadline *deadline);
+
+/**
+ * Creates a retry from JSON configuration (`json`, `json_len` bytes of UTF-8; empty or
+ * NULL with length 0 for the defaults: 3 attempts, exponential from 500 ms doubling, no
+ * jitter) into `*out`, on `clock` (may be NULL: the monotonic clock). Fields:
+ * `name`, `max_attempts`, `backoff` (`"fixed"`, `"linear"`, `"exponential"`),
+ * `initial_ms`, `multiplier`, `step_ms`, `max_delay_ms`, `min_delay_ms`, `jitter`
+ * (`"none"`, `"full"`, `"equal"`, `"proportional"`, `"decorrelated"`), `jitter_factor`,
+ * `max_elapsed_ms`, `seed`, `budget` (`{"percent", "ttl_ms", "min_retries_per_sec"}`).
+ * Durations are milliseconds (JSON numbers, fractions allowed). Free it with
+ * `bw_retry_free`.
+ *
+ * `BW_INVALID_CONFIG` (naming the field) for bad JSON, an unknown field or a refused
+ * value; `BW_INVALID_ARGUMENT` for a NULL `out`, or `json` NULL with a non-zero length.
+ */
+bw_status bw_retry_new_json(const char *json,
+                            size_t json_len,
+                            const struct bw_clock *clock,
+                            struct bw_retry **out,
+                            struct bw_error *err);
+
+/**
+ * Starts a call into `*out` (recording it in the retry budget): run attempt 1, report
+ * its outcome to `bw_retry_next`, and so on. `deadline_ns` is a reading of the retry's
+ * clock (as `bw_clock_now_ns` or `bw_deadline_at_ns`) past which no retry starts; 0 for
+ * none (`max_elapsed_ms` still applies). Free the state with `bw_retry_state_free`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `retry` or `out`.
+ */
+bw_status bw_retry_begin(const struct bw_retry *retry,
+                         uint64_t deadline_ns,
+                         struct bw_retry_state **out,
+                         struct bw_error *err);
+
+/**
+ * Reports the outcome of the current attempt (`BW_RETRY_OUTCOME_*`) and says what to do:
+ * `*out_stop_reason` is `BW_RETRY_CONTINUE` (0) when the next attempt should run after
+ * `*out_delay_ns` nanoseconds (the caller waits; on a manual clock it advances the
+ * clock), or a `BW_RETRY_STOP_*` reason (then `*out_delay_ns` is 0) when the caller
+ * should stop and keep the last outcome. `retry_after_ns` is a Retry-After hint (0 for
+ * none) that replaces the computed delay when larger. Once stopped, the state keeps
+ * answering the same reason. Returns `BW_OK` in both cases, so a loop reads:
+ *
+ * ```c
+ * while (bw_retry_next(st, kind, 0, &delay, &stop, &e) == BW_OK && stop == BW_RETRY_CONTINUE)
+ *     { sleep_ns(delay); kind = attempt(); }
+ * ```
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL pointer or an unknown `outcome_kind`.
+ */
+bw_status bw_retry_next(const struct bw_retry_state *state,
+                        uint32_t outcome_kind,
+                        uint64_t retry_after_ns,
+                        uint64_t *out_delay_ns,
+                        uint32_t *out_stop_reason,
+                        struct bw_error *err);
+
+/**
+ * Writes the number of the attempt to run now (from 1; the last one once stopped) to
+ * `*out_attempt`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `state` or `out_attempt`.
+ */
+bw_status bw_retry_state_attempt(const struct bw_retry_state *state,
+                                 uint32_t *out_attempt,
+                                 struct bw_error *err);
+
+/**
+ * Releases a call's state. NULL is a no-op.
+ */
+void bw_retry_state_free(struct bw_retry_state *state);
+
+/**
+ * Runs `fn` under the retry on the calling thread (callbacks run there too), sleeping
+ * through the retry's clock between attempts (a manual clock is advanced instead), and
+ * writes the last attempt's result to `*out_result` whenever an attempt ran. `fn`
+ * returns 0 for success, > 0 for a retryable failure, < 0 for a permanent one.
+ *
+ * Returns `BW_OK` when the last attempt succeeded; `BW_FAILED` when the retry stopped
+ * on a failure (the message says why: attempts exhausted, permanent, budget, deadline);
+ * `BW_CANCELLED` when `cancel` (may be NULL) was cancelled before or during a wait (a
+ * cancel wakes the wait at once; attempts are never interrupted).
+ * `BW_INVALID_ARGUMENT` for a NULL `retry`, `fn` or `out_result`.
+ */
+bw_status bw_retry_call(const struct bw_retry *retry,
+                        int (*fn_)(void*, uint32_t),
+                        void *user_data,
+                        const struct bw_cancel *cancel,
+                        int *out_result,
+                        struct bw_error *err);
+
+/**
+ * Releases a retry. NULL is a no-op. States from `bw_retry_begin` stay usable (they
+ * hold their own reference).
+ */
+void bw_retry_free(struct bw_retry *retry);
+
+/**
+ * Writes the delays a fresh call that fails every attempt would wait (as Rust's
+ * `Retry::delays`: same seed, first call) into `buf` (room for `len` values), and their
+ * number to `*out_len`. `BW_BUFFER_TOO_SMALL` (with the number in `*out_len`) when
+ * `len` is too small; `buf` may be NULL when `len` is 0.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `retry` or `out_len`, or `buf` NULL with `len` > 0.
+ */
+bw_status bw_retry_delays_ns(const struct bw_retry *retry,
+                             uint64_t *buf,
+                             size_t len,
+                             size_t *out_len,
+                             struct bw_error *err);
+
+/**
+ * Creates a rate limiter from JSON configuration (`json`, `json_len` bytes; empty for
+ * the defaults: 100 permits per 1000 ms) into `*out`, on `clock` (may be NULL: the
+ * monotonic clock). Fields: `name`, `permits`, `period_ms`, `burst`, `max_wait_ms`.
+ * Free it with `bw_limiter_free`.
+ *
+ * `BW_INVALID_CONFIG` (naming the field) for bad JSON or a refused value;
+ * `BW_INVALID_ARGUMENT` for a NULL `out`, or `json` NULL with a non-zero length.
+ */
+bw_status bw_limiter_new_json(const char *json,
+                              size_t json_len,
+                              const struct bw_clock *clock,
+                              struct bw_limiter **out,
+                              struct bw_error *err);
+
+/**
+ * Takes `n` permits if they are all free now; never waits (`n` = 0 always succeeds).
+ *
+ * `BW_REJECTED` (reason `BW_REASON_RATE_LIMITED`) when they are not, with the exact
+ * wait until they are in `err->retry_after_ns` and in `*out_retry_after_ns` (may be
+ * NULL; written only on `BW_REJECTED`, the point of this out-parameter); a request
+ * larger than the burst never fits: its wait is `UINT64_MAX`.
+ * `BW_INVALID_ARGUMENT` for a NULL `limiter`.
+ */
+bw_status bw_limiter_try_acquire(const struct bw_limiter *limiter,
+                                 uint32_t n,
+                                 uint64_t *out_retry_after_ns,
+                                 struct bw_error *err);
+
+/**
+ * Takes one permit, waiting for it only when it will be free within `timeout_ns`
+ * (`UINT64_MAX`: no limit); otherwise fails at once without waiting. Blocks the calling
+ * thread through the limiter's clock (a manual clock is advanced instead of waited
+ * on). A permit is taken only at its time (the wait is not a reservation): under
+ * contention the call may wait again, never past the timeout.
+ *
+ * `BW_REJECTED` (with the wait in `err->retry_after_ns`) when no permit will be free
+ * within the timeout; `BW_CANCELLED` when `cancel` (may be NULL) is cancelled before
+ * or during the wait (a cancel wakes it at once); `BW_INVALID_ARGUMENT` for a NULL
+ * `limiter`.
+ */
+bw_status bw_limiter_acquire_timeout(const struct bw_limiter *limiter,
+                                     uint64_t timeout_ns,
+                                     const struct bw_cancel *cancel,
+                                     struct bw_error *err);
+
+/**
+ * Writes a snapshot of the counters to `*out`, whose `size` the caller sets to
+ * `sizeof(bw_limiter_metrics)` (at most that many bytes are written; `size` receives
+ * the number written).
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `limiter` or `out`, or a `size` smaller than
+ * `sizeof(size_t)`.
+ */
+bw_status bw_limiter_get_metrics(const struct bw_limiter *limiter,
+                                 struct bw_limiter_metrics *out,
+                                 struct bw_error *err);
+
+/**
+ * Releases a rate limiter. NULL is a no-op; must not be called while another thread
+ * uses (or waits on) the handle.
+ */
+void bw_limiter_free(struct bw_limiter *limiter);
+
+/**
+ * Creates a bulkhead from JSON configuration (`json`, `json_len` bytes; empty for the
+ * defaults: 25 permits, no waiting) into `*out`, on `clock` (may be NULL: the monotonic
+ * clock). Fields: `name`, `max_concurrent`, `max_wait_ms`. Free it with
+ * `bw_bulkhead_free`.
+ *
+ * `BW_INVALID_CONFIG` (naming the field) for bad JSON or a refused value;
+ * `BW_INVALID_ARGUMENT` for a NULL `out`, or `json` NULL with a non-zero length.
+ */
+bw_status bw_bulkhead_new_json(const char *json,
+                               size_t json_len,
+                               const struct bw_clock *clock,
+                               struct bw_bulkhead **out,
+                               struct bw_error *err);
+
+/**
+ * Takes a permit if one is free now; never waits. Give it back with
+ * `bw_bulkhead_release`.
+ *
+ * `BW_REJECTED` (reason `BW_REASON_BULKHEAD_FULL`) when every permit is held;
+ * `BW_INVALID_ARGUMENT` for a NULL `bulkhead`.
+ */
+bw_status bw_bulkhead_try_acquire(const struct bw_bulkhead *bulkhead, struct bw_error *err);
+
+/**
+ * Takes a permit, waiting (first come, first served) at most `timeout_ns` on the
+ * bulkhead's clock (0 fails fast; `UINT64_MAX` waits without limit). Blocks the calling
+ * thread. Give the permit back with `bw_bulkhead_release`.
+ *
+ * `BW_REJECTED` (reason `BW_REASON_BULKHEAD_FULL`) when no permit came free in time;
+ * `BW_CANCELLED` when `cancel` (may be NULL) is cancelled before or during the wait
+ * (a cancel wakes the waiter at once); `BW_INVALID_ARGUMENT` for a NULL `bulkhead`.
+ */
+bw_status bw_bulkhead_acquire(const struct bw_bulkhead *bulkhead,
+                              uint64_t timeout_ns,
+                              const struct bw_cancel *cancel,
+                              struct bw_error *err);
+
+/**
+ * Gives back a permit taken with `bw_bulkhead_try_acquire` or `bw_bulkhead_acquire`
+ * (to the oldest waiter, if any).
+ *
+ * `BW_INVALID_ARGUMENT`, changing nothing, when no permit is held through these
+ * functions (a release without an acquire, or one too many), or for a NULL `bulkhead`.
+ */
+bw_status bw_bulkhead_release(const struct bw_bulkhead *bulkhead, struct bw_error *err);
+
+/**
+ * Runs `fn` on the calling thread holding a permit, waiting for one up to the
+ * configured `max_wait_ms` (unless `cancel`, may be NULL, is cancelled first); the
+ * permit is released when `fn` returns. `*out_result` receives `fn`'s result whenever
+ * it ran.
+ *
+ * Returns `BW_OK` when `fn` returned 0, `BW_FAILED` when it returned anything else;
+ * `BW_REJECTED` / `BW_CANCELLED` (without running `fn`) as `bw_bulkhead_acquire`;
+ * `BW_INVALID_ARGUMENT` for a NULL `bulkhead`, `fn` or `out_result`.
+ */
+bw_status bw_bulkhead_call(const struct bw_bulkhead *bulkhead,
+                           int (*fn_)(void*),
+                           void *user_data,
+                           const struct bw_cancel *cancel,
+                           int *out_result,
+                           struct bw_error *err);
+
+/**
+ * Writes a snapshot of the counters to `*out`, whose `size` the caller sets to
+ * `sizeof(bw_bulkhead_metrics)` (at most that many bytes are written; `size` receives
+ * the number written).
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `bulkhead` or `out`, or a `size` smaller than
+ * `sizeof(size_t)`.
+ */
+bw_status bw_bulkhead_get_metrics(const struct bw_bulkhead *bulkhead,
+                                  struct bw_bulkhead_metrics *out,
+                                  struct bw_error *err);
+
+/**
+ * Releases a bulkhead. NULL is a no-op. Permits still held through
+ * `bw_bulkhead_acquire` are simply dropped with it (nothing to release any more); it
+ * must not be called while another thread uses the handle or waits in
+ * `bw_bulkhead_acquire` on it.
+ */
+void bw_bulkhead_free(struct bw_bulkhead *bulkhead);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -11,10 +11,17 @@ import (
 
 // Functions of the header the Go binding deliberately does not call.
 var notWrapped = map[string]string{
-	"bw_last_error_message":  "Go uses the per-call bw_error (goroutines move between threads)",
-	"bw_clock_monotonic_new": "the binding uses bw_clock_new(kind)",
-	"bw_clock_manual_new":    "the binding uses bw_clock_new(kind)",
-	"bw_clock_kind":          "the Go types say the kind",
+	"bw_last_error_message":    "Go uses the per-call bw_error (goroutines move between threads)",
+	"bw_clock_monotonic_new":   "the binding uses bw_clock_new(kind)",
+	"bw_clock_manual_new":      "the binding uses bw_clock_new(kind)",
+	"bw_clock_kind":            "the Go types say the kind",
+	"bw_retry_call":            "a C convenience calling back into C; Go attempts run in Go (Retry.Do)",
+	"bw_bulkhead_call":         "a C convenience calling back into C; Go code runs in Go (Bulkhead.Execute)",
+	"bw_deadline_new":          "Go callers use their context (context.WithTimeout)",
+	"bw_deadline_remaining_ns": "Go callers use their context (context.WithTimeout)",
+	"bw_deadline_expired":      "Go callers use their context (context.WithTimeout)",
+	"bw_deadline_at_ns":        "Go callers use their context (context.WithTimeout)",
+	"bw_deadline_free":         "Go callers use their context (context.WithTimeout)",
 }
 
 // Every function of include/breakwater.h is called by the binding (or listed above), and

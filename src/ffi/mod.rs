@@ -121,6 +121,14 @@ pub mod cancel;
 
 pub mod json;
 
+pub mod deadline;
+
+pub mod retry;
+
+pub mod ratelimit;
+
+pub mod bulkhead;
+
 pub use cancel::*;
 pub use clock::*;
 pub use error::*;

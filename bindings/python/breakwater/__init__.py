@@ -11,8 +11,10 @@ from __future__ import annotations
 from . import errors
 from ._lib import last_error_message, path as library_path, status_name
 from ._version import __version__
+from .bulkhead import Bulkhead, BulkheadMetrics
 from .cancel import CancelToken
 from .clock import Clock, ManualClock, MonotonicClock
+from .deadline import Deadline
 from .errors import (
     BreakwaterError,
     BulkheadFullError,
@@ -33,6 +35,8 @@ from .errors import (
     TimeoutError,
     TrialFullError,
 )
+from .ratelimit import RateLimiter, RateLimiterMetrics
+from .retry import Outcome, Retry, RetryState, StopReason, retry
 
 
 def version() -> str:
@@ -43,6 +47,16 @@ def version() -> str:
 
 
 __all__ = [
+    "Bulkhead",
+    "BulkheadMetrics",
+    "Deadline",
+    "Outcome",
+    "RateLimiter",
+    "RateLimiterMetrics",
+    "Retry",
+    "RetryState",
+    "StopReason",
+    "retry",
     "BreakwaterError",
     "BulkheadFullError",
     "CancelToken",

@@ -108,6 +108,29 @@ class _Functions:
         raise AttributeError(f"{name} is not declared in breakwater._lib._FUNCTIONS")
 
 
+# The loaded library: its path, then the CDLL and PyDLL handles (set by _load).
+_DLLS: list[Any] = []
+
+
+def _bind(functions: _Functions, table: dict[str, tuple[Any, list[Any], bool]]) -> None:
+    path, released, kept = _DLLS
+    for name, (restype, argtypes, keep_gil) in table.items():
+        try:
+            f = getattr(kept if keep_gil else released, name)
+        except AttributeError as e:
+            raise ImportError(f"{path} has no function {name}: an older library?") from e
+        f.restype = restype
+        f.argtypes = argtypes
+        setattr(functions, name, f)
+
+
+def declare(table: dict[str, tuple[Any, list[Any], bool]]) -> None:
+    """Declares more C functions on :data:`lib`, in the format of ``_FUNCTIONS``: a policy
+    module registers its own functions at import (``_lib.declare({...})``)."""
+    _bind(lib, table)
+    _FUNCTIONS.update(table)
+
+
 def _load() -> tuple[Path, _Functions]:
     path = _find()
     try:
@@ -116,14 +139,8 @@ def _load() -> tuple[Path, _Functions]:
     except OSError as e:
         raise ImportError(f"cannot load the breakwater library {path}: {e}") from e
     functions = _Functions()
-    for name, (restype, argtypes, keep_gil) in _FUNCTIONS.items():
-        try:
-            f = getattr(kept if keep_gil else released, name)
-        except AttributeError as e:
-            raise ImportError(f"{path} has no function {name}: an older library?") from e
-        f.restype = restype
-        f.argtypes = argtypes
-        setattr(functions, name, f)
+    _DLLS[:] = [path, released, kept]
+    _bind(functions, _FUNCTIONS)
     version = functions.bw_version().decode()
     if version != __version__:
         raise ImportError(
