@@ -121,6 +121,9 @@ pub mod cancel;
 
 pub mod json;
 
+pub mod breaker;
+
+pub use breaker::*;
 pub use cancel::*;
 pub use clock::*;
 pub use error::*;
