@@ -248,7 +248,7 @@
 /**
  * How many transition events a breaker keeps for `bw_breaker_poll_events`: when the
  * queue is full a new event is dropped (the queue keeps the oldest) and counted in
- * `bw_breaker_metrics.events_dropped`.
+ * `bw_breaker_stats.events_dropped`.
  */
 #define BW_BREAKER_EVENT_QUEUE_LEN 256
 
@@ -385,16 +385,17 @@ typedef struct bw_permit {
 } bw_permit;
 
 /**
- * A snapshot of a breaker's counts (`bw_breaker_metrics`).
+ * A snapshot of a breaker's counts, written by `bw_breaker_metrics` (C keeps type and
+ * function names in one namespace, hence the different name).
  *
- * It can grow at the end in later versions: set `size` to `sizeof(bw_breaker_metrics)`
+ * It can grow at the end in later versions: set `size` to `sizeof(bw_breaker_stats)`
  * before the call; the library writes the fields that fit in `size` bytes and sets
  * `size` to the number of bytes it wrote. Rates are -1.0 when the policy computes none
  * (count policies, or fewer outcomes than the minimum).
  */
-typedef struct bw_breaker_metrics {
+typedef struct bw_breaker_stats {
     /**
-     * In: the caller's `sizeof(bw_breaker_metrics)`; out: the bytes written.
+     * In: the caller's `sizeof(bw_breaker_stats)`; out: the bytes written.
      */
     uint32_t size;
     /**
@@ -497,7 +498,7 @@ typedef struct bw_breaker_metrics {
      * Transition events dropped because the polling queue was full.
      */
     uint64_t events_dropped;
-} bw_breaker_metrics;
+} bw_breaker_stats;
 
 /**
  * Success.
@@ -844,14 +845,14 @@ bw_status bw_breaker_state(const struct bw_breaker *breaker,
 
 /**
  * Writes a snapshot of the breaker's counts to `*out` (applying a due transition
- * first). Set `out->size = sizeof(bw_breaker_metrics)` before the call: the library
+ * first). Set `out->size = sizeof(bw_breaker_stats)` before the call: the library
  * writes the fields that fit and sets `out->size` to the bytes written.
  *
  * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out`, or `out->size` less than
  * `BW_BREAKER_METRICS_MIN_SIZE` (`*out` is then not written).
  */
 bw_status bw_breaker_metrics(const struct bw_breaker *breaker,
-                             struct bw_breaker_metrics *out,
+                             struct bw_breaker_stats *out,
                              struct bw_error *err);
 
 /**
@@ -893,7 +894,7 @@ bw_status bw_breaker_name(const struct bw_breaker *breaker,
  * Moves up to `cap` pending transition events, oldest first, into `buf` and their
  * number into `*out_n` (0 when none). Every handle on a breaker polls the same queue of
  * `BW_BREAKER_EVENT_QUEUE_LEN` events: when it is full, new events are dropped and
- * counted in `bw_breaker_metrics.events_dropped`. Does not block.
+ * counted in `bw_breaker_stats.events_dropped`. Does not block.
  *
  * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_n`, or a NULL `buf` with a
  * non-zero `cap`.

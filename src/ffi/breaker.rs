@@ -59,7 +59,7 @@ pub const BW_TRANSITION_DISABLED: u32 = 7;
 
 /// How many transition events a breaker keeps for `bw_breaker_poll_events`: when the
 /// queue is full a new event is dropped (the queue keeps the oldest) and counted in
-/// `bw_breaker_metrics.events_dropped`.
+/// `bw_breaker_stats.events_dropped`.
 pub const BW_BREAKER_EVENT_QUEUE_LEN: usize = 256;
 
 /// A permit to run one call, returned by value by `bw_breaker_try_acquire`: report its
@@ -110,16 +110,17 @@ pub struct bw_breaker_event {
     pub at_ns: u64,
 }
 
-/// A snapshot of a breaker's counts (`bw_breaker_metrics`).
+/// A snapshot of a breaker's counts, written by `bw_breaker_metrics` (C keeps type and
+/// function names in one namespace, hence the different name).
 ///
-/// It can grow at the end in later versions: set `size` to `sizeof(bw_breaker_metrics)`
+/// It can grow at the end in later versions: set `size` to `sizeof(bw_breaker_stats)`
 /// before the call; the library writes the fields that fit in `size` bytes and sets
 /// `size` to the number of bytes it wrote. Rates are -1.0 when the policy computes none
 /// (count policies, or fewer outcomes than the minimum).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct bw_breaker_metrics {
-    /// In: the caller's `sizeof(bw_breaker_metrics)`; out: the bytes written.
+pub struct bw_breaker_stats {
+    /// In: the caller's `sizeof(bw_breaker_stats)`; out: the bytes written.
     pub size: u32,
     /// The current state (`BW_STATE_*`).
     pub state: u32,
@@ -645,9 +646,9 @@ pub unsafe extern "C" fn bw_breaker_state(
     })
 }
 
-fn metrics_of(m: &BreakerMetrics, events_dropped: u64) -> bw_breaker_metrics {
-    bw_breaker_metrics {
-        size: size_of::<bw_breaker_metrics>() as u32,
+fn metrics_of(m: &BreakerMetrics, events_dropped: u64) -> bw_breaker_stats {
+    bw_breaker_stats {
+        size: size_of::<bw_breaker_stats>() as u32,
         state: m.state.code(),
         generation: m.generation,
         requests: m.current.requests,
@@ -681,7 +682,7 @@ fn metrics_of(m: &BreakerMetrics, events_dropped: u64) -> bw_breaker_metrics {
 pub const BW_BREAKER_METRICS_MIN_SIZE: u32 = 16;
 
 /// Writes a snapshot of the breaker's counts to `*out` (applying a due transition
-/// first). Set `out->size = sizeof(bw_breaker_metrics)` before the call: the library
+/// first). Set `out->size = sizeof(bw_breaker_stats)` before the call: the library
 /// writes the fields that fit and sets `out->size` to the bytes written.
 ///
 /// `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out`, or `out->size` less than
@@ -689,7 +690,7 @@ pub const BW_BREAKER_METRICS_MIN_SIZE: u32 = 16;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bw_breaker_metrics(
     breaker: *const bw_breaker,
-    out: *mut bw_breaker_metrics,
+    out: *mut bw_breaker_stats,
     err: *mut bw_error,
 ) -> bw_status {
     ffi_boundary!(err, {
@@ -701,13 +702,13 @@ pub unsafe extern "C" fn bw_breaker_metrics(
         let size = unsafe { out.cast::<u32>().read_unaligned() };
         if size < BW_BREAKER_METRICS_MIN_SIZE {
             return Err(FfiError::invalid_argument(format!(
-                "out->size must be set to sizeof(bw_breaker_metrics) ({}), got {size}",
-                size_of::<bw_breaker_metrics>()
+                "out->size must be set to sizeof(bw_breaker_stats) ({}), got {size}",
+                size_of::<bw_breaker_stats>()
             )));
         }
         let shared = &breaker.shared;
         let mut m = metrics_of(&shared.breaker.metrics(), shared.events.dropped());
-        let n = (size as usize).min(size_of::<bw_breaker_metrics>());
+        let n = (size as usize).min(size_of::<bw_breaker_stats>());
         m.size = n as u32;
         // SAFETY: the caller's struct is valid for `size >= n` bytes (its contract);
         // `m` is a local of at least `n` bytes; they cannot overlap.
@@ -784,7 +785,7 @@ pub unsafe extern "C" fn bw_breaker_name(
 /// Moves up to `cap` pending transition events, oldest first, into `buf` and their
 /// number into `*out_n` (0 when none). Every handle on a breaker polls the same queue of
 /// `BW_BREAKER_EVENT_QUEUE_LEN` events: when it is full, new events are dropped and
-/// counted in `bw_breaker_metrics.events_dropped`. Does not block.
+/// counted in `bw_breaker_stats.events_dropped`. Does not block.
 ///
 /// `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_n`, or a NULL `buf` with a
 /// non-zero `cap`.
