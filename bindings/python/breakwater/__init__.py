@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import errors
 from ._lib import last_error_message, path as library_path, status_name
 from ._version import __version__
+from .breaker import BreakerMetrics, CircuitBreaker, Outcome, Permit, Registry, State, Transition
 from .cancel import CancelToken
 from .clock import Clock, ManualClock, MonotonicClock
 from .errors import (
@@ -43,6 +44,13 @@ def version() -> str:
 
 
 __all__ = [
+    "BreakerMetrics",
+    "CircuitBreaker",
+    "Outcome",
+    "Permit",
+    "Registry",
+    "State",
+    "Transition",
     "BreakwaterError",
     "BulkheadFullError",
     "CancelToken",

@@ -108,6 +108,20 @@ class _Functions:
         raise AttributeError(f"{name} is not declared in breakwater._lib._FUNCTIONS")
 
 
+_DLLS: list[Any] = []  # [released (CDLL), kept (PyDLL)], filled by _load
+
+
+def _bind(functions: _Functions, path: Path, name: str, spec: tuple[Any, list[Any], bool]) -> None:
+    restype, argtypes, keep_gil = spec
+    try:
+        f = getattr(_DLLS[1] if keep_gil else _DLLS[0], name)
+    except AttributeError as e:
+        raise ImportError(f"{path} has no function {name}: an older library?") from e
+    f.restype = restype
+    f.argtypes = argtypes
+    setattr(functions, name, f)
+
+
 def _load() -> tuple[Path, _Functions]:
     path = _find()
     try:
@@ -116,14 +130,9 @@ def _load() -> tuple[Path, _Functions]:
     except OSError as e:
         raise ImportError(f"cannot load the breakwater library {path}: {e}") from e
     functions = _Functions()
-    for name, (restype, argtypes, keep_gil) in _FUNCTIONS.items():
-        try:
-            f = getattr(kept if keep_gil else released, name)
-        except AttributeError as e:
-            raise ImportError(f"{path} has no function {name}: an older library?") from e
-        f.restype = restype
-        f.argtypes = argtypes
-        setattr(functions, name, f)
+    _DLLS[:] = [released, kept]
+    for name, spec in _FUNCTIONS.items():
+        _bind(functions, path, name, spec)
     version = functions.bw_version().decode()
     if version != __version__:
         raise ImportError(
@@ -136,6 +145,14 @@ def _load() -> tuple[Path, _Functions]:
 
 
 path, lib = _load()
+
+
+def declare(functions: dict[str, tuple[Any, list[Any], bool]]) -> None:
+    """Declares more C functions, from a policy's own module (same format as
+    ``_FUNCTIONS``, to which they are added)."""
+    for name, spec in functions.items():
+        _FUNCTIONS[name] = spec
+        _bind(lib, path, name, spec)
 
 _tls = threading.local()
 
