@@ -967,7 +967,7 @@ mod millis {
         }
 
         fn visit_f64<E: de::Error>(self, ms: f64) -> Result<Duration, E> {
-            if !(ms >= 0.0) {
+            if ms.is_nan() || ms < 0.0 {
                 return Err(E::invalid_value(de::Unexpected::Float(ms), &self));
             }
             Duration::try_from_secs_f64(ms / 1e3).map_err(|_| {

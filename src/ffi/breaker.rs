@@ -922,3 +922,85 @@ const _: () = {
     assert!(State::ForcedOpen as u32 == BW_STATE_FORCED_OPEN);
     assert!(State::Disabled as u32 == BW_STATE_DISABLED);
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::{SlowCalls, TripPolicy, Window};
+
+    fn parse(text: &str) -> Result<BreakerConfig, String> {
+        parse_config(text.as_bytes()).map_err(|e| e.message.to_string())
+    }
+
+    #[test]
+    fn every_policy_round_trips_through_json() {
+        let slow = SlowCalls {
+            threshold: 0.8,
+            slow_duration: Duration::from_micros(2500),
+        };
+        let policies = [
+            TripPolicy::ConsecutiveFailures { threshold: 3 },
+            TripPolicy::FailuresInWindow {
+                threshold: 4,
+                window: Duration::from_secs(10),
+            },
+            TripPolicy::FailureRate {
+                threshold: 0.5,
+                window: Window::Time(Duration::from_millis(1500)),
+                minimum_calls: 5,
+                slow: Some(slow),
+            },
+            TripPolicy::SlowCallRate {
+                slow,
+                window: Window::Count(20),
+                minimum_calls: 20,
+            },
+        ];
+        for policy in policies {
+            let config = BreakerConfig {
+                name: "x".into(),
+                policy,
+                open_duration_cap: Some(Duration::from_secs(600)),
+                half_open_max_wait: Some(Duration::from_nanos(1)),
+                success_threshold: Some(1),
+                ..BreakerConfig::default()
+            };
+            let text = serde_json::to_string(&config).unwrap();
+            assert_eq!(parse(&text).unwrap(), config, "{text}");
+        }
+    }
+
+    #[test]
+    fn durations_are_milliseconds_with_fractions() {
+        let c = parse(r#"{"open_duration_ms": 0.5, "half_open_max_wait_ms": null}"#).unwrap();
+        assert_eq!(c.open_duration, Duration::from_micros(500));
+        assert_eq!(c.half_open_max_wait, None);
+        assert_eq!(
+            serde_json::to_value(&c).unwrap()["open_duration_ms"],
+            serde_json::json!(0.5)
+        );
+        assert!(
+            parse(r#"{"open_duration_ms": -3}"#)
+                .unwrap_err()
+                .starts_with("invalid circuit breaker configuration: open_duration_ms: invalid value: integer `-3`, expected a non-negative number of milliseconds")
+        );
+        assert!(
+            parse(r#"{"open_duration_ms": 1e300}"#)
+                .unwrap_err()
+                .contains("a number of milliseconds that fits a duration")
+        );
+    }
+
+    #[test]
+    fn nested_unknown_fields_are_refused_by_path() {
+        let e = parse(r#"{"policy": {"type": "consecutive_failures", "threshold": 1, "x": 2}}"#)
+            .unwrap_err();
+        assert!(e.contains("unknown field `x`"), "{e}");
+        let e = parse(r#"{"policy": {"type": "failure_rate", "threshold": 0.5, "window": {"cnt": 1}, "minimum_calls": 1}}"#)
+            .unwrap_err();
+        assert!(
+            e.contains("unknown variant `cnt`, expected `count` or `time_ms`"),
+            "{e}"
+        );
+    }
+}
