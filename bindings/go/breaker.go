@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -303,6 +304,37 @@ type Permit struct {
 // Generation returns the generation the call was admitted in.
 func (p Permit) Generation() uint64 { return uint64(p.raw.generation) }
 
+// recordQuiet reports outcome without an error object (Execute ignores stale
+// outcomes): the fast path.
+func (p Permit) recordQuiet(outcome Outcome) {
+	ptr := p.b.h.acquire()
+	C.bw_breaker_record(ptr, p.raw, C.uint32_t(outcome), nil)
+	p.b.h.release()
+}
+
+// rejectionMessages caches the message of each breaker rejection reason (the library's
+// text is fixed per reason), so that a rejection allocates only its *Error.
+var rejectionMessages [8]atomic.Pointer[string]
+
+func breakerRejection(e *C.bw_error) error {
+	r := Reason(e.reason)
+	if e.status != C.BW_REJECTED || int(r) >= len(rejectionMessages) {
+		return newError(e)
+	}
+	msg := rejectionMessages[r].Load()
+	if msg == nil {
+		s := messageString(&e.message)
+		msg = &s
+		rejectionMessages[r].Store(msg)
+	}
+	err := &Error{Status: StatusRejected, Policy: Policy(e.policy), Reason: r,
+		HasRetryAfter: bool(e.has_retry_after), Message: *msg}
+	if err.HasRetryAfter {
+		err.RetryAfter = nanosToDuration(uint64(e.retry_after_ns))
+	}
+	return err
+}
+
 func (p Permit) record(outcome Outcome) error {
 	ptr := p.b.h.acquire()
 	var e C.bw_error
@@ -345,7 +377,7 @@ func (b *CircuitBreaker) Allow() (Permit, error) {
 	s := C.bw_breaker_try_acquire(ptr, &p.raw, &e)
 	b.h.release()
 	if s != C.BW_OK {
-		return Permit{}, newError(&e)
+		return Permit{}, breakerRejection(&e)
 	}
 	return p, nil
 }
@@ -368,15 +400,15 @@ func (b *CircuitBreaker) Execute(fn func() error) error {
 	done := false
 	defer func() {
 		if !done {
-			_ = p.Failure()
+			p.recordQuiet(OutcomeFailure)
 		}
 	}()
 	err = fn()
 	done = true
 	if b.succeeded(err) {
-		_ = p.Success()
+		p.recordQuiet(OutcomeSuccess)
 	} else {
-		_ = p.Failure()
+		p.recordQuiet(OutcomeFailure)
 	}
 	return err
 }

@@ -435,6 +435,30 @@ Classify = Callable[[Any], Union[Outcome, bool, None]]
 
 _tls = threading.local()
 
+# Breaker rejections by reason: (class, message), filled on first use (the library's
+# text is fixed per reason), so that a rejection does not decode the error object.
+_REJECTIONS: dict[int, tuple[type[errors.BreakwaterError], str]] = {}
+
+
+def _rejection(err: _abi.bw_error) -> errors.BreakwaterError:
+    """The exception for a failed ``bw_breaker_try_acquire``."""
+    if err.status != _abi.REJECTED:
+        return errors.from_error(err)
+    reason = err.reason
+    known = _REJECTIONS.get(reason)
+    if known is None:
+        e = errors.from_error(err)
+        _REJECTIONS[reason] = (type(e), e.message)
+        return e
+    cls, message = known
+    return cls(
+        message,
+        status=_abi.REJECTED,
+        policy=_abi.POLICY_CIRCUIT_BREAKER,
+        reason=reason,
+        retry_after=err.retry_after_ns / 1e9 if err.has_retry_after else None,
+    )
+
 
 def _err() -> _abi.bw_error:
     try:
@@ -605,7 +629,7 @@ class CircuitBreaker:
         if self._pending:
             self._raise_pending()
         if status:
-            raise errors.from_error(err)
+            raise _rejection(err)
         return Permit(self, raw)
 
     def _record(self, raw: bw_permit, outcome: int, duration: Optional[Seconds]) -> bool:
@@ -651,7 +675,7 @@ class CircuitBreaker:
         status = lib.bw_breaker_try_acquire(ptr, ctypes.byref(raw), ctypes.byref(err))
         if status:
             self._raise_pending()
-            raise errors.from_error(err)
+            raise _rejection(err)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
