@@ -253,6 +253,17 @@
 #define BW_BREAKER_EVENT_QUEUE_LEN 256
 
 /**
+ * `bw_breaker_config_set_failure_rate` window kind: the last `n` outcomes.
+ */
+#define BW_WINDOW_COUNT 0
+
+/**
+ * `bw_breaker_config_set_failure_rate` window kind: the outcomes of the last `n`
+ * nanoseconds.
+ */
+#define BW_WINDOW_TIME 1
+
+/**
  * The smallest `size` `bw_breaker_metrics` accepts: the `size`, `state` and
  * `generation` fields.
  */
@@ -266,8 +277,9 @@
 typedef struct bw_breaker bw_breaker;
 
 /**
- * A breaker configuration (from JSON), to build breakers with `bw_breaker_new`. Free it
- * with `bw_breaker_config_free`.
+ * A breaker configuration, from JSON (`bw_breaker_config_from_json`) or built with
+ * setters (`bw_breaker_config_new`, `bw_breaker_config_set_*`), to build breakers with
+ * `bw_breaker_new`. Thread-safe; free it with `bw_breaker_config_free`.
  */
 typedef struct bw_breaker_config bw_breaker_config;
 
@@ -722,6 +734,7 @@ bw_status bw_breaker_config_from_json(const char *json,
  * every field present) into `buf` (NUL-terminated) and its length without the NUL into
  * `*out_len`.
  *
+ * `BW_INVALID_CONFIG` when the setters combined a slow-call rate with a count policy;
  * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
  * receives the length; `buf` may be NULL when `len` is 0); `BW_INVALID_ARGUMENT` for a
  * NULL `config` or `out_len`, or a NULL `buf` with a non-zero `len`.
@@ -731,6 +744,118 @@ bw_status bw_breaker_config_to_json(const struct bw_breaker_config *config,
                                     size_t len,
                                     size_t *out_len,
                                     struct bw_error *err);
+
+/**
+ * Creates a configuration with the defaults (those of `bw_breaker_config_from_json`)
+ * into `*out`, to change with the `bw_breaker_config_set_*` functions. The setters
+ * check only what they cannot pass on (an unknown window kind, a count window over
+ * 2^32 - 1); every value is checked when a breaker is built (`BW_INVALID_CONFIG` naming
+ * the field). Free it with `bw_breaker_config_free`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `out`.
+ */
+bw_status bw_breaker_config_new(struct bw_breaker_config **out, struct bw_error *err);
+
+/**
+ * Sets the breaker's name (UTF-8, `len` bytes, not empty). Defaults to "default".
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `config`, a NULL `name` with a non-zero `len`, or
+ * text that is not UTF-8.
+ */
+bw_status bw_breaker_config_set_name(const struct bw_breaker_config *config,
+                                     const char *name,
+                                     size_t len,
+                                     struct bw_error *err);
+
+/**
+ * Opens on the `threshold`-th consecutive failure (at least 1). Defaults to 5.
+ * `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_consecutive_failures(const struct bw_breaker_config *config,
+                                                     uint32_t threshold,
+                                                     struct bw_error *err);
+
+/**
+ * Opens on `threshold` failures within `window_ns` nanoseconds from the first failure
+ * of the window. Defaults to the consecutive-failures policy (5).
+ * `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_failures_in_window(const struct bw_breaker_config *config,
+                                                   uint32_t threshold,
+                                                   uint64_t window_ns,
+                                                   struct bw_error *err);
+
+/**
+ * Opens when the failure rate of the window reaches `threshold` (in (0, 1]) once it
+ * holds `minimum_calls` outcomes. The window is `window_kind` `BW_WINDOW_COUNT` (the
+ * last `window_size` outcomes) or `BW_WINDOW_TIME` (the last `window_size`
+ * nanoseconds). Defaults to the consecutive-failures policy (5).
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `config` or an unknown `window_kind`;
+ * `BW_INVALID_CONFIG` for a count window over 2^32 - 1.
+ */
+bw_status bw_breaker_config_set_failure_rate(const struct bw_breaker_config *config,
+                                             double threshold,
+                                             uint32_t window_kind,
+                                             uint64_t window_size,
+                                             uint32_t minimum_calls,
+                                             struct bw_error *err);
+
+/**
+ * Adds a slow-call rate: calls of at least `slow_ns` nanoseconds are slow, and the
+ * breaker opens when their rate reaches `threshold` (in (0, 1]), over the window of a
+ * failure-rate policy, or alone over the last 100 calls (minimum 100). With a count
+ * policy, building refuses it. Defaults to no slow-call rate.
+ * `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_slow_call_rate(const struct bw_breaker_config *config,
+                                               double threshold,
+                                               uint64_t slow_ns,
+                                               struct bw_error *err);
+
+/**
+ * How long the breaker stays open before a trial, in nanoseconds (greater than zero).
+ * Defaults to 60 s. `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_open_duration_ns(const struct bw_breaker_config *config,
+                                                 uint64_t ns,
+                                                 struct bw_error *err);
+
+/**
+ * Grows the open duration on consecutive re-opens: the k-th lasts
+ * `min(cap_ns, open_duration * multiplier^k)` (`multiplier` at least 1, `cap_ns` at
+ * least the open duration). Defaults to no growth. `BW_INVALID_ARGUMENT` for a NULL
+ * `config`.
+ */
+bw_status bw_breaker_config_set_open_duration_growth(const struct bw_breaker_config *config,
+                                                     double multiplier,
+                                                     uint64_t cap_ns,
+                                                     struct bw_error *err);
+
+/**
+ * Admissions per half-open trial (at least 1). Defaults to 1. `BW_INVALID_ARGUMENT` for
+ * a NULL `config`.
+ */
+bw_status bw_breaker_config_set_half_open_max_calls(const struct bw_breaker_config *config,
+                                                    uint32_t n,
+                                                    struct bw_error *err);
+
+/**
+ * Successes that close a half-open trial under a count policy (1 to the trial size).
+ * Defaults to the trial size. `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_success_threshold(const struct bw_breaker_config *config,
+                                                  uint32_t n,
+                                                  struct bw_error *err);
+
+/**
+ * How long a half-open trial may stay undecided before the breaker re-opens, in
+ * nanoseconds (greater than zero). Defaults to the open duration.
+ * `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_half_open_max_wait_ns(const struct bw_breaker_config *config,
+                                                      uint64_t ns,
+                                                      struct bw_error *err);
 
 /**
  * Releases a configuration. NULL is a no-op. Breakers built from it are not affected.

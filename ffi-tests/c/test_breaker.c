@@ -167,6 +167,74 @@ TEST(new_checks_its_arguments) {
     bw_breaker_free(NULL);
 }
 
+TEST(config_setters_build_what_they_say) {
+    bw_breaker_config *c = SENTINEL_PTR;
+    bw_error e;
+    CHECK_STATUS(bw_breaker_config_new(NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_new(&c, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_name(c, JSON("db"), &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, BW_WINDOW_TIME, 10 * SEC, 4, &e),
+                 BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_slow_call_rate(c, 0.75, 2 * SEC, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_open_duration_ns(c, 30 * SEC, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_open_duration_growth(c, 2.0, 120 * SEC, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(c, 3, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_wait_ns(c, 5 * SEC, &e), BW_OK);
+    char buf[512];
+    size_t len = 0;
+    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_OK);
+    CHECK_STR_EQ(buf,
+                 "{\"name\":\"db\",\"policy\":{\"type\":\"failure_rate\",\"threshold\":0.5,"
+                 "\"window\":{\"time_ms\":10000},\"minimum_calls\":4,\"slow\":{\"threshold\":0.75,"
+                 "\"slow_duration_ms\":2000}},\"open_duration_ms\":30000,"
+                 "\"open_duration_multiplier\":2.0,\"open_duration_cap_ms\":120000,"
+                 "\"half_open_max_calls\":3,\"success_threshold\":null,"
+                 "\"half_open_max_wait_ms\":5000}");
+    bw_breaker *b = NULL;
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_OK);
+    bw_breaker_free(b);
+
+    /* count policies: the success threshold; a slow-call rate is refused when building */
+    CHECK_STATUS(bw_breaker_config_set_consecutive_failures(c, 2, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_success_threshold(c, 2, &e), BW_OK);
+    b = SENTINEL_PTR;
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
+    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: slow.threshold");
+    CHECK(b == SENTINEL_PTR);
+    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_INVALID_CONFIG);
+    bw_breaker_config_free(c);
+
+    CHECK_STATUS(bw_breaker_config_new(&c, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_failures_in_window(c, 2, 0, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
+    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: window");
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(c, 0, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_failures_in_window(c, 2, SEC, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
+    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: half_open_max_calls");
+    /* bad arguments */
+    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, 2, 10, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "window_kind: 2 is not a valid value (expected 0 (BW_WINDOW_COUNT) or "
+                            "1 (BW_WINDOW_TIME))");
+    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, BW_WINDOW_COUNT, 1ull << 32, 1, &e),
+                 BW_INVALID_CONFIG);
+    CHECK_STATUS(bw_breaker_config_set_name(c, NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_name(c, "\xc3", 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_name(NULL, JSON("x"), &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_consecutive_failures(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_failures_in_window(NULL, 1, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_failure_rate(NULL, 0.5, 0, 1, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_slow_call_rate(NULL, 0.5, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_open_duration_ns(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_open_duration_growth(NULL, 1.0, 1, &e),
+                 BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_success_threshold(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_wait_ns(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "config must not be NULL");
+    bw_breaker_config_free(c);
+}
+
 /* ---- the protocol ---- */
 
 TEST(protocol_counts_and_rejects_with_reasons) {
@@ -612,6 +680,7 @@ TEST(sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial) {
 int main(void) {
     RUN(config_from_json_round_trips_and_names_bad_fields);
     RUN(new_checks_its_arguments);
+    RUN(config_setters_build_what_they_say);
     RUN(protocol_counts_and_rejects_with_reasons);
     RUN(protocol_refuses_bad_arguments);
     RUN(call_runs_the_function_and_records_its_verdict);

@@ -11,15 +11,26 @@ import (
 
 // Functions of the header the Go binding deliberately does not call.
 var notWrapped = map[string]string{
-	"bw_last_error_message":       "Go uses the per-call bw_error (goroutines move between threads)",
-	"bw_clock_monotonic_new":      "the binding uses bw_clock_new(kind)",
-	"bw_clock_manual_new":         "the binding uses bw_clock_new(kind)",
-	"bw_clock_kind":               "the Go types say the kind",
-	"bw_breaker_call":             "guarded Go code runs in Go through the permit protocol (no C-to-Go callbacks)",
-	"bw_breaker_new":              "its event callback would call into Go: the binding uses bw_breaker_new_json and polls events",
-	"bw_breaker_config_from_json": "the binding builds JSON itself and passes it to bw_breaker_new_json",
-	"bw_breaker_config_to_json":   "the binding builds JSON itself and passes it to bw_breaker_new_json",
-	"bw_breaker_config_free":      "the binding builds JSON itself and passes it to bw_breaker_new_json",
+	"bw_last_error_message":                       "Go uses the per-call bw_error (goroutines move between threads)",
+	"bw_clock_monotonic_new":                      "the binding uses bw_clock_new(kind)",
+	"bw_clock_manual_new":                         "the binding uses bw_clock_new(kind)",
+	"bw_clock_kind":                               "the Go types say the kind",
+	"bw_breaker_call":                             "guarded Go code runs in Go through the permit protocol (no C-to-Go callbacks)",
+	"bw_breaker_new":                              "its event callback would call into Go: the binding uses bw_breaker_new_json and polls events",
+	"bw_breaker_config_from_json":                 "the binding builds JSON itself and passes it to bw_breaker_new_json",
+	"bw_breaker_config_to_json":                   "the binding builds JSON itself and passes it to bw_breaker_new_json",
+	"bw_breaker_config_free":                      "the binding builds JSON itself and passes it to bw_breaker_new_json",
+	"bw_breaker_config_new":                       "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_name":                  "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_consecutive_failures":  "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_failures_in_window":    "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_failure_rate":          "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_slow_call_rate":        "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_open_duration_ns":      "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_open_duration_growth":  "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_half_open_max_calls":   "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_success_threshold":     "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_half_open_max_wait_ns": "BreakerConfig is built in Go and passed as JSON",
 }
 
 // Every function of include/breakwater.h is called by the binding (or listed above), and

@@ -452,3 +452,38 @@ def test_closed_breaker_raises_value_error():
     with pytest.raises(ValueError, match="circuit breaker is closed"):
         b.acquire()
     assert repr(b) == "CircuitBreaker(closed)"
+
+
+def test_the_c_setters_build_the_same_configuration_as_json():
+    import ctypes
+
+    from breakwater import _abi
+    from breakwater._lib import call, lib
+    from breakwater.breaker import CONFIG_P
+
+    c = CONFIG_P()
+    call(lib.bw_breaker_config_new, ctypes.byref(c))
+    try:
+        call(lib.bw_breaker_config_set_name, c, b"db", 2)
+        call(lib.bw_breaker_config_set_consecutive_failures, c, 3)
+        call(lib.bw_breaker_config_set_open_duration_ns, c, 1_500_000)
+        call(lib.bw_breaker_config_set_half_open_max_calls, c, 2)
+        call(lib.bw_breaker_config_set_success_threshold, c, 1)
+        call(lib.bw_breaker_config_set_half_open_max_wait_ns, c, 10**9)
+        call(lib.bw_breaker_config_set_open_duration_growth, c, 2.0, 10**10)
+        buf = ctypes.create_string_buffer(512)
+        n = ctypes.c_size_t()
+        call(lib.bw_breaker_config_to_json, c, buf, len(buf), ctypes.byref(n))
+        assert buf.value.decode() == (
+            '{"name":"db","policy":{"type":"consecutive_failures","threshold":3},'
+            '"open_duration_ms":1.5,"open_duration_multiplier":2.0,'
+            '"open_duration_cap_ms":10000,"half_open_max_calls":2,"success_threshold":1,'
+            '"half_open_max_wait_ms":1000}'
+        )
+        call(lib.bw_breaker_config_set_failures_in_window, c, 2, 10**9)
+        call(lib.bw_breaker_config_set_failure_rate, c, 0.5, _abi.WINDOW_COUNT, 10, 5)
+        call(lib.bw_breaker_config_set_slow_call_rate, c, 0.5, 10**9)
+        with pytest.raises(ValueError, match="window_kind: 9 is not a valid value"):
+            call(lib.bw_breaker_config_set_failure_rate, c, 0.5, 9, 10, 5)
+    finally:
+        lib.bw_breaker_config_free(c)

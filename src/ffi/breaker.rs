@@ -15,8 +15,8 @@ use super::status::{
     BW_BUFFER_TOO_SMALL, BW_FAILED, BW_POLICY_CIRCUIT_BREAKER, BW_STALE, bw_status,
 };
 use crate::breaker::{
-    BreakerConfig, BreakerMetrics, CircuitBreaker, Outcome, RawPermit, Recorded, State, Transition,
-    TransitionReason,
+    BreakerBuilder, BreakerConfig, BreakerMetrics, CircuitBreaker, MAX_COUNT_WINDOW, Outcome,
+    RawPermit, Recorded, State, Transition, TransitionReason, Window,
 };
 use crate::clock::Clock;
 use crate::error::{ConfigError, PolicyKind};
@@ -284,10 +284,54 @@ pub struct bw_breaker {
     shared: Shared,
 }
 
-/// A breaker configuration (from JSON), to build breakers with `bw_breaker_new`. Free it
-/// with `bw_breaker_config_free`.
+/// A breaker configuration, from JSON (`bw_breaker_config_from_json`) or built with
+/// setters (`bw_breaker_config_new`, `bw_breaker_config_set_*`), to build breakers with
+/// `bw_breaker_new`. Thread-safe; free it with `bw_breaker_config_free`.
 pub struct bw_breaker_config {
-    config: BreakerConfig,
+    builder: parking_lot::Mutex<BreakerBuilder>,
+}
+
+impl bw_breaker_config {
+    fn new(builder: BreakerBuilder) -> bw_breaker_config {
+        bw_breaker_config {
+            builder: parking_lot::Mutex::new(builder),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(BreakerBuilder) -> BreakerBuilder) {
+        let mut guard = self.builder.lock();
+        let builder = std::mem::take(&mut *guard);
+        *guard = f(builder);
+    }
+
+    fn config(&self) -> Result<BreakerConfig, ConfigError> {
+        self.builder.lock().to_config()
+    }
+}
+
+/// `bw_breaker_config_set_failure_rate` window kind: the last `n` outcomes.
+pub const BW_WINDOW_COUNT: u32 = 0;
+/// `bw_breaker_config_set_failure_rate` window kind: the outcomes of the last `n`
+/// nanoseconds.
+pub const BW_WINDOW_TIME: u32 = 1;
+
+fn window_of(kind: u32, size: u64) -> Result<Window, FfiError> {
+    match kind {
+        BW_WINDOW_COUNT => u32::try_from(size).map(Window::Count).map_err(|_| {
+            ConfigError::new(
+                PolicyKind::CircuitBreaker,
+                "window",
+                format!("a count window holds at most {MAX_COUNT_WINDOW} outcomes, got {size}"),
+            )
+            .into()
+        }),
+        BW_WINDOW_TIME => Ok(Window::Time(Duration::from_nanos(size))),
+        _ => Err(super::macros::enum_error(
+            "window_kind",
+            kind,
+            "0 (BW_WINDOW_COUNT) or 1 (BW_WINDOW_TIME)",
+        )),
+    }
 }
 
 /// A registry of named breakers: the same name gives handles on the same breaker.
@@ -335,7 +379,9 @@ pub unsafe extern "C" fn bw_breaker_config_from_json(
         let out = try_out!(out);
         let config = parse_config(text)?;
         config.validate()?;
-        out.set(into_handle(bw_breaker_config { config }));
+        out.set(into_handle(bw_breaker_config::new(
+            BreakerBuilder::new().config(config),
+        )));
         Ok(())
     })
 }
@@ -344,6 +390,7 @@ pub unsafe extern "C" fn bw_breaker_config_from_json(
 /// every field present) into `buf` (NUL-terminated) and its length without the NUL into
 /// `*out_len`.
 ///
+/// `BW_INVALID_CONFIG` when the setters combined a slow-call rate with a count policy;
 /// `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
 /// receives the length; `buf` may be NULL when `len` is 0); `BW_INVALID_ARGUMENT` for a
 /// NULL `config` or `out_len`, or a NULL `buf` with a non-zero `len`.
@@ -356,11 +403,197 @@ pub unsafe extern "C" fn bw_breaker_config_to_json(
     err: *mut bw_error,
 ) -> bw_status {
     ffi_boundary!(err, {
-        let config = try_ref!(config);
-        let text = serde_json::to_string(&config.config)
+        let config = try_ref!(config).config()?;
+        let text = serde_json::to_string(&config)
             .map_err(|e| FfiError::invalid_argument(format!("cannot serialize: {e}")))?;
         // SAFETY: as documented for this function's parameters.
         unsafe { copy_text(&text, buf, len, out_len) }
+    })
+}
+
+/// Creates a configuration with the defaults (those of `bw_breaker_config_from_json`)
+/// into `*out`, to change with the `bw_breaker_config_set_*` functions. The setters
+/// check only what they cannot pass on (an unknown window kind, a count window over
+/// 2^32 - 1); every value is checked when a breaker is built (`BW_INVALID_CONFIG` naming
+/// the field). Free it with `bw_breaker_config_free`.
+///
+/// `BW_INVALID_ARGUMENT` for a NULL `out`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_new(
+    out: *mut *mut bw_breaker_config,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        let out = try_out!(out);
+        out.set(into_handle(bw_breaker_config::new(BreakerBuilder::new())));
+        Ok(())
+    })
+}
+
+/// Sets the breaker's name (UTF-8, `len` bytes, not empty). Defaults to "default".
+///
+/// `BW_INVALID_ARGUMENT` for a NULL `config`, a NULL `name` with a non-zero `len`, or
+/// text that is not UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_name(
+    config: *const bw_breaker_config,
+    name: *const c_char,
+    len: usize,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        let config = try_ref!(config);
+        let name = try_str!(name, len);
+        config.update(|b| b.name(name));
+        Ok(())
+    })
+}
+
+/// Opens on the `threshold`-th consecutive failure (at least 1). Defaults to 5.
+/// `BW_INVALID_ARGUMENT` for a NULL `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_consecutive_failures(
+    config: *const bw_breaker_config,
+    threshold: u32,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        try_ref!(config).update(|b| b.consecutive_failures(threshold));
+        Ok(())
+    })
+}
+
+/// Opens on `threshold` failures within `window_ns` nanoseconds from the first failure
+/// of the window. Defaults to the consecutive-failures policy (5).
+/// `BW_INVALID_ARGUMENT` for a NULL `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_failures_in_window(
+    config: *const bw_breaker_config,
+    threshold: u32,
+    window_ns: u64,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        try_ref!(config)
+            .update(|b| b.failures_in_window(threshold, Duration::from_nanos(window_ns)));
+        Ok(())
+    })
+}
+
+/// Opens when the failure rate of the window reaches `threshold` (in (0, 1]) once it
+/// holds `minimum_calls` outcomes. The window is `window_kind` `BW_WINDOW_COUNT` (the
+/// last `window_size` outcomes) or `BW_WINDOW_TIME` (the last `window_size`
+/// nanoseconds). Defaults to the consecutive-failures policy (5).
+///
+/// `BW_INVALID_ARGUMENT` for a NULL `config` or an unknown `window_kind`;
+/// `BW_INVALID_CONFIG` for a count window over 2^32 - 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_failure_rate(
+    config: *const bw_breaker_config,
+    threshold: f64,
+    window_kind: u32,
+    window_size: u64,
+    minimum_calls: u32,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        let config = try_ref!(config);
+        let window = window_of(window_kind, window_size)?;
+        config.update(|b| b.failure_rate(threshold, window, minimum_calls));
+        Ok(())
+    })
+}
+
+/// Adds a slow-call rate: calls of at least `slow_ns` nanoseconds are slow, and the
+/// breaker opens when their rate reaches `threshold` (in (0, 1]), over the window of a
+/// failure-rate policy, or alone over the last 100 calls (minimum 100). With a count
+/// policy, building refuses it. Defaults to no slow-call rate.
+/// `BW_INVALID_ARGUMENT` for a NULL `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_slow_call_rate(
+    config: *const bw_breaker_config,
+    threshold: f64,
+    slow_ns: u64,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        try_ref!(config).update(|b| b.slow_call_rate(threshold, Duration::from_nanos(slow_ns)));
+        Ok(())
+    })
+}
+
+/// How long the breaker stays open before a trial, in nanoseconds (greater than zero).
+/// Defaults to 60 s. `BW_INVALID_ARGUMENT` for a NULL `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_open_duration_ns(
+    config: *const bw_breaker_config,
+    ns: u64,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        try_ref!(config).update(|b| b.open_duration(Duration::from_nanos(ns)));
+        Ok(())
+    })
+}
+
+/// Grows the open duration on consecutive re-opens: the k-th lasts
+/// `min(cap_ns, open_duration * multiplier^k)` (`multiplier` at least 1, `cap_ns` at
+/// least the open duration). Defaults to no growth. `BW_INVALID_ARGUMENT` for a NULL
+/// `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_open_duration_growth(
+    config: *const bw_breaker_config,
+    multiplier: f64,
+    cap_ns: u64,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        try_ref!(config)
+            .update(|b| b.open_duration_growth(multiplier, Duration::from_nanos(cap_ns)));
+        Ok(())
+    })
+}
+
+/// Admissions per half-open trial (at least 1). Defaults to 1. `BW_INVALID_ARGUMENT` for
+/// a NULL `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_half_open_max_calls(
+    config: *const bw_breaker_config,
+    n: u32,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        try_ref!(config).update(|b| b.half_open_max_calls(n));
+        Ok(())
+    })
+}
+
+/// Successes that close a half-open trial under a count policy (1 to the trial size).
+/// Defaults to the trial size. `BW_INVALID_ARGUMENT` for a NULL `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_success_threshold(
+    config: *const bw_breaker_config,
+    n: u32,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        try_ref!(config).update(|b| b.success_threshold(n));
+        Ok(())
+    })
+}
+
+/// How long a half-open trial may stay undecided before the breaker re-opens, in
+/// nanoseconds (greater than zero). Defaults to the open duration.
+/// `BW_INVALID_ARGUMENT` for a NULL `config`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_config_set_half_open_max_wait_ns(
+    config: *const bw_breaker_config,
+    ns: u64,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        try_ref!(config).update(|b| b.half_open_max_wait(Duration::from_nanos(ns)));
+        Ok(())
     })
 }
 
@@ -435,7 +668,7 @@ pub unsafe extern "C" fn bw_breaker_new(
         let clock = opt_ref!(clock);
         let out = try_out!(out);
         let callback = on_event.map(|f| EventCallback { f, user_data });
-        let shared = build(config.config.clone(), clock_or_monotonic(clock), callback)?;
+        let shared = build(config.config()?, clock_or_monotonic(clock), callback)?;
         out.set(into_handle(bw_breaker { shared }));
         Ok(())
     })

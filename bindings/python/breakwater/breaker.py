@@ -155,6 +155,50 @@ _lib.declare(
             KEEP_GIL,
         ),
         "bw_breaker_config_free": (None, [CONFIG_P], KEEP_GIL),
+        # The setters: Python builds JSON instead (declared for completeness).
+        "bw_breaker_config_new": (c_int32, [POINTER(CONFIG_P), ERROR_P], KEEP_GIL),
+        "bw_breaker_config_set_name": (c_int32, [CONFIG_P, c_char_p, c_size_t, ERROR_P], KEEP_GIL),
+        "bw_breaker_config_set_consecutive_failures": (
+            c_int32,
+            [CONFIG_P, c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_failures_in_window": (
+            c_int32,
+            [CONFIG_P, c_uint32, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_failure_rate": (
+            c_int32,
+            [CONFIG_P, ctypes.c_double, c_uint32, c_uint64, c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_slow_call_rate": (
+            c_int32,
+            [CONFIG_P, ctypes.c_double, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_open_duration_ns": (c_int32, [CONFIG_P, c_uint64, ERROR_P], KEEP_GIL),
+        "bw_breaker_config_set_open_duration_growth": (
+            c_int32,
+            [CONFIG_P, ctypes.c_double, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_half_open_max_calls": (
+            c_int32,
+            [CONFIG_P, c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_success_threshold": (
+            c_int32,
+            [CONFIG_P, c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_half_open_max_wait_ns": (
+            c_int32,
+            [CONFIG_P, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
         "bw_breaker_new": (
             c_int32,
             [CONFIG_P, CLOCK_P, EVENT_FN, c_void_p, POINTER(BREAKER_P), ERROR_P],
