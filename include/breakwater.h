@@ -222,6 +222,124 @@
 #define BW_RETRY_STOP_DEADLINE_REACHED 6
 
 /**
+ * `bw_breaker_state`: closed (calls run, outcomes are counted).
+ */
+#define BW_STATE_CLOSED 0
+
+/**
+ * `bw_breaker_state`: open (calls are rejected until the open duration has elapsed).
+ */
+#define BW_STATE_OPEN 1
+
+/**
+ * `bw_breaker_state`: half-open (a trial of a few calls decides).
+ */
+#define BW_STATE_HALF_OPEN 2
+
+/**
+ * `bw_breaker_state`: forced open by hand (everything is rejected until a reset).
+ */
+#define BW_STATE_FORCED_OPEN 3
+
+/**
+ * `bw_breaker_state`: disabled by hand (everything runs and is counted, never trips).
+ */
+#define BW_STATE_DISABLED 4
+
+/**
+ * `bw_breaker_record` outcome: the call succeeded.
+ */
+#define BW_OUTCOME_SUCCESS 0
+
+/**
+ * `bw_breaker_record` outcome: the call failed.
+ */
+#define BW_OUTCOME_FAILURE 1
+
+/**
+ * `bw_breaker_record` outcome: neither (gives a half-open admission back).
+ */
+#define BW_OUTCOME_IGNORED 2
+
+/**
+ * `bw_breaker_event.reason`: the trip policy's threshold was reached (closed -> open).
+ */
+#define BW_TRANSITION_THRESHOLD_REACHED 0
+
+/**
+ * `bw_breaker_event.reason`: the open duration elapsed (open -> half-open).
+ */
+#define BW_TRANSITION_OPEN_DURATION_ELAPSED 1
+
+/**
+ * `bw_breaker_event.reason`: the half-open trial succeeded (half-open -> closed).
+ */
+#define BW_TRANSITION_TRIAL_SUCCEEDED 2
+
+/**
+ * `bw_breaker_event.reason`: the half-open trial failed (half-open -> open).
+ */
+#define BW_TRANSITION_TRIAL_FAILED 3
+
+/**
+ * `bw_breaker_event.reason`: the trial stayed undecided too long (half-open -> open).
+ */
+#define BW_TRANSITION_HALF_OPEN_TIMEOUT 4
+
+/**
+ * `bw_breaker_event.reason`: `bw_breaker_reset`.
+ */
+#define BW_TRANSITION_RESET 5
+
+/**
+ * `bw_breaker_event.reason`: `bw_breaker_force_open`.
+ */
+#define BW_TRANSITION_FORCED_OPEN 6
+
+/**
+ * `bw_breaker_event.reason`: `bw_breaker_disable`.
+ */
+#define BW_TRANSITION_DISABLED 7
+
+/**
+ * How many transition events a breaker keeps for `bw_breaker_poll_events`: when the
+ * queue is full a new event is dropped (the queue keeps the oldest) and counted in
+ * `bw_breaker_stats.events_dropped`.
+ */
+#define BW_BREAKER_EVENT_QUEUE_LEN 256
+
+/**
+ * `bw_breaker_config_set_failure_rate` window kind: the last `n` outcomes.
+ */
+#define BW_WINDOW_COUNT 0
+
+/**
+ * `bw_breaker_config_set_failure_rate` window kind: the outcomes of the last `n`
+ * nanoseconds.
+ */
+#define BW_WINDOW_TIME 1
+
+/**
+ * The smallest `size` `bw_breaker_metrics` accepts: the `size`, `state` and
+ * `generation` fields.
+ */
+#define BW_BREAKER_METRICS_MIN_SIZE 16
+
+/**
+ * A circuit breaker handle. Thread-safe; free it with `bw_breaker_free`. Handles from a
+ * registry share their breaker (and its event queue) with every other handle of the
+ * same name.
+ */
+typedef struct bw_breaker bw_breaker;
+
+/**
+ * A breaker configuration, from JSON (`bw_breaker_config_from_json`) or built with
+ * setters (`bw_breaker_config_new`, `bw_breaker_config_set_*`), to build breakers with
+ * `bw_breaker_new`. Thread-safe; free it with `bw_breaker_config_free`.
+ */
+typedef struct bw_breaker_config bw_breaker_config;
+
+/**
  * A semaphore bulkhead: at most `max_concurrent` permits held at once; waiters are
  * served first come, first served. Thread-safe.
  */
@@ -255,6 +373,12 @@ typedef struct bw_deadline bw_deadline;
  * A rate limiter (GCRA): `permits` per `period` with a `burst`. Thread-safe.
  */
 typedef struct bw_limiter bw_limiter;
+
+/**
+ * A registry of named breakers: the same name gives handles on the same breaker.
+ * Thread-safe; free it with `bw_registry_free` (handles stay valid).
+ */
+typedef struct bw_registry bw_registry;
 
 /**
  * A retry policy: its schedule (backoff, cap, jitter, floor), its time budget and its
@@ -389,6 +513,166 @@ typedef struct bw_bulkhead_metrics {
      */
     uint64_t acquired;
 } bw_bulkhead_metrics;
+
+/**
+ * A state transition of a breaker (`bw_breaker_poll_events`, or the event callback).
+ */
+typedef struct bw_breaker_event {
+    /**
+     * The state left (`BW_STATE_*`).
+     */
+    uint32_t from;
+    /**
+     * The state entered (`BW_STATE_*`).
+     */
+    uint32_t to;
+    /**
+     * Why (`BW_TRANSITION_*`).
+     */
+    uint32_t reason;
+    /**
+     * The generation the transition started.
+     */
+    uint64_t generation;
+    /**
+     * When it happened, on the breaker's clock (`bw_clock_now_ns`).
+     */
+    uint64_t at_ns;
+} bw_breaker_event;
+
+/**
+ * A permit to run one call, returned by value by `bw_breaker_try_acquire`: report its
+ * outcome once with `bw_breaker_record` (or `bw_breaker_record_duration`). Plain data:
+ * copy it freely; a permit of an older generation is stale (`BW_STALE`). A permit that is
+ * never reported holds a half-open admission at most until the half-open wait re-opens
+ * the trial.
+ */
+typedef struct bw_permit {
+    /**
+     * The generation the call was admitted in (never 0: a zeroed permit is stale).
+     */
+    uint64_t generation;
+    /**
+     * The clock reading at admission when the breaker measures durations, else 0.
+     */
+    uint64_t acquired_ns;
+} bw_permit;
+
+/**
+ * A snapshot of a breaker's counts, written by `bw_breaker_metrics` (C keeps type and
+ * function names in one namespace, hence the different name).
+ *
+ * It can grow at the end in later versions: set `size` to `sizeof(bw_breaker_stats)`
+ * before the call; the library writes the fields that fit in `size` bytes and sets
+ * `size` to the number of bytes it wrote. Rates are -1.0 when the policy computes none
+ * (count policies, or fewer outcomes than the minimum).
+ */
+typedef struct bw_breaker_stats {
+    /**
+     * In: the caller's `sizeof(bw_breaker_stats)`; out: the bytes written.
+     */
+    uint32_t size;
+    /**
+     * The current state (`BW_STATE_*`).
+     */
+    uint32_t state;
+    /**
+     * The current generation.
+     */
+    uint64_t generation;
+    /**
+     * Admissions in the current state.
+     */
+    uint64_t requests;
+    /**
+     * Successes in the current state.
+     */
+    uint64_t successes;
+    /**
+     * Failures in the current state.
+     */
+    uint64_t failures;
+    /**
+     * Ignored outcomes in the current state.
+     */
+    uint64_t ignored;
+    /**
+     * Slow calls in the current state.
+     */
+    uint64_t slow;
+    /**
+     * The current run of successes.
+     */
+    uint64_t consecutive_successes;
+    /**
+     * The current run of failures.
+     */
+    uint64_t consecutive_failures;
+    /**
+     * Outcomes in the rate window.
+     */
+    uint64_t window_calls;
+    /**
+     * Failures in the rate window.
+     */
+    uint64_t window_failures;
+    /**
+     * The window's failure rate, or -1.0.
+     */
+    double failure_rate;
+    /**
+     * The window's slow-call rate, or -1.0.
+     */
+    double slow_call_rate;
+    /**
+     * Admissions since the breaker was built.
+     */
+    uint64_t total_requests;
+    /**
+     * Successes since the breaker was built.
+     */
+    uint64_t total_successes;
+    /**
+     * Failures since the breaker was built.
+     */
+    uint64_t total_failures;
+    /**
+     * Ignored outcomes since the breaker was built.
+     */
+    uint64_t total_ignored;
+    /**
+     * Slow calls since the breaker was built.
+     */
+    uint64_t total_slow;
+    /**
+     * Rejections because the breaker was open.
+     */
+    uint64_t rejected_open;
+    /**
+     * Rejections because the half-open trial was full.
+     */
+    uint64_t rejected_trial_full;
+    /**
+     * Rejections because the breaker was forced open.
+     */
+    uint64_t rejected_forced_open;
+    /**
+     * Outcomes dropped as stale.
+     */
+    uint64_t stale_dropped;
+    /**
+     * State transitions.
+     */
+    uint64_t transitions;
+    /**
+     * Transitions into open.
+     */
+    uint64_t opened;
+    /**
+     * Transition events dropped because the polling queue was full.
+     */
+    uint64_t events_dropped;
+} bw_breaker_stats;
 
 /**
  * Success.
@@ -881,6 +1165,373 @@ bw_status bw_bulkhead_get_metrics(const struct bw_bulkhead *bulkhead,
  * `bw_bulkhead_acquire` on it.
  */
 void bw_bulkhead_free(struct bw_bulkhead *bulkhead);
+
+/**
+ * Parses a breaker configuration from JSON text into `*out` (free it with
+ * `bw_breaker_config_free`). `json` is UTF-8 of `len` bytes; empty text (or NULL with
+ * `len` 0) gives the defaults. Every field is optional, unknown fields are refused;
+ * durations are milliseconds (fractions allowed) in fields ending in `_ms`:
+ *
+ * ```json
+ * {"name": "db", "open_duration_ms": 30000, "open_duration_multiplier": 2.0,
+ *  "open_duration_cap_ms": 300000, "half_open_max_calls": 3, "success_threshold": 2,
+ *  "half_open_max_wait_ms": 10000,
+ *  "policy": {"type": "failure_rate", "threshold": 0.5, "window": {"count": 100},
+ *             "minimum_calls": 20, "slow": {"threshold": 0.8, "slow_duration_ms": 2000}}}
+ * ```
+ *
+ * Defaults: name "default", `{"type": "consecutive_failures", "threshold": 5}`, open
+ * 60000 ms, multiplier 1.0, no cap, 1 trial call, success threshold = trial size,
+ * half-open wait = open duration. `policy.type` is one of `consecutive_failures`
+ * (`threshold`), `failures_in_window` (`threshold`, `window_ms`), `failure_rate`
+ * (`threshold`, `window`, `minimum_calls`, optional `slow`), `slow_call_rate` (`slow`,
+ * `window`, `minimum_calls`); a `window` is `{"count": n}` or `{"time_ms": t}`.
+ *
+ * `BW_INVALID_CONFIG` (the message names the field) for malformed JSON, an unknown
+ * field, or a value out of range (checked here, as `bw_breaker_new` would);
+ * `BW_INVALID_ARGUMENT` for a NULL `out`, or a NULL `json` with a non-zero `len`.
+ */
+bw_status bw_breaker_config_from_json(const char *json,
+                                      size_t len,
+                                      struct bw_breaker_config **out,
+                                      struct bw_error *err);
+
+/**
+ * Writes the configuration as JSON text (the form `bw_breaker_config_from_json` reads,
+ * every field present) into `buf` (NUL-terminated) and its length without the NUL into
+ * `*out_len`.
+ *
+ * `BW_INVALID_CONFIG` when the setters combined a slow-call rate with a count policy;
+ * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
+ * receives the length; `buf` may be NULL when `len` is 0); `BW_INVALID_ARGUMENT` for a
+ * NULL `config` or `out_len`, or a NULL `buf` with a non-zero `len`.
+ */
+bw_status bw_breaker_config_to_json(const struct bw_breaker_config *config,
+                                    char *buf,
+                                    size_t len,
+                                    size_t *out_len,
+                                    struct bw_error *err);
+
+/**
+ * Creates a configuration with the defaults (those of `bw_breaker_config_from_json`)
+ * into `*out`, to change with the `bw_breaker_config_set_*` functions. The setters
+ * check only what they cannot pass on (an unknown window kind, a count window over
+ * 2^32 - 1); every value is checked when a breaker is built (`BW_INVALID_CONFIG` naming
+ * the field). Free it with `bw_breaker_config_free`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `out`.
+ */
+bw_status bw_breaker_config_new(struct bw_breaker_config **out, struct bw_error *err);
+
+/**
+ * Sets the breaker's name (UTF-8, `len` bytes, not empty). Defaults to "default".
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `config`, a NULL `name` with a non-zero `len`, or
+ * text that is not UTF-8.
+ */
+bw_status bw_breaker_config_set_name(const struct bw_breaker_config *config,
+                                     const char *name,
+                                     size_t len,
+                                     struct bw_error *err);
+
+/**
+ * Opens on the `threshold`-th consecutive failure (at least 1). Defaults to 5.
+ * `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_consecutive_failures(const struct bw_breaker_config *config,
+                                                     uint32_t threshold,
+                                                     struct bw_error *err);
+
+/**
+ * Opens on `threshold` failures within `window_ns` nanoseconds from the first failure
+ * of the window. Defaults to the consecutive-failures policy (5).
+ * `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_failures_in_window(const struct bw_breaker_config *config,
+                                                   uint32_t threshold,
+                                                   uint64_t window_ns,
+                                                   struct bw_error *err);
+
+/**
+ * Opens when the failure rate of the window reaches `threshold` (in (0, 1]) once it
+ * holds `minimum_calls` outcomes. The window is `window_kind` `BW_WINDOW_COUNT` (the
+ * last `window_size` outcomes) or `BW_WINDOW_TIME` (the last `window_size`
+ * nanoseconds). Defaults to the consecutive-failures policy (5).
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `config` or an unknown `window_kind`;
+ * `BW_INVALID_CONFIG` for a count window over 2^32 - 1.
+ */
+bw_status bw_breaker_config_set_failure_rate(const struct bw_breaker_config *config,
+                                             double threshold,
+                                             uint32_t window_kind,
+                                             uint64_t window_size,
+                                             uint32_t minimum_calls,
+                                             struct bw_error *err);
+
+/**
+ * Adds a slow-call rate: calls of at least `slow_ns` nanoseconds are slow, and the
+ * breaker opens when their rate reaches `threshold` (in (0, 1]), over the window of a
+ * failure-rate policy, or alone over the last 100 calls (minimum 100). With a count
+ * policy, building refuses it. Defaults to no slow-call rate.
+ * `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_slow_call_rate(const struct bw_breaker_config *config,
+                                               double threshold,
+                                               uint64_t slow_ns,
+                                               struct bw_error *err);
+
+/**
+ * How long the breaker stays open before a trial, in nanoseconds (greater than zero).
+ * Defaults to 60 s. `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_open_duration_ns(const struct bw_breaker_config *config,
+                                                 uint64_t ns,
+                                                 struct bw_error *err);
+
+/**
+ * Grows the open duration on consecutive re-opens: the k-th lasts
+ * `min(cap_ns, open_duration * multiplier^k)` (`multiplier` at least 1, `cap_ns` at
+ * least the open duration). Defaults to no growth. `BW_INVALID_ARGUMENT` for a NULL
+ * `config`.
+ */
+bw_status bw_breaker_config_set_open_duration_growth(const struct bw_breaker_config *config,
+                                                     double multiplier,
+                                                     uint64_t cap_ns,
+                                                     struct bw_error *err);
+
+/**
+ * Admissions per half-open trial (at least 1). Defaults to 1. `BW_INVALID_ARGUMENT` for
+ * a NULL `config`.
+ */
+bw_status bw_breaker_config_set_half_open_max_calls(const struct bw_breaker_config *config,
+                                                    uint32_t n,
+                                                    struct bw_error *err);
+
+/**
+ * Successes that close a half-open trial under a count policy (1 to the trial size).
+ * Defaults to the trial size. `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_success_threshold(const struct bw_breaker_config *config,
+                                                  uint32_t n,
+                                                  struct bw_error *err);
+
+/**
+ * How long a half-open trial may stay undecided before the breaker re-opens, in
+ * nanoseconds (greater than zero). Defaults to the open duration.
+ * `BW_INVALID_ARGUMENT` for a NULL `config`.
+ */
+bw_status bw_breaker_config_set_half_open_max_wait_ns(const struct bw_breaker_config *config,
+                                                      uint64_t ns,
+                                                      struct bw_error *err);
+
+/**
+ * Releases a configuration. NULL is a no-op. Breakers built from it are not affected.
+ */
+void bw_breaker_config_free(struct bw_breaker_config *config);
+
+/**
+ * Builds a breaker from `config` into `*out` (free it with `bw_breaker_free`).
+ *
+ * `clock` (may be NULL: the monotonic clock) is kept by reference: it may be freed
+ * after the call. `on_event` (may be NULL) is called with every state transition, with
+ * `user_data`, on the thread whose call caused the transition (or applied a due one:
+ * transitions are lazy), after the breaker's lock is released, one at a time and in
+ * order; it may call back into the breaker (a transition it causes is delivered after it
+ * returns) and must not unwind. `user_data` must stay valid, and usable from those
+ * threads, until the breaker is freed. Events also go to the polling queue.
+ *
+ * `BW_INVALID_CONFIG` for a configuration out of range; `BW_INVALID_ARGUMENT` for a
+ * NULL `config` or `out`.
+ */
+bw_status bw_breaker_new(const struct bw_breaker_config *config,
+                         const struct bw_clock *clock,
+                         void (*on_event)(const struct bw_breaker_event *event, void *user_data),
+                         void *user_data,
+                         struct bw_breaker **out,
+                         struct bw_error *err);
+
+/**
+ * Builds a breaker from JSON text (see `bw_breaker_config_from_json` for the form;
+ * empty or NULL with `len` 0 gives the defaults) into `*out`, without an event callback
+ * (events can be polled). `clock` may be NULL (the monotonic clock) and may be freed
+ * after the call. Free the breaker with `bw_breaker_free`.
+ *
+ * `BW_INVALID_CONFIG` (the message names the field); `BW_INVALID_ARGUMENT` for a NULL
+ * `out`, or a NULL `json` with a non-zero `len`.
+ */
+bw_status bw_breaker_new_json(const char *json,
+                              size_t len,
+                              const struct bw_clock *clock,
+                              struct bw_breaker **out,
+                              struct bw_error *err);
+
+/**
+ * Releases a breaker handle. NULL is a no-op. Must not be called while another thread
+ * uses the handle; other handles on the same (registry) breaker stay valid.
+ */
+void bw_breaker_free(struct bw_breaker *breaker);
+
+/**
+ * Asks to run one call. On `BW_OK`, `*out` receives the permit: run the call, then
+ * report its outcome once with `bw_breaker_record`. Does not block, allocates nothing.
+ *
+ * `BW_REJECTED` when the breaker refuses: `err->reason` is `BW_REASON_OPEN` (with
+ * `err->retry_after_ns`, the time left in the open state), `BW_REASON_TRIAL_FULL` or
+ * `BW_REASON_FORCED_OPEN`; `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out`.
+ */
+bw_status bw_breaker_try_acquire(const struct bw_breaker *breaker,
+                                 struct bw_permit *out,
+                                 struct bw_error *err);
+
+/**
+ * Reports the outcome (`BW_OUTCOME_SUCCESS`, `BW_OUTCOME_FAILURE` or
+ * `BW_OUTCOME_IGNORED`) of a call admitted with `permit`. When the breaker measures
+ * durations (a slow-call policy), the duration is measured from the permit's
+ * acquisition. Does not block.
+ *
+ * `BW_STALE` when the permit is of an older generation (the breaker changed state since
+ * it was acquired, or it was already reported and the state changed): the outcome is
+ * dropped and counted in `stale_dropped`. `BW_INVALID_ARGUMENT` for a NULL `breaker` or
+ * an unknown outcome.
+ */
+bw_status bw_breaker_record(const struct bw_breaker *breaker,
+                            struct bw_permit permit,
+                            uint32_t outcome,
+                            struct bw_error *err);
+
+/**
+ * `bw_breaker_record` with the call's duration given in nanoseconds (for slow-call
+ * policies) instead of measured from the permit.
+ */
+bw_status bw_breaker_record_duration(const struct bw_breaker *breaker,
+                                     struct bw_permit permit,
+                                     uint32_t outcome,
+                                     uint64_t duration_ns,
+                                     struct bw_error *err);
+
+/**
+ * Runs `func(user_data)` through the breaker, on the calling thread: it returns 0 for a
+ * success and anything else for a failure, which is recorded.
+ *
+ * `BW_OK` when it ran and returned 0; `BW_FAILED` when it ran and returned non-zero;
+ * in both cases `*out_result` (may be NULL) receives its return value (the one
+ * exception to "out-parameters only on success": the function did run).
+ * `BW_REJECTED` (as `bw_breaker_try_acquire`) when it was not run; `BW_INVALID_ARGUMENT`
+ * for a NULL `breaker` or `func`.
+ */
+bw_status bw_breaker_call(const struct bw_breaker *breaker,
+                          int (*func)(void *user_data),
+                          void *user_data,
+                          int *out_result,
+                          struct bw_error *err);
+
+/**
+ * Writes the breaker's state (`BW_STATE_*`) to `*out_state`, applying a due transition
+ * first (open -> half-open once the open duration has elapsed).
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_state`.
+ */
+bw_status bw_breaker_state(const struct bw_breaker *breaker,
+                           uint32_t *out_state,
+                           struct bw_error *err);
+
+/**
+ * Writes a snapshot of the breaker's counts to `*out` (applying a due transition
+ * first). Set `out->size = sizeof(bw_breaker_stats)` before the call: the library
+ * writes the fields that fit and sets `out->size` to the bytes written.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out`, or `out->size` less than
+ * `BW_BREAKER_METRICS_MIN_SIZE` (`*out` is then not written).
+ */
+bw_status bw_breaker_metrics(const struct bw_breaker *breaker,
+                             struct bw_breaker_stats *out,
+                             struct bw_error *err);
+
+/**
+ * Closes the breaker (from any state, manual modes included) and starts a new
+ * generation with fresh counts. `BW_INVALID_ARGUMENT` for a NULL `breaker`.
+ */
+bw_status bw_breaker_reset(const struct bw_breaker *breaker, struct bw_error *err);
+
+/**
+ * Forces the breaker open: every call is rejected with `BW_REASON_FORCED_OPEN` until
+ * `bw_breaker_reset` (or `bw_breaker_disable`). `BW_INVALID_ARGUMENT` for a NULL
+ * `breaker`.
+ */
+bw_status bw_breaker_force_open(const struct bw_breaker *breaker, struct bw_error *err);
+
+/**
+ * Disables the breaker: every call is admitted and counted, it never trips, until
+ * `bw_breaker_reset` (or `bw_breaker_force_open`). `BW_INVALID_ARGUMENT` for a NULL
+ * `breaker`.
+ */
+bw_status bw_breaker_disable(const struct bw_breaker *breaker, struct bw_error *err);
+
+/**
+ * Copies the breaker's name (UTF-8, NUL-terminated) into `buf` and its length without
+ * the NUL into `*out_len`.
+ *
+ * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
+ * receives the length, `buf` is not written; `buf` may be NULL when `len` is 0);
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_len`, or a NULL `buf` with a
+ * non-zero `len`.
+ */
+bw_status bw_breaker_name(const struct bw_breaker *breaker,
+                          char *buf,
+                          size_t len,
+                          size_t *out_len,
+                          struct bw_error *err);
+
+/**
+ * Moves up to `cap` pending transition events, oldest first, into `buf` and their
+ * number into `*out_n` (0 when none). Every handle on a breaker polls the same queue of
+ * `BW_BREAKER_EVENT_QUEUE_LEN` events: when it is full, new events are dropped and
+ * counted in `bw_breaker_stats.events_dropped`. Does not block.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_n`, or a NULL `buf` with a
+ * non-zero `cap`.
+ */
+bw_status bw_breaker_poll_events(const struct bw_breaker *breaker,
+                                 struct bw_breaker_event *buf,
+                                 size_t cap,
+                                 size_t *out_n,
+                                 struct bw_error *err);
+
+/**
+ * Creates an empty registry into `*out`. Free it with `bw_registry_free`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `out`.
+ */
+bw_status bw_registry_new(struct bw_registry **out, struct bw_error *err);
+
+/**
+ * Releases a registry. NULL is a no-op. Handles it gave stay valid.
+ */
+void bw_registry_free(struct bw_registry *registry);
+
+/**
+ * Writes to `*out` a new handle (free it with `bw_breaker_free`) on the registry's
+ * breaker named `name` (UTF-8, `name_len` bytes, not empty), building it on first use.
+ *
+ * `json` (`json_len` bytes) is an explicit configuration (see
+ * `bw_breaker_config_from_json`; its `name` is replaced by `name`), or NULL / empty for
+ * none: the existing breaker whatever its configuration, or a new one with the default
+ * configuration. `clock` (may be NULL: monotonic) is used only when the breaker is
+ * built. Registry breakers have no event callback (events can be polled, by any
+ * handle).
+ *
+ * `BW_INVALID_CONFIG` for an invalid configuration, or when `name` is registered with a
+ * different explicit configuration; `BW_INVALID_ARGUMENT` for a NULL `registry` or
+ * `out`, an empty or non-UTF-8 `name`, or a NULL pointer with a non-zero length.
+ */
+bw_status bw_registry_breaker(const struct bw_registry *registry,
+                              const char *name,
+                              size_t name_len,
+                              const char *json,
+                              size_t json_len,
+                              const struct bw_clock *clock,
+                              struct bw_breaker **out,
+                              struct bw_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

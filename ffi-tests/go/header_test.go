@@ -22,6 +22,22 @@ var notWrapped = map[string]string{
 	"bw_deadline_expired":      "Go callers use their context (context.WithTimeout)",
 	"bw_deadline_at_ns":        "Go callers use their context (context.WithTimeout)",
 	"bw_deadline_free":         "Go callers use their context (context.WithTimeout)",
+	"bw_breaker_call":                             "guarded Go code runs in Go through the permit protocol (no C-to-Go callbacks)",
+	"bw_breaker_new":                              "its event callback would call into Go: the binding uses bw_breaker_new_json and polls events",
+	"bw_breaker_config_from_json":                 "the binding builds JSON itself and passes it to bw_breaker_new_json",
+	"bw_breaker_config_to_json":                   "the binding builds JSON itself and passes it to bw_breaker_new_json",
+	"bw_breaker_config_free":                      "the binding builds JSON itself and passes it to bw_breaker_new_json",
+	"bw_breaker_config_new":                       "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_name":                  "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_consecutive_failures":  "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_failures_in_window":    "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_failure_rate":          "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_slow_call_rate":        "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_open_duration_ns":      "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_open_duration_growth":  "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_half_open_max_calls":   "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_success_threshold":     "BreakerConfig is built in Go and passed as JSON",
+	"bw_breaker_config_set_half_open_max_wait_ns": "BreakerConfig is built in Go and passed as JSON",
 }
 
 // Every function of include/breakwater.h is called by the binding (or listed above), and

@@ -11,7 +11,7 @@ from breakwater import (
     Deadline,
     InvalidConfigError,
     ManualClock,
-    Outcome,
+    RetryOutcome,
     Retry,
     StopReason,
     retry,
@@ -194,7 +194,7 @@ def test_seeded_jitter_is_reproducible_and_matches_the_state():
     assert len(a.delays()) == 5
     state = a.begin()
     got = []
-    while (d := state.next(Outcome.RETRYABLE)) is not None:
+    while (d := state.next(RetryOutcome.RETRYABLE)) is not None:
         got.append(d / 1e9)
     assert got == a.delays()
     assert state.stop_reason is StopReason.ATTEMPTS_EXHAUSTED
@@ -208,11 +208,11 @@ def test_the_state_by_hand():
     r = Retry(max_attempts=3, backoff="fixed", initial=0.1, clock=clock)
     state = r.begin()
     assert state.attempt == 1
-    assert state.next(Outcome.RETRYABLE, retry_after=timedelta(seconds=1)) == 1_000_000_000
+    assert state.next(RetryOutcome.RETRYABLE, retry_after=timedelta(seconds=1)) == 1_000_000_000
     assert state.attempt == 2
-    assert state.next(Outcome.PERMANENT) is None
+    assert state.next(RetryOutcome.PERMANENT) is None
     assert state.stop_reason is StopReason.PERMANENT
-    assert state.next(Outcome.RETRYABLE) is None
+    assert state.next(RetryOutcome.RETRYABLE) is None
     with pytest.raises(TypeError):
         state.next("retryable")
     with pytest.raises(breakwater.InvalidArgumentError, match="outcome_kind: 9"):
@@ -228,8 +228,8 @@ def test_a_deadline_limits_the_state():
     with Deadline(0.25, clock=clock) as d:
         state = r.begin(deadline=d)
         for _ in range(2):
-            clock.advance_ns(state.next(Outcome.RETRYABLE))
-        assert state.next(Outcome.RETRYABLE) is None
+            clock.advance_ns(state.next(RetryOutcome.RETRYABLE))
+        assert state.next(RetryOutcome.RETRYABLE) is None
         assert state.stop_reason is StopReason.DEADLINE_REACHED
         assert d.remaining_ns() == 50_000_000
         assert not d.expired
@@ -245,10 +245,10 @@ def test_the_budget_stops_retries_across_calls():
     r = Retry(max_attempts=5, backoff="fixed", initial=0, clock=clock,
               budget={"percent": 0.5, "ttl": 10, "min_retries_per_sec": 0})
     a, b = r.begin(), r.begin()
-    assert a.next(Outcome.RETRYABLE) == 0
-    assert a.next(Outcome.RETRYABLE) is None
+    assert a.next(RetryOutcome.RETRYABLE) == 0
+    assert a.next(RetryOutcome.RETRYABLE) is None
     assert a.stop_reason is StopReason.BUDGET_EXHAUSTED
-    assert b.next(Outcome.RETRYABLE) is None
+    assert b.next(RetryOutcome.RETRYABLE) is None
 
 
 def test_real_sleeps_are_short_and_work():

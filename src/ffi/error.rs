@@ -214,19 +214,20 @@ impl fmt::Display for FfiError {
 }
 
 thread_local! {
-    /// The message of the last failed call on this thread.
-    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The message of the last failed call on this thread, kept unformatted (a
+    /// rejection is then recorded without formatting or allocating; it is formatted
+    /// when asked for).
+    static LAST_ERROR: RefCell<Message> = const { RefCell::new(Message::Static("")) };
 }
 
-/// Remembers `message` as this thread's last error (reusing the buffer: no allocation
-/// once it is large enough).
+/// Remembers `message` as this thread's last error (no allocation for rejections,
+/// time-outs and static messages).
 pub fn set_last_error(message: &Message) {
     // `try_with`: during thread teardown the slot may be gone; the message is then lost,
     // which is fine.
     let _ = LAST_ERROR.try_with(|last| {
         if let Ok(mut last) = last.try_borrow_mut() {
-            last.clear();
-            let _ = write!(last, "{message}");
+            last.clone_from(message);
         }
     });
 }
@@ -234,50 +235,100 @@ pub fn set_last_error(message: &Message) {
 /// This thread's last error message (empty if no call failed on this thread yet).
 pub fn last_error() -> String {
     LAST_ERROR
-        .try_with(|last| last.borrow().clone())
+        .try_with(|last| last.borrow().to_string())
         .unwrap_or_default()
 }
 
-/// Writes formatted text into a fixed C buffer, truncating at a character boundary and
-/// replacing NUL bytes, so that the buffer always holds valid NUL-terminated UTF-8.
-struct FixedWriter<'a> {
-    buf: &'a mut [c_char; BW_ERROR_MESSAGE_LEN],
+/// Writes formatted text into the message buffer of a `bw_error` through a raw pointer
+/// (the caller's object may be uninitialised: it is only written), truncating at a
+/// character boundary and replacing NUL bytes, so that the buffer always holds valid
+/// NUL-terminated UTF-8.
+struct FixedWriter {
+    buf: *mut c_char,
     len: usize,
 }
 
-impl fmt::Write for FixedWriter<'_> {
+impl FixedWriter {
+    /// Appends bytes known to hold no NUL and to end on a character boundary, if they
+    /// fit; returns whether they did.
+    fn push_plain(&mut self, bytes: &[u8]) -> bool {
+        if bytes.len() > BW_ERROR_MESSAGE_LEN - 1 - self.len {
+            return false;
+        }
+        // SAFETY: `buf` points to `BW_ERROR_MESSAGE_LEN` writable bytes (see `write_error`)
+        // and `len + bytes.len() < BW_ERROR_MESSAGE_LEN`; a caller's buffer cannot overlap
+        // the library's text.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.buf.add(self.len).cast::<u8>(),
+                bytes.len(),
+            );
+        }
+        self.len += bytes.len();
+        true
+    }
+}
+
+impl fmt::Write for FixedWriter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // Fast path: the whole text fits and holds no NUL (a plain copy).
+        if !s.as_bytes().contains(&0) && self.push_plain(s.as_bytes()) {
+            return Ok(());
+        }
         for ch in s.chars() {
             let ch = if ch == '\0' { ' ' } else { ch };
             let mut tmp = [0u8; 4];
-            let bytes = ch.encode_utf8(&mut tmp).as_bytes();
-            if self.len + bytes.len() > BW_ERROR_MESSAGE_LEN - 1 {
+            if !self.push_plain(ch.encode_utf8(&mut tmp).as_bytes()) {
                 return Ok(()); // truncated: keep what fits
-            }
-            for &b in bytes {
-                self.buf[self.len] = b as c_char;
-                self.len += 1;
             }
         }
         Ok(())
     }
 }
 
+/// Fills the error object at `err` from `e`, field by field, without reading it.
+///
+/// # Safety
+///
+/// `err` is non-NULL and valid for writing a `bw_error`.
+unsafe fn write_error(err: *mut bw_error, e: &FfiError) {
+    // SAFETY: the caller's contract; place assignments of `Copy` fields and a raw
+    // pointer to the message array: nothing is read or borrowed.
+    let mut w = unsafe {
+        (*err).status = e.status;
+        (*err).policy = e.policy;
+        (*err).reason = e.reason;
+        (*err).has_retry_after = e.retry_after_ns.is_some();
+        (*err).retry_after_ns = e.retry_after_ns.unwrap_or(0);
+        FixedWriter {
+            buf: std::ptr::addr_of_mut!((*err).message).cast::<c_char>(),
+            len: 0,
+        }
+    };
+    match &e.message {
+        // The hot error path (a rejection): three plain copies of static text.
+        Message::Rejected(p, r) => {
+            w.push_plain(p.name().as_bytes());
+            w.push_plain(b" rejected the call: ");
+            w.push_plain(r.description().as_bytes());
+        }
+        Message::Static(text) => {
+            let _ = w.write_str(text);
+        }
+        other => {
+            let _ = write!(w, "{other}");
+        }
+    }
+    // SAFETY: `len < BW_ERROR_MESSAGE_LEN`, within the message array.
+    unsafe { w.buf.add(w.len).write(0) };
+}
+
 impl bw_error {
     /// Fills this error object from `e`.
     pub fn set(&mut self, e: &FfiError) {
-        self.status = e.status;
-        self.policy = e.policy;
-        self.reason = e.reason;
-        self.has_retry_after = e.retry_after_ns.is_some();
-        self.retry_after_ns = e.retry_after_ns.unwrap_or(0);
-        let mut w = FixedWriter {
-            buf: &mut self.message,
-            len: 0,
-        };
-        let _ = write!(w, "{}", e.message);
-        let end = w.len;
-        self.message[end] = 0;
+        // SAFETY: `self` is a valid, writable `bw_error`.
+        unsafe { write_error(self, e) }
     }
 }
 
@@ -316,11 +367,8 @@ pub unsafe fn finish(
     debug_assert_ne!(failure.status, BW_OK, "an error must not carry BW_OK");
     set_last_error(&failure.message);
     if !err.is_null() {
-        let mut filled = bw_error::default();
-        filled.set(&failure);
-        // SAFETY: the caller guarantees `err` is valid for writes; `write` does not read
-        // or drop the old contents.
-        unsafe { err.write(filled) };
+        // SAFETY: the caller guarantees `err` is valid for writes; it is only written.
+        unsafe { write_error(err, &failure) };
     }
     failure.status
 }
@@ -361,7 +409,7 @@ pub unsafe extern "C" fn bw_last_error_message(
         }
         LAST_ERROR
             .try_with(|last| {
-                let last = last.borrow();
+                let last = last.borrow().to_string();
                 let n = last.len();
                 if len < n + 1 {
                     // SAFETY: `out_len` was checked non-NULL; the caller guarantees it is

@@ -129,6 +129,9 @@ pub mod ratelimit;
 
 pub mod bulkhead;
 
+pub mod breaker;
+
+pub use breaker::*;
 pub use cancel::*;
 pub use clock::*;
 pub use error::*;

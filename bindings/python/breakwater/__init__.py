@@ -12,6 +12,7 @@ from . import errors
 from ._lib import last_error_message, path as library_path, status_name
 from ._version import __version__
 from .bulkhead import Bulkhead, BulkheadMetrics
+from .breaker import BreakerMetrics, CircuitBreaker, Outcome, Permit, Registry, State, Transition
 from .cancel import CancelToken
 from .clock import Clock, ManualClock, MonotonicClock
 from .deadline import Deadline
@@ -36,7 +37,7 @@ from .errors import (
     TrialFullError,
 )
 from .ratelimit import RateLimiter, RateLimiterMetrics
-from .retry import Outcome, Retry, RetryState, StopReason, retry
+from .retry import Retry, RetryOutcome, RetryState, StopReason, retry
 
 
 def version() -> str:
@@ -57,6 +58,13 @@ __all__ = [
     "RetryState",
     "StopReason",
     "retry",
+    "BreakerMetrics",
+    "CircuitBreaker",
+    "RetryOutcome",
+    "Permit",
+    "Registry",
+    "State",
+    "Transition",
     "BreakwaterError",
     "BulkheadFullError",
     "CancelToken",

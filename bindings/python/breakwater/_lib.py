@@ -154,6 +154,7 @@ def _load() -> tuple[Path, _Functions]:
 
 path, lib = _load()
 
+
 _tls = threading.local()
 
 

@@ -69,7 +69,7 @@ _lib.declare(
 )
 
 
-class Outcome(enum.IntEnum):
+class RetryOutcome(enum.IntEnum):
     """What an attempt's outcome means to the retry (``BW_RETRY_OUTCOME_*``)."""
 
     SUCCESS = _abi.RETRY_OUTCOME_SUCCESS
@@ -183,12 +183,12 @@ class RetryState:
     """One call under a retry, run by hand: run attempt :attr:`attempt`, report its
     outcome to :meth:`next`, wait the delay it gives (or stop when it gives ``None``).
 
-    >>> from breakwater import ManualClock, Outcome, Retry
+    >>> from breakwater import ManualClock, RetryOutcome, Retry
     >>> r = Retry(max_attempts=2, backoff="fixed", initial=0.1, clock=ManualClock())
     >>> state = r.begin()
-    >>> state.next(Outcome.RETRYABLE)
+    >>> state.next(RetryOutcome.RETRYABLE)
     100000000
-    >>> state.next(Outcome.RETRYABLE) is None, state.stop_reason
+    >>> state.next(RetryOutcome.RETRYABLE) is None, state.stop_reason
     (True, <StopReason.ATTEMPTS_EXHAUSTED: 2>)
     """
 
@@ -206,12 +206,12 @@ class RetryState:
         call(lib.bw_retry_state_attempt, self._h.get(), ctypes.byref(out))
         return out.value
 
-    def next(self, outcome: Outcome, retry_after: Optional[Seconds] = None) -> Optional[int]:
+    def next(self, outcome: RetryOutcome, retry_after: Optional[Seconds] = None) -> Optional[int]:
         """Reports the current attempt's outcome; returns the delay in nanoseconds before
         the next attempt, or ``None`` to stop (see :attr:`stop_reason`). ``retry_after``
         (seconds or a timedelta) is a hint that replaces a smaller computed delay."""
         if not isinstance(outcome, int) or isinstance(outcome, bool):
-            raise TypeError(f"outcome must be an Outcome, not {type(outcome).__name__}")
+            raise TypeError(f"outcome must be an RetryOutcome, not {type(outcome).__name__}")
         hint = 0 if retry_after is None else to_nanos(retry_after, "retry_after")
         delay = c_uint64()
         stop = c_uint32()
@@ -334,26 +334,26 @@ class Retry:
                     result = fn(*args, **kwargs)
                 except Exception as exc:
                     if isinstance(exc, RejectedError):
-                        state.next(Outcome.REJECTED)
+                        state.next(RetryOutcome.REJECTED)
                         raise
                     if not self._retry_on(exc):
-                        state.next(Outcome.PERMANENT)
+                        state.next(RetryOutcome.PERMANENT)
                         raise
                     hint = getattr(exc, "retry_after", None)
                     if not isinstance(hint, (int, float)) or isinstance(hint, bool) or hint < 0:
                         hint = None
-                    delay = state.next(Outcome.RETRYABLE, hint)
+                    delay = state.next(RetryOutcome.RETRYABLE, hint)
                     if delay is None:
                         raise
                     self._wait(attempt, delay, exc)
                     continue
                 if self._retry_if_result is not None and self._retry_if_result(result):
-                    delay = state.next(Outcome.RETRYABLE)
+                    delay = state.next(RetryOutcome.RETRYABLE)
                     if delay is None:
                         return result
                     self._wait(attempt, delay, result)
                     continue
-                state.next(Outcome.SUCCESS)
+                state.next(RetryOutcome.SUCCESS)
                 return result
         finally:
             state.close()

@@ -1,0 +1,641 @@
+package breakwater
+
+/*
+#cgo noescape bw_breaker_new_json
+#cgo nocallback bw_breaker_new_json
+#cgo nocallback bw_breaker_free
+#cgo noescape bw_breaker_try_acquire
+#cgo nocallback bw_breaker_try_acquire
+#cgo noescape bw_breaker_record
+#cgo nocallback bw_breaker_record
+#cgo noescape bw_breaker_record_duration
+#cgo nocallback bw_breaker_record_duration
+#cgo noescape bw_breaker_state
+#cgo nocallback bw_breaker_state
+#cgo noescape bw_breaker_metrics
+#cgo nocallback bw_breaker_metrics
+#cgo noescape bw_breaker_reset
+#cgo nocallback bw_breaker_reset
+#cgo noescape bw_breaker_force_open
+#cgo nocallback bw_breaker_force_open
+#cgo noescape bw_breaker_disable
+#cgo nocallback bw_breaker_disable
+#cgo noescape bw_breaker_name
+#cgo nocallback bw_breaker_name
+#cgo noescape bw_breaker_poll_events
+#cgo nocallback bw_breaker_poll_events
+#cgo noescape bw_registry_new
+#cgo nocallback bw_registry_new
+#cgo nocallback bw_registry_free
+#cgo noescape bw_registry_breaker
+#cgo nocallback bw_registry_breaker
+
+#include "breakwater.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// BreakerState is the state of a circuit breaker.
+type BreakerState uint32
+
+// The states of a circuit breaker.
+const (
+	StateClosed     BreakerState = C.BW_STATE_CLOSED
+	StateOpen       BreakerState = C.BW_STATE_OPEN
+	StateHalfOpen   BreakerState = C.BW_STATE_HALF_OPEN
+	StateForcedOpen BreakerState = C.BW_STATE_FORCED_OPEN
+	StateDisabled   BreakerState = C.BW_STATE_DISABLED
+)
+
+var stateNames = [...]string{"closed", "open", "half-open", "forced-open", "disabled"}
+
+// String returns "closed", "open", "half-open", "forced-open" or "disabled".
+func (s BreakerState) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint32(s))
+}
+
+// Outcome is the verdict on a call reported through a Permit.
+type Outcome uint32
+
+// The outcomes of a call.
+const (
+	OutcomeSuccess Outcome = C.BW_OUTCOME_SUCCESS
+	OutcomeFailure Outcome = C.BW_OUTCOME_FAILURE
+	OutcomeIgnored Outcome = C.BW_OUTCOME_IGNORED
+)
+
+var transitionReasons = [...]string{
+	"threshold reached", "open duration elapsed", "trial succeeded", "trial failed",
+	"half-open timeout", "reset", "forced open", "disabled",
+}
+
+// Transition is a state change of a breaker, from PollEvents.
+type Transition struct {
+	From, To BreakerState
+	// Reason is "threshold reached", "open duration elapsed", "trial succeeded",
+	// "trial failed", "half-open timeout", "reset", "forced open" or "disabled".
+	Reason string
+	// Generation is the generation the transition started.
+	Generation uint64
+	// At is the time of the transition on the breaker's clock.
+	At time.Duration
+}
+
+// BreakerConfig configures a circuit breaker. Zero fields take the library's defaults
+// (name "default", 5 consecutive failures, 60 s open, 1 trial call). Set at most one
+// trip policy: ConsecutiveFailures; FailuresInWindow with FailureWindow; FailureRate
+// with a window (WindowCalls or WindowTime, default the last 100 calls) and MinimumCalls
+// (default 100), optionally with SlowCallRate and SlowDuration; or SlowCallRate alone.
+type BreakerConfig struct {
+	Name                   string
+	ConsecutiveFailures    int
+	FailuresInWindow       int
+	FailureWindow          time.Duration
+	FailureRate            float64
+	SlowCallRate           float64
+	SlowDuration           time.Duration
+	WindowCalls            int
+	WindowTime             time.Duration
+	MinimumCalls           int
+	OpenDuration           time.Duration
+	OpenDurationMultiplier float64
+	OpenDurationCap        time.Duration
+	HalfOpenMaxCalls       int
+	SuccessThreshold       int
+	HalfOpenMaxWait        time.Duration
+}
+
+func ms(d time.Duration) any {
+	if d%time.Millisecond == 0 {
+		return int64(d / time.Millisecond)
+	}
+	return float64(d) / 1e6
+}
+
+func configError(format string, args ...any) error {
+	return &Error{Status: StatusInvalidConfig, Policy: PolicyCircuitBreaker,
+		Message: "invalid circuit breaker configuration: " + fmt.Sprintf(format, args...)}
+}
+
+// JSON returns the configuration in the JSON form of the C ABI.
+func (c BreakerConfig) JSON() (string, error) {
+	m := map[string]any{}
+	for name, d := range map[string]time.Duration{
+		"FailureWindow": c.FailureWindow, "SlowDuration": c.SlowDuration, "WindowTime": c.WindowTime,
+		"OpenDuration": c.OpenDuration, "OpenDurationCap": c.OpenDurationCap, "HalfOpenMaxWait": c.HalfOpenMaxWait,
+	} {
+		if d < 0 {
+			return "", configError("%s must not be negative, got %v", name, d)
+		}
+	}
+	if c.Name != "" {
+		m["name"] = c.Name
+	}
+	window := map[string]any{"count": 100}
+	if c.WindowCalls != 0 {
+		window = map[string]any{"count": c.WindowCalls}
+	} else if c.WindowTime != 0 {
+		window = map[string]any{"time_ms": ms(c.WindowTime)}
+	}
+	minimum := 100
+	if c.MinimumCalls != 0 {
+		minimum = c.MinimumCalls
+	}
+	var slow map[string]any
+	if c.SlowCallRate != 0 || c.SlowDuration != 0 {
+		slow = map[string]any{"threshold": c.SlowCallRate, "slow_duration_ms": ms(c.SlowDuration)}
+	}
+	switch {
+	case c.ConsecutiveFailures != 0:
+		m["policy"] = map[string]any{"type": "consecutive_failures", "threshold": c.ConsecutiveFailures}
+	case c.FailuresInWindow != 0:
+		m["policy"] = map[string]any{"type": "failures_in_window", "threshold": c.FailuresInWindow,
+			"window_ms": ms(c.FailureWindow)}
+	case c.FailureRate != 0:
+		p := map[string]any{"type": "failure_rate", "threshold": c.FailureRate, "window": window,
+			"minimum_calls": minimum}
+		if slow != nil {
+			p["slow"] = slow
+		}
+		m["policy"] = p
+	case slow != nil:
+		m["policy"] = map[string]any{"type": "slow_call_rate", "slow": slow, "window": window,
+			"minimum_calls": minimum}
+	}
+	if c.OpenDuration != 0 {
+		m["open_duration_ms"] = ms(c.OpenDuration)
+	}
+	if c.OpenDurationMultiplier != 0 {
+		m["open_duration_multiplier"] = c.OpenDurationMultiplier
+	}
+	if c.OpenDurationCap != 0 {
+		m["open_duration_cap_ms"] = ms(c.OpenDurationCap)
+	}
+	if c.HalfOpenMaxCalls != 0 {
+		m["half_open_max_calls"] = c.HalfOpenMaxCalls
+	}
+	if c.SuccessThreshold != 0 {
+		m["success_threshold"] = c.SuccessThreshold
+	}
+	if c.HalfOpenMaxWait != 0 {
+		m["half_open_max_wait_ms"] = ms(c.HalfOpenMaxWait)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", configError("%v", err)
+	}
+	return string(b), nil
+}
+
+func configText(config any) (string, error) {
+	switch c := config.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return c, nil
+	case []byte:
+		return string(c), nil
+	case BreakerConfig:
+		return c.JSON()
+	case *BreakerConfig:
+		if c == nil {
+			return "", nil
+		}
+		return c.JSON()
+	default:
+		panic(fmt.Sprintf("breakwater: a breaker configuration is a BreakerConfig, *BreakerConfig, JSON string or []byte, not %T", config))
+	}
+}
+
+// BreakerOption is an option of NewCircuitBreaker and Registry.CircuitBreaker.
+type BreakerOption func(*breakerOptions)
+
+type breakerOptions struct {
+	clock        Clock
+	isSuccessful func(error) bool
+}
+
+// WithClock makes the breaker read clock (a *ManualClock in tests). Defaults to the
+// monotonic clock.
+func WithClock(clock Clock) BreakerOption {
+	return func(o *breakerOptions) { o.clock = clock }
+}
+
+// WithIsSuccessful classifies the errors of Execute's function: true records a
+// success. Defaults to err == nil.
+func WithIsSuccessful(f func(err error) bool) BreakerOption {
+	return func(o *breakerOptions) { o.isSuccessful = f }
+}
+
+// CircuitBreaker stops calling a dependency that keeps failing. Safe for concurrent
+// use; Close it when done (a finalizer closes it otherwise).
+type CircuitBreaker struct {
+	h            handle[*C.bw_breaker]
+	isSuccessful func(error) bool
+}
+
+func cBytes(s string) (*C.char, C.size_t) {
+	if len(s) == 0 {
+		return nil, 0
+	}
+	return (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+func newBreaker(p *C.bw_breaker, o *breakerOptions) *CircuitBreaker {
+	b := &CircuitBreaker{h: handle[*C.bw_breaker]{ptr: p, what: "CircuitBreaker"}, isSuccessful: o.isSuccessful}
+	runtime.SetFinalizer(b, func(b *CircuitBreaker) { _ = b.Close() })
+	return b
+}
+
+func options(opts []BreakerOption) *breakerOptions {
+	o := &breakerOptions{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
+// NewCircuitBreaker builds a breaker from config: a BreakerConfig, a *BreakerConfig,
+// JSON text (string or []byte, the C ABI's form) or nil for the defaults. An invalid
+// configuration gives an error matching ErrInvalidConfig whose message names the field.
+func NewCircuitBreaker(config any, opts ...BreakerOption) (*CircuitBreaker, error) {
+	text, err := configText(config)
+	if err != nil {
+		return nil, err
+	}
+	o := options(opts)
+	var clock *C.bw_clock
+	if o.clock != nil {
+		c, release := o.clock.cClock()
+		defer release()
+		clock = c
+	}
+	var e C.bw_error
+	var p *C.bw_breaker
+	ptr, n := cBytes(text)
+	if err := check(C.bw_breaker_new_json(ptr, n, clock, &p, &e), &e); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive(text)
+	return newBreaker(p, o), nil
+}
+
+// Permit is the permission to run one call (from Allow): report its outcome once with
+// Success, Failure or Ignore. Reporting returns an error matching ErrStale when the
+// breaker changed state since the permit was acquired (the outcome is dropped).
+type Permit struct {
+	b   *CircuitBreaker
+	raw C.bw_permit
+}
+
+// Generation returns the generation the call was admitted in.
+func (p Permit) Generation() uint64 { return uint64(p.raw.generation) }
+
+// recordQuiet reports outcome without an error object (Execute ignores stale
+// outcomes): the fast path.
+func (p Permit) recordQuiet(outcome Outcome) {
+	ptr := p.b.h.acquire()
+	C.bw_breaker_record(ptr, p.raw, C.uint32_t(outcome), nil)
+	p.b.h.release()
+}
+
+// rejectionMessages caches the message of each breaker rejection reason (the library's
+// text is fixed per reason), so that a rejection allocates only its *Error.
+var rejectionMessages [8]atomic.Pointer[string]
+
+func breakerRejection(e *C.bw_error) error {
+	r := Reason(e.reason)
+	if e.status != C.BW_REJECTED || int(r) >= len(rejectionMessages) {
+		return newError(e)
+	}
+	msg := rejectionMessages[r].Load()
+	if msg == nil {
+		s := messageString(&e.message)
+		msg = &s
+		rejectionMessages[r].Store(msg)
+	}
+	err := &Error{Status: StatusRejected, Policy: Policy(e.policy), Reason: r,
+		HasRetryAfter: bool(e.has_retry_after), Message: *msg}
+	if err.HasRetryAfter {
+		err.RetryAfter = nanosToDuration(uint64(e.retry_after_ns))
+	}
+	return err
+}
+
+func (p Permit) record(outcome Outcome) error {
+	ptr := p.b.h.acquire()
+	var e C.bw_error
+	s := C.bw_breaker_record(ptr, p.raw, C.uint32_t(outcome), &e)
+	p.b.h.release()
+	return check(s, &e)
+}
+
+// Success reports a success.
+func (p Permit) Success() error { return p.record(OutcomeSuccess) }
+
+// Failure reports a failure.
+func (p Permit) Failure() error { return p.record(OutcomeFailure) }
+
+// Ignore reports neither (a half-open admission is given back).
+func (p Permit) Ignore() error { return p.record(OutcomeIgnored) }
+
+// Report reports outcome with the call's duration (for slow-call policies). It panics
+// on a negative duration or an unknown outcome.
+func (p Permit) Report(outcome Outcome, duration time.Duration) error {
+	if duration < 0 {
+		panic(fmt.Sprintf("breakwater: Permit.Report: negative duration %v", duration))
+	}
+	ptr := p.b.h.acquire()
+	defer p.b.h.release()
+	var e C.bw_error
+	s := C.bw_breaker_record_duration(ptr, p.raw, C.uint32_t(outcome), C.uint64_t(duration), &e)
+	if s == C.BW_INVALID_ARGUMENT {
+		panic(newError(&e))
+	}
+	return check(s, &e)
+}
+
+// Allow asks to run one call: a Permit, or an error matching ErrCircuitOpen (and
+// ErrTrialFull or ErrForcedOpen) with RetryAfter when the breaker refuses.
+func (b *CircuitBreaker) Allow() (Permit, error) {
+	ptr := b.h.acquire()
+	var e C.bw_error
+	p := Permit{b: b}
+	s := C.bw_breaker_try_acquire(ptr, &p.raw, &e)
+	b.h.release()
+	if s != C.BW_OK {
+		return Permit{}, breakerRejection(&e)
+	}
+	return p, nil
+}
+
+func (b *CircuitBreaker) succeeded(err error) bool {
+	if b.isSuccessful != nil {
+		return b.isSuccessful(err)
+	}
+	return err == nil
+}
+
+// Execute runs fn through the breaker and returns its error unchanged, or a rejection
+// (ErrCircuitOpen, ...) without running it. A panic in fn is recorded as a failure and
+// keeps unwinding.
+func (b *CircuitBreaker) Execute(fn func() error) error {
+	p, err := b.Allow()
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			p.recordQuiet(OutcomeFailure)
+		}
+	}()
+	err = fn()
+	done = true
+	if b.succeeded(err) {
+		p.recordQuiet(OutcomeSuccess)
+	} else {
+		p.recordQuiet(OutcomeFailure)
+	}
+	return err
+}
+
+// ExecuteContext is Execute honouring ctx: when ctx is already done it returns
+// ctx.Err() without running fn (nor counting a call); fn receives ctx and should
+// return when it is done. An error of fn caused by the cancellation of ctx
+// (context.Canceled) is recorded as ignored, not as a failure of the dependency; a
+// deadline exceeded is a failure.
+func (b *CircuitBreaker) ExecuteContext(ctx context.Context, fn func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := b.Allow()
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = p.Failure()
+		}
+	}()
+	err = fn(ctx)
+	done = true
+	switch {
+	case err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		_ = p.Ignore()
+	case b.succeeded(err):
+		_ = p.Success()
+	default:
+		_ = p.Failure()
+	}
+	return err
+}
+
+// State returns the current state (a due transition is applied first).
+func (b *CircuitBreaker) State() BreakerState {
+	ptr := b.h.acquire()
+	defer b.h.release()
+	var e C.bw_error
+	var s C.uint32_t
+	if err := check(C.bw_breaker_state(ptr, &s, &e), &e); err != nil {
+		panic(err)
+	}
+	return BreakerState(s)
+}
+
+// Name returns the breaker's name.
+func (b *CircuitBreaker) Name() string {
+	ptr := b.h.acquire()
+	defer b.h.release()
+	var e C.bw_error
+	var buf [128]C.char
+	var n C.size_t
+	s := C.bw_breaker_name(ptr, &buf[0], C.size_t(len(buf)), &n, &e)
+	if s == C.BW_BUFFER_TOO_SMALL {
+		big := make([]C.char, int(n)+1)
+		s = C.bw_breaker_name(ptr, &big[0], C.size_t(len(big)), &n, &e)
+		if err := check(s, &e); err != nil {
+			panic(err)
+		}
+		return C.GoStringN(&big[0], C.int(n))
+	}
+	if err := check(s, &e); err != nil {
+		panic(err)
+	}
+	return C.GoStringN(&buf[0], C.int(n))
+}
+
+// BreakerMetrics is a snapshot of a breaker's counts: of the current state (Requests
+// ... WindowFailures; the rates are -1 when not computed) and since the breaker was
+// built (Total*, rejections by reason, StaleDropped, Transitions, Opened,
+// EventsDropped).
+type BreakerMetrics struct {
+	State                                        BreakerState
+	Generation                                   uint64
+	Requests, Successes, Failures, Ignored, Slow uint64
+	ConsecutiveSuccesses, ConsecutiveFailures    uint64
+	WindowCalls, WindowFailures                  uint64
+	FailureRate, SlowCallRate                    float64
+	TotalRequests, TotalSuccesses, TotalFailures uint64
+	TotalIgnored, TotalSlow                      uint64
+	RejectedOpen, RejectedTrialFull              uint64
+	RejectedForcedOpen, StaleDropped             uint64
+	Transitions, Opened, EventsDropped           uint64
+}
+
+// Metrics returns a snapshot of the breaker's counts.
+func (b *CircuitBreaker) Metrics() BreakerMetrics {
+	ptr := b.h.acquire()
+	defer b.h.release()
+	var e C.bw_error
+	var m C.bw_breaker_stats
+	m.size = C.uint32_t(unsafe.Sizeof(m))
+	if err := check(C.bw_breaker_metrics(ptr, &m, &e), &e); err != nil {
+		panic(err)
+	}
+	return BreakerMetrics{
+		State: BreakerState(m.state), Generation: uint64(m.generation),
+		Requests: uint64(m.requests), Successes: uint64(m.successes), Failures: uint64(m.failures),
+		Ignored: uint64(m.ignored), Slow: uint64(m.slow),
+		ConsecutiveSuccesses: uint64(m.consecutive_successes), ConsecutiveFailures: uint64(m.consecutive_failures),
+		WindowCalls: uint64(m.window_calls), WindowFailures: uint64(m.window_failures),
+		FailureRate: float64(m.failure_rate), SlowCallRate: float64(m.slow_call_rate),
+		TotalRequests: uint64(m.total_requests), TotalSuccesses: uint64(m.total_successes),
+		TotalFailures: uint64(m.total_failures), TotalIgnored: uint64(m.total_ignored), TotalSlow: uint64(m.total_slow),
+		RejectedOpen: uint64(m.rejected_open), RejectedTrialFull: uint64(m.rejected_trial_full),
+		RejectedForcedOpen: uint64(m.rejected_forced_open), StaleDropped: uint64(m.stale_dropped),
+		Transitions: uint64(m.transitions), Opened: uint64(m.opened), EventsDropped: uint64(m.events_dropped),
+	}
+}
+
+// PollEvents returns the pending transitions, oldest first. The breaker keeps up to 256;
+// newer ones are dropped when the queue is full (Metrics().EventsDropped).
+func (b *CircuitBreaker) PollEvents() []Transition {
+	ptr := b.h.acquire()
+	defer b.h.release()
+	var out []Transition
+	var buf [32]C.bw_breaker_event
+	for {
+		var e C.bw_error
+		var n C.size_t
+		if err := check(C.bw_breaker_poll_events(ptr, &buf[0], C.size_t(len(buf)), &n, &e), &e); err != nil {
+			panic(err)
+		}
+		for _, ev := range buf[:int(n)] {
+			reason := fmt.Sprintf("reason(%d)", uint32(ev.reason))
+			if int(ev.reason) < len(transitionReasons) {
+				reason = transitionReasons[ev.reason]
+			}
+			out = append(out, Transition{
+				From: BreakerState(ev.from), To: BreakerState(ev.to), Reason: reason,
+				Generation: uint64(ev.generation), At: nanosToDuration(uint64(ev.at_ns)),
+			})
+		}
+		if int(n) < len(buf) {
+			return out
+		}
+	}
+}
+
+func (b *CircuitBreaker) manual(f func(*C.bw_breaker, *C.bw_error) C.bw_status) {
+	ptr := b.h.acquire()
+	defer b.h.release()
+	var e C.bw_error
+	if err := check(f(ptr, &e), &e); err != nil {
+		panic(err)
+	}
+}
+
+// Reset closes the breaker (from any state) with fresh counts.
+func (b *CircuitBreaker) Reset() {
+	b.manual(func(p *C.bw_breaker, e *C.bw_error) C.bw_status { return C.bw_breaker_reset(p, e) })
+}
+
+// ForceOpen rejects every call (ErrForcedOpen) until Reset.
+func (b *CircuitBreaker) ForceOpen() {
+	b.manual(func(p *C.bw_breaker, e *C.bw_error) C.bw_status { return C.bw_breaker_force_open(p, e) })
+}
+
+// Disable admits and counts every call, never tripping, until Reset.
+func (b *CircuitBreaker) Disable() {
+	b.manual(func(p *C.bw_breaker, e *C.bw_error) C.bw_status { return C.bw_breaker_disable(p, e) })
+}
+
+func freeBreaker(p *C.bw_breaker) { C.bw_breaker_free(p) }
+
+// Close releases the handle once no call uses it; later calls panic. Other handles on
+// the same registry breaker stay valid. Idempotent; always returns nil.
+func (b *CircuitBreaker) Close() error {
+	b.h.close(freeBreaker)
+	return nil
+}
+
+// Registry holds named breakers: the same name gives handles on the same breaker.
+// Safe for concurrent use.
+type Registry struct {
+	h handle[*C.bw_registry]
+}
+
+func freeRegistry(p *C.bw_registry) { C.bw_registry_free(p) }
+
+// NewRegistry returns an empty registry. Close it when done (a finalizer closes it
+// otherwise); breakers it gave stay valid.
+func NewRegistry() *Registry {
+	var e C.bw_error
+	var p *C.bw_registry
+	if err := check(C.bw_registry_new(&p, &e), &e); err != nil {
+		panic(err)
+	}
+	r := &Registry{h: handle[*C.bw_registry]{ptr: p, what: "Registry"}}
+	runtime.SetFinalizer(r, func(r *Registry) { _ = r.Close() })
+	return r
+}
+
+// CircuitBreaker returns a new handle on the breaker named name, built on first use
+// with config (nil: the existing breaker, or the defaults) and the clock option. A
+// config that differs from the registered breaker's gives ErrInvalidConfig.
+func (r *Registry) CircuitBreaker(name string, config any, opts ...BreakerOption) (*CircuitBreaker, error) {
+	text, err := configText(config)
+	if err != nil {
+		return nil, err
+	}
+	o := options(opts)
+	reg := r.h.acquire()
+	defer r.h.release()
+	var clock *C.bw_clock
+	if o.clock != nil {
+		c, release := o.clock.cClock()
+		defer release()
+		clock = c
+	}
+	var e C.bw_error
+	var p *C.bw_breaker
+	nameP, nameN := cBytes(name)
+	textP, textN := cBytes(text)
+	if err := check(C.bw_registry_breaker(reg, nameP, nameN, textP, textN, clock, &p, &e), &e); err != nil {
+		return nil, err
+	}
+	runtime.KeepAlive(name)
+	runtime.KeepAlive(text)
+	return newBreaker(p, o), nil
+}
+
+// Close releases the registry; later calls panic. Idempotent; always returns nil.
+func (r *Registry) Close() error {
+	r.h.close(freeRegistry)
+	return nil
+}

@@ -1,0 +1,901 @@
+"""The circuit breaker: :class:`CircuitBreaker` and :class:`Registry`.
+
+A breaker stops calling a dependency that keeps failing, waits ``open_duration``, then
+lets a small trial through (half-open) to decide whether to close again. Use it as a
+decorator, a context manager, through :meth:`CircuitBreaker.call`, or with the permit
+protocol (:meth:`CircuitBreaker.acquire`):
+
+>>> from breakwater import CircuitBreaker, CircuitOpenError, ManualClock
+>>> clock = ManualClock()
+>>> breaker = CircuitBreaker(consecutive_failures=2, open_duration=30, clock=clock)
+>>> @breaker
+... def fetch(ok):
+...     if not ok:
+...         raise ConnectionError("down")
+...     return "data"
+>>> fetch(True)
+'data'
+>>> for _ in range(2):
+...     try:
+...         fetch(False)
+...     except ConnectionError:
+...         pass
+>>> breaker.state
+<State.OPEN: 'open'>
+>>> try:
+...     fetch(True)
+... except CircuitOpenError as e:
+...     print(e.retry_after)
+30.0
+>>> clock.advance(30)
+>>> fetch(True), breaker.state
+('data', <State.CLOSED: 'closed'>)
+
+Every call into the library is short and does not block: they all keep the GIL.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import functools
+import json as _json
+import threading
+from ctypes import POINTER, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable, Optional, TypeVar, Union
+
+from . import _abi, _lib, errors
+from ._handle import Handle
+from ._lib import KEEP_GIL, call, lib
+from .clock import Clock, to_nanos
+
+__all__ = [
+    "BreakerMetrics",
+    "CircuitBreaker",
+    "Outcome",
+    "Permit",
+    "Registry",
+    "State",
+    "Transition",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Seconds = Union[int, float, timedelta]
+
+
+class bw_breaker(ctypes.Structure):
+    """Opaque ``bw_breaker``."""
+
+
+class bw_breaker_config(ctypes.Structure):
+    """Opaque ``bw_breaker_config``."""
+
+
+class bw_registry(ctypes.Structure):
+    """Opaque ``bw_registry``."""
+
+
+class bw_permit(ctypes.Structure):
+    """``bw_permit``: a permit, by value."""
+
+    _fields_ = [("generation", c_uint64), ("acquired_ns", c_uint64)]
+
+
+class bw_breaker_event(ctypes.Structure):
+    """``bw_breaker_event``: one transition."""
+
+    _fields_ = [
+        ("from_", c_uint32),
+        ("to", c_uint32),
+        ("reason", c_uint32),
+        ("generation", c_uint64),
+        ("at_ns", c_uint64),
+    ]
+
+
+_U64_FIELDS = [
+    "generation",
+    "requests",
+    "successes",
+    "failures",
+    "ignored",
+    "slow",
+    "consecutive_successes",
+    "consecutive_failures",
+    "window_calls",
+    "window_failures",
+]
+_TOTAL_FIELDS = [
+    "total_requests",
+    "total_successes",
+    "total_failures",
+    "total_ignored",
+    "total_slow",
+    "rejected_open",
+    "rejected_trial_full",
+    "rejected_forced_open",
+    "stale_dropped",
+    "transitions",
+    "opened",
+    "events_dropped",
+]
+
+
+class bw_breaker_stats(ctypes.Structure):
+    """``bw_breaker_stats``: the snapshot written by ``bw_breaker_metrics``."""
+
+    _fields_ = (
+        [("size", c_uint32), ("state", c_uint32)]
+        + [(n, c_uint64) for n in _U64_FIELDS]
+        + [("failure_rate", ctypes.c_double), ("slow_call_rate", ctypes.c_double)]
+        + [(n, c_uint64) for n in _TOTAL_FIELDS]
+    )
+
+
+BREAKER_P = POINTER(bw_breaker)
+CONFIG_P = POINTER(bw_breaker_config)
+REGISTRY_P = POINTER(bw_registry)
+EVENT_FN = ctypes.CFUNCTYPE(None, POINTER(bw_breaker_event), c_void_p)
+CALL_FN = ctypes.CFUNCTYPE(c_int, c_void_p)
+ERROR_P = _abi.ERROR_P
+CLOCK_P = _abi.CLOCK_P
+
+_lib.declare(
+    {
+        "bw_breaker_config_from_json": (
+            c_int32,
+            [c_char_p, c_size_t, POINTER(CONFIG_P), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_to_json": (
+            c_int32,
+            [CONFIG_P, POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_free": (None, [CONFIG_P], KEEP_GIL),
+        # The setters: Python builds JSON instead (declared for completeness).
+        "bw_breaker_config_new": (c_int32, [POINTER(CONFIG_P), ERROR_P], KEEP_GIL),
+        "bw_breaker_config_set_name": (c_int32, [CONFIG_P, c_char_p, c_size_t, ERROR_P], KEEP_GIL),
+        "bw_breaker_config_set_consecutive_failures": (
+            c_int32,
+            [CONFIG_P, c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_failures_in_window": (
+            c_int32,
+            [CONFIG_P, c_uint32, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_failure_rate": (
+            c_int32,
+            [CONFIG_P, ctypes.c_double, c_uint32, c_uint64, c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_slow_call_rate": (
+            c_int32,
+            [CONFIG_P, ctypes.c_double, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_open_duration_ns": (c_int32, [CONFIG_P, c_uint64, ERROR_P], KEEP_GIL),
+        "bw_breaker_config_set_open_duration_growth": (
+            c_int32,
+            [CONFIG_P, ctypes.c_double, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_half_open_max_calls": (
+            c_int32,
+            [CONFIG_P, c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_success_threshold": (
+            c_int32,
+            [CONFIG_P, c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_config_set_half_open_max_wait_ns": (
+            c_int32,
+            [CONFIG_P, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_new": (
+            c_int32,
+            [CONFIG_P, CLOCK_P, EVENT_FN, c_void_p, POINTER(BREAKER_P), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_new_json": (
+            c_int32,
+            [c_char_p, c_size_t, CLOCK_P, POINTER(BREAKER_P), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_free": (None, [BREAKER_P], KEEP_GIL),
+        "bw_breaker_try_acquire": (c_int32, [BREAKER_P, POINTER(bw_permit), ERROR_P], KEEP_GIL),
+        "bw_breaker_record": (c_int32, [BREAKER_P, bw_permit, c_uint32, ERROR_P], KEEP_GIL),
+        "bw_breaker_record_duration": (
+            c_int32,
+            [BREAKER_P, bw_permit, c_uint32, c_uint64, ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_call": (
+            c_int32,
+            [BREAKER_P, CALL_FN, c_void_p, POINTER(c_int), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_state": (c_int32, [BREAKER_P, POINTER(c_uint32), ERROR_P], KEEP_GIL),
+        "bw_breaker_metrics": (
+            c_int32,
+            [BREAKER_P, POINTER(bw_breaker_stats), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_reset": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_force_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_disable": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_name": (
+            c_int32,
+            [BREAKER_P, POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_poll_events": (
+            c_int32,
+            [BREAKER_P, POINTER(bw_breaker_event), c_size_t, POINTER(c_size_t), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_registry_new": (c_int32, [POINTER(REGISTRY_P), ERROR_P], KEEP_GIL),
+        "bw_registry_free": (None, [REGISTRY_P], KEEP_GIL),
+        "bw_registry_breaker": (
+            c_int32,
+            [
+                REGISTRY_P,
+                c_char_p,
+                c_size_t,
+                c_char_p,
+                c_size_t,
+                CLOCK_P,
+                POINTER(BREAKER_P),
+                ERROR_P,
+            ],
+            KEEP_GIL,
+        ),
+    }
+)
+
+
+class State(enum.Enum):
+    """A breaker's state."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
+    FORCED_OPEN = "forced-open"
+    DISABLED = "disabled"
+
+
+_STATES = [State.CLOSED, State.OPEN, State.HALF_OPEN, State.FORCED_OPEN, State.DISABLED]
+_REASONS = [
+    "threshold reached",
+    "open duration elapsed",
+    "trial succeeded",
+    "trial failed",
+    "half-open timeout",
+    "reset",
+    "forced open",
+    "disabled",
+]
+
+
+class Outcome(enum.IntEnum):
+    """The verdict on a call (what a ``classify`` function returns)."""
+
+    SUCCESS = _abi.OUTCOME_SUCCESS
+    FAILURE = _abi.OUTCOME_FAILURE
+    IGNORED = _abi.OUTCOME_IGNORED
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A state transition: ``from_state`` -> ``to_state`` because of ``reason`` (for
+    example ``"threshold reached"``), starting generation ``generation``, at ``at_ns`` on
+    the breaker's clock."""
+
+    from_state: State
+    to_state: State
+    reason: str
+    generation: int
+    at_ns: int
+
+
+@dataclass(frozen=True)
+class BreakerMetrics:
+    """A snapshot of a breaker's counts: the current state's (``requests`` ...
+    ``window_failures``, rates ``None`` when not computed) and since the breaker was
+    built (``total_*``, rejections by reason, ``stale_dropped``, ``transitions``,
+    ``opened``, ``events_dropped``)."""
+
+    state: State
+    generation: int
+    requests: int
+    successes: int
+    failures: int
+    ignored: int
+    slow: int
+    consecutive_successes: int
+    consecutive_failures: int
+    window_calls: int
+    window_failures: int
+    failure_rate: Optional[float]
+    slow_call_rate: Optional[float]
+    total_requests: int
+    total_successes: int
+    total_failures: int
+    total_ignored: int
+    total_slow: int
+    rejected_open: int
+    rejected_trial_full: int
+    rejected_forced_open: int
+    stale_dropped: int
+    transitions: int
+    opened: int
+    events_dropped: int
+
+    @property
+    def rejected(self) -> int:
+        """Every rejection since the breaker was built."""
+        return self.rejected_open + self.rejected_trial_full + self.rejected_forced_open
+
+
+def _transition(ev: bw_breaker_event) -> Transition:
+    return Transition(
+        _STATES[ev.from_], _STATES[ev.to], _REASONS[ev.reason], ev.generation, ev.at_ns
+    )
+
+
+def _ms(value: Seconds, name: str) -> Union[int, float]:
+    ns = to_nanos(value, name)
+    return ns // 1_000_000 if ns % 1_000_000 == 0 else ns / 1e6
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _rate(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    return float(value)
+
+
+def _window(window: Any) -> dict[str, Any]:
+    """``int`` -> the last n outcomes; ``timedelta`` -> a time window."""
+    if isinstance(window, timedelta):
+        return {"time_ms": _ms(window, "window")}
+    if isinstance(window, int) and not isinstance(window, bool):
+        return {"count": window}
+    raise TypeError(
+        "window must be an int (the last n outcomes) or a timedelta (a time window), "
+        f"not {type(window).__name__}"
+    )
+
+
+def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
+    """The JSON configuration for ``config`` (a dict in the C ABI's JSON form, durations
+    in ``*_ms`` fields) updated with Pythonic keyword arguments (durations in seconds or
+    ``timedelta``): ``name``, ``consecutive_failures``, ``failures_in_window=(n,
+    window)``, ``failure_rate`` (with ``window`` (int count or timedelta) and
+    ``minimum_calls``), ``slow_call_rate=(rate, slow_duration)`` (alone or with
+    ``failure_rate``), ``open_duration``, ``open_duration_multiplier``,
+    ``open_duration_cap``, ``half_open_max_calls``, ``success_threshold``,
+    ``half_open_max_wait``.
+
+    >>> config_json(name="db", consecutive_failures=3, open_duration=1.5)
+    '{"name": "db", "policy": {"type": "consecutive_failures", "threshold": 3}, "open_duration_ms": 1500}'
+    """
+    if config is not None and not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, not {type(config).__name__}")
+    out: dict[str, Any] = dict(config or {})
+    kw = dict(kwargs)
+    if "name" in kw:
+        name = kw.pop("name")
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        out["name"] = name
+    window = kw.pop("window", None)
+    minimum_calls = kw.pop("minimum_calls", None)
+    slow = None
+    if "slow_call_rate" in kw:
+        value = kw.pop("slow_call_rate")
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise TypeError("slow_call_rate must be a tuple (rate, slow_duration)")
+        slow = {
+            "threshold": _rate(value[0], "slow_call_rate"),
+            "slow_duration_ms": _ms(value[1], "slow_duration"),
+        }
+    if "consecutive_failures" in kw:
+        n = _int(kw.pop("consecutive_failures"), "consecutive_failures")
+        out["policy"] = {"type": "consecutive_failures", "threshold": n}
+    if "failures_in_window" in kw:
+        value = kw.pop("failures_in_window")
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise TypeError("failures_in_window must be a tuple (failures, window)")
+        out["policy"] = {
+            "type": "failures_in_window",
+            "threshold": _int(value[0], "failures_in_window"),
+            "window_ms": _ms(value[1], "window"),
+        }
+    if "failure_rate" in kw:
+        policy: dict[str, Any] = {
+            "type": "failure_rate",
+            "threshold": _rate(kw.pop("failure_rate"), "failure_rate"),
+            "window": _window(100 if window is None else window),
+            "minimum_calls": _int(100 if minimum_calls is None else minimum_calls, "minimum_calls"),
+        }
+        if slow is not None:
+            policy["slow"] = slow
+        out["policy"] = policy
+    elif slow is not None:
+        out["policy"] = {
+            "type": "slow_call_rate",
+            "slow": slow,
+            "window": _window(100 if window is None else window),
+            "minimum_calls": _int(100 if minimum_calls is None else minimum_calls, "minimum_calls"),
+        }
+    elif window is not None or minimum_calls is not None:
+        raise TypeError("window and minimum_calls go with failure_rate or slow_call_rate")
+    for key in ("open_duration", "open_duration_cap", "half_open_max_wait"):
+        if key in kw:
+            value = kw.pop(key)
+            out[key + "_ms"] = None if value is None else _ms(value, key)
+    if "open_duration_multiplier" in kw:
+        out["open_duration_multiplier"] = _rate(
+            kw.pop("open_duration_multiplier"), "open_duration_multiplier"
+        )
+    for key in ("half_open_max_calls", "success_threshold"):
+        if key in kw:
+            value = kw.pop(key)
+            out[key] = None if value is None and key == "success_threshold" else _int(value, key)
+    if kw:
+        raise TypeError(f"unknown configuration argument(s): {', '.join(sorted(kw))}")
+    try:
+        return _json.dumps(out, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"the configuration cannot be written as JSON: {e}") from None
+
+
+def _exc_tuple(value: Any, name: str) -> tuple[type[BaseException], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, type) and issubclass(value, BaseException):
+        return (value,)
+    if isinstance(value, tuple) and all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in value
+    ):
+        return value
+    raise TypeError(f"{name} must be an exception type or a tuple of them")
+
+
+Classify = Callable[[Any], Union[Outcome, bool, None]]
+
+_tls = threading.local()
+
+# Breaker rejections by reason: (class, message), filled on first use (the library's
+# text is fixed per reason), so that a rejection does not decode the error object.
+_REJECTIONS: dict[int, tuple[type[errors.BreakwaterError], str]] = {}
+
+
+def _rejection(err: _abi.bw_error) -> errors.BreakwaterError:
+    """The exception for a failed ``bw_breaker_try_acquire``."""
+    if err.status != _abi.REJECTED:
+        return errors.from_error(err)
+    reason = err.reason
+    known = _REJECTIONS.get(reason)
+    if known is None:
+        e = errors.from_error(err)
+        _REJECTIONS[reason] = (type(e), e.message)
+        return e
+    cls, message = known
+    return cls(
+        message,
+        status=_abi.REJECTED,
+        policy=_abi.POLICY_CIRCUIT_BREAKER,
+        reason=reason,
+        retry_after=err.retry_after_ns / 1e9 if err.has_retry_after else None,
+    )
+
+
+def _err() -> _abi.bw_error:
+    try:
+        return _tls.err  # type: ignore[no-any-return]
+    except AttributeError:
+        err = _tls.err = _abi.bw_error()
+        return err
+
+
+class Permit:
+    """Permission to run one call (from :meth:`CircuitBreaker.acquire`): report its
+    outcome once with :meth:`success`, :meth:`failure` or :meth:`ignore` (each returns
+    ``True`` when recorded, ``False`` when the permit was stale: the breaker changed
+    state since, and the outcome was dropped). As a context manager it reports for you:
+    an exception is a failure (re-raised unchanged), else a success, unless a verdict
+    was given inside the block."""
+
+    __slots__ = ("_breaker", "_raw", "_done")
+
+    def __init__(self, breaker: "CircuitBreaker", raw: bw_permit) -> None:
+        self._breaker = breaker
+        self._raw = raw
+        self._done = False
+
+    @property
+    def generation(self) -> int:
+        """The generation the call was admitted in."""
+        return int(self._raw.generation)
+
+    @property
+    def done(self) -> bool:
+        """``True`` once an outcome was reported."""
+        return self._done
+
+    def record(self, outcome: Outcome, duration: Optional[Seconds] = None) -> bool:
+        """Reports ``outcome``; ``duration`` (seconds or ``timedelta``) replaces the
+        measured duration for slow-call policies."""
+        if self._done:
+            raise ValueError("this permit's outcome was already reported")
+        if not isinstance(outcome, Outcome):
+            raise TypeError(f"outcome must be an Outcome, not {type(outcome).__name__}")
+        self._done = True
+        return self._breaker._record(self._raw, int(outcome), duration)
+
+    def success(self) -> bool:
+        """Reports a success."""
+        return self.record(Outcome.SUCCESS)
+
+    def failure(self) -> bool:
+        """Reports a failure."""
+        return self.record(Outcome.FAILURE)
+
+    def ignore(self) -> bool:
+        """Reports neither (gives a half-open admission back)."""
+        return self.record(Outcome.IGNORED)
+
+    def __enter__(self) -> "Permit":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        if not self._done:
+            if exc is None:
+                self.success()
+            else:
+                self.record(self._breaker._classify_exception(exc))
+
+    def __repr__(self) -> str:
+        return f"Permit(generation={self.generation}, done={self._done})"
+
+
+class CircuitBreaker:
+    """A circuit breaker over the breakwater library.
+
+    ``config`` is a dict in the JSON form of the C ABI (see :func:`config_json`);
+    keyword arguments add Pythonic settings (durations in seconds or ``timedelta``):
+    ``CircuitBreaker(name="db", consecutive_failures=5, open_duration=30)``. Bad values
+    raise :class:`~breakwater.InvalidConfigError` (a ``ValueError``) naming the field,
+    wrong types ``TypeError``.
+
+    ``clock``: a :class:`~breakwater.Clock` (default: monotonic). ``on_transition``: a
+    callable taking a :class:`Transition`, called on the thread whose call caused the
+    transition; an exception it raises is re-raised from that call (after the breaker
+    has recorded what it had to). ``classify``: called with a guarded call's return
+    value, or with its exception, returns an :class:`Outcome`, ``True`` (success),
+    ``False`` (failure) or ``None`` (the default rules: ``ignore`` exceptions are ignored,
+    exceptions that are not ``failure_on`` (when given) are successes, other exceptions
+    failures, values successes).
+    """
+
+    def __init__(
+        self,
+        config: Optional[dict[str, Any]] = None,
+        *,
+        clock: Optional[Clock] = None,
+        on_transition: Optional[Callable[[Transition], Any]] = None,
+        classify: Optional[Classify] = None,
+        ignore: Any = None,
+        failure_on: Any = None,
+        **settings: Any,
+    ) -> None:
+        if clock is not None and not isinstance(clock, Clock):
+            raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
+        if on_transition is not None and not callable(on_transition):
+            raise TypeError("on_transition must be callable")
+        text = config_json(config, **settings).encode()
+        self._setup(classify, ignore, failure_on)
+        cfg = CONFIG_P()
+        call(lib.bw_breaker_config_from_json, text, len(text), ctypes.byref(cfg))
+        try:
+            ptr = BREAKER_P()
+            self._callback = EVENT_FN(self._on_event) if on_transition else EVENT_FN()
+            self._on_transition = on_transition
+            clock_p = clock._pointer() if clock is not None else None
+            call(lib.bw_breaker_new, cfg, clock_p, self._callback, None, ctypes.byref(ptr))
+        finally:
+            lib.bw_breaker_config_free(cfg)
+        self._h = Handle(self, ptr, lib.bw_breaker_free, "circuit breaker")
+        self._ptr = ptr
+
+    def _setup(self, classify: Optional[Classify], ignore: Any, failure_on: Any) -> None:
+        if classify is not None and not callable(classify):
+            raise TypeError("classify must be callable")
+        self._classify = classify
+        self._ignore = _exc_tuple(ignore, "ignore")
+        self._failure_on = _exc_tuple(failure_on, "failure_on") if failure_on is not None else None
+        self._pending: list[BaseException] = []
+        self._local = threading.local()
+
+    @classmethod
+    def _from_handle(
+        cls, ptr: Any, classify: Optional[Classify], ignore: Any, failure_on: Any
+    ) -> "CircuitBreaker":
+        self = cls.__new__(cls)
+        self._setup(classify, ignore, failure_on)
+        self._callback = None
+        self._on_transition = None
+        self._h = Handle(self, ptr, lib.bw_breaker_free, "circuit breaker")
+        self._ptr = ptr
+        return self
+
+    # -- callbacks ------------------------------------------------------------------
+
+    def _on_event(self, event: Any, _user_data: Any) -> None:
+        try:
+            assert self._on_transition is not None
+            self._on_transition(_transition(event.contents))
+        except BaseException as e:  # noqa: BLE001 (stored, re-raised in the caller)
+            self._pending.append(e)
+
+    def _raise_pending(self) -> None:
+        if self._pending:
+            e = self._pending.pop(0)
+            self._pending.clear()
+            raise e
+
+    # -- the protocol -----------------------------------------------------------------
+
+    def _get(self) -> Any:
+        return self._h.get()
+
+    def acquire(self) -> Permit:
+        """A :class:`Permit` to run one call, or raises :class:`~breakwater.CircuitOpenError`
+        (:class:`~breakwater.TrialFullError`, :class:`~breakwater.ForcedOpenError`) with
+        ``retry_after`` (seconds) when the breaker refuses."""
+        raw = bw_permit()
+        err = _err()
+        status = lib.bw_breaker_try_acquire(self._h.get(), ctypes.byref(raw), ctypes.byref(err))
+        if self._pending:
+            self._raise_pending()
+        if status:
+            raise _rejection(err)
+        return Permit(self, raw)
+
+    def _record(self, raw: bw_permit, outcome: int, duration: Optional[Seconds]) -> bool:
+        err = _err()
+        if duration is None:
+            status = lib.bw_breaker_record(self._h.get(), raw, outcome, ctypes.byref(err))
+        else:
+            ns = to_nanos(duration, "duration")
+            status = lib.bw_breaker_record_duration(
+                self._h.get(), raw, outcome, ns, ctypes.byref(err)
+            )
+        if self._pending:
+            self._raise_pending()
+        if status == _abi.STALE:
+            return False
+        if status:
+            raise errors.from_error(err)
+        return True
+
+    def _classify_exception(self, exc: BaseException) -> Outcome:
+        if self._classify is not None:
+            verdict = self._classify(exc)
+            if verdict is not None:
+                return _outcome(verdict)
+        if self._ignore and isinstance(exc, self._ignore):
+            return Outcome.IGNORED
+        if self._failure_on is not None and not isinstance(exc, self._failure_on):
+            return Outcome.SUCCESS
+        return Outcome.FAILURE
+
+    def _classify_value(self, value: Any) -> int:
+        if self._classify is None:
+            return _abi.OUTCOME_SUCCESS
+        verdict = self._classify(value)
+        return _abi.OUTCOME_SUCCESS if verdict is None else int(_outcome(verdict))
+
+    def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Runs ``fn(*args, **kwargs)`` through the breaker and returns its result; an
+        exception it raises is recorded (see ``classify``) and re-raised unchanged."""
+        raw = bw_permit()
+        err = _err()
+        ptr = self._h.get()
+        status = lib.bw_breaker_try_acquire(ptr, ctypes.byref(raw), ctypes.byref(err))
+        if status:
+            self._raise_pending()
+            raise _rejection(err)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            lib.bw_breaker_record(ptr, raw, int(self._classify_exception(exc)), None)
+            self._raise_pending()
+            raise
+        outcome = self._classify_value(result) if self._classify is not None else 0
+        lib.bw_breaker_record(ptr, raw, outcome, None)
+        if self._pending:
+            self._raise_pending()
+        return result
+
+    def __call__(self, fn: F) -> F:
+        """Decorator: every call of ``fn`` goes through :meth:`call` (works on methods)."""
+        if not callable(fn):
+            raise TypeError("CircuitBreaker decorates callables")
+
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            return self.call(fn, *args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    def __enter__(self) -> "CircuitBreaker":
+        permit = self.acquire()
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        stack.append(permit)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        permit = self._local.stack.pop()
+        permit.__exit__(exc_type, exc, tb)
+
+    # -- state, metrics, manual modes ---------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state (a due transition is applied first)."""
+        out = c_uint32()
+        call(lib.bw_breaker_state, self._h.get(), ctypes.byref(out))
+        self._raise_pending()
+        return _STATES[out.value]
+
+    @property
+    def name(self) -> str:
+        """The breaker's name."""
+        n = c_size_t(0)
+        buf = ctypes.create_string_buffer(64)
+        err = _err()
+        status = lib.bw_breaker_name(self._h.get(), buf, len(buf), ctypes.byref(n), ctypes.byref(err))
+        if status == _abi.BUFFER_TOO_SMALL:
+            buf = ctypes.create_string_buffer(n.value + 1)
+            call(lib.bw_breaker_name, self._h.get(), buf, len(buf), ctypes.byref(n))
+        elif status:
+            raise errors.from_error(err)
+        return buf.value.decode()
+
+    def metrics(self) -> BreakerMetrics:
+        """A :class:`BreakerMetrics` snapshot."""
+        m = bw_breaker_stats()
+        m.size = ctypes.sizeof(m)
+        call(lib.bw_breaker_metrics, self._h.get(), ctypes.byref(m))
+        self._raise_pending()
+        values = {n: getattr(m, n) for n in _U64_FIELDS + _TOTAL_FIELDS}
+        return BreakerMetrics(
+            state=_STATES[m.state],
+            failure_rate=None if m.failure_rate < 0 else m.failure_rate,
+            slow_call_rate=None if m.slow_call_rate < 0 else m.slow_call_rate,
+            **values,
+        )
+
+    def reset(self) -> None:
+        """Closes the breaker (from any state) with fresh counts."""
+        call(lib.bw_breaker_reset, self._h.get())
+        self._raise_pending()
+
+    def force_open(self) -> None:
+        """Rejects every call (:class:`~breakwater.ForcedOpenError`) until :meth:`reset`."""
+        call(lib.bw_breaker_force_open, self._h.get())
+        self._raise_pending()
+
+    def disable(self) -> None:
+        """Admits and counts every call, never trips, until :meth:`reset`."""
+        call(lib.bw_breaker_disable, self._h.get())
+        self._raise_pending()
+
+    def poll_events(self, max_events: int = _abi.BREAKER_EVENT_QUEUE_LEN) -> list[Transition]:
+        """The pending transitions, oldest first (at most ``max_events``). The queue keeps
+        256; newer ones are dropped when it is full (``metrics().events_dropped``)."""
+        max_events = _int(max_events, "max_events")
+        if max_events < 0:
+            raise ValueError(f"max_events must not be negative, got {max_events}")
+        buf = (bw_breaker_event * max(max_events, 1))()
+        n = c_size_t(0)
+        call(lib.bw_breaker_poll_events, self._h.get(), buf, max_events, ctypes.byref(n))
+        return [_transition(buf[i]) for i in range(n.value)]
+
+    def close(self) -> None:
+        """Makes later calls raise ``ValueError`` (the handle is freed with the object).
+        Idempotent."""
+        self._h.close()
+
+    def __repr__(self) -> str:
+        if self._h.closed:
+            return "CircuitBreaker(closed)"
+        return f"CircuitBreaker(name={self.name!r}, state={self.state.value!r})"
+
+
+def _outcome(verdict: Any) -> Outcome:
+    if isinstance(verdict, Outcome):
+        return verdict
+    if verdict is True:
+        return Outcome.SUCCESS
+    if verdict is False:
+        return Outcome.FAILURE
+    raise TypeError(
+        f"classify must return an Outcome, True, False or None, not {type(verdict).__name__}"
+    )
+
+
+class Registry:
+    """Named breakers shared by every user of the registry: the same name gives the same
+    breaker (state and counts).
+
+    >>> from breakwater import Registry
+    >>> reg = Registry()
+    >>> a = reg.breaker("db", consecutive_failures=1)
+    >>> b = reg.breaker("db")
+    >>> a.force_open()
+    >>> b.state.value
+    'forced-open'
+    """
+
+    def __init__(self) -> None:
+        ptr = REGISTRY_P()
+        call(lib.bw_registry_new, ctypes.byref(ptr))
+        self._h = Handle(self, ptr, lib.bw_registry_free, "registry")
+
+    def breaker(
+        self,
+        name: str,
+        config: Optional[dict[str, Any]] = None,
+        *,
+        clock: Optional[Clock] = None,
+        classify: Optional[Classify] = None,
+        ignore: Any = None,
+        failure_on: Any = None,
+        **settings: Any,
+    ) -> CircuitBreaker:
+        """A breaker on the registry's instance named ``name``, built on first use with
+        ``config``/``settings`` (and ``clock``). Without configuration: the existing
+        breaker, or a new one with the defaults; with one that differs from the
+        registered breaker's: :class:`~breakwater.InvalidConfigError`. ``classify``,
+        ``ignore`` and ``failure_on`` belong to the returned object."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        if clock is not None and not isinstance(clock, Clock):
+            raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
+        raw_name = name.encode()
+        text = b"" if config is None and not settings else config_json(config, **settings).encode()
+        ptr = BREAKER_P()
+        clock_p = clock._pointer() if clock is not None else None
+        call(
+            lib.bw_registry_breaker,
+            self._h.get(),
+            raw_name,
+            len(raw_name),
+            text or None,
+            len(text),
+            clock_p,
+            ctypes.byref(ptr),
+        )
+        return CircuitBreaker._from_handle(ptr, classify, ignore, failure_on)
+
+    def close(self) -> None:
+        """Makes later calls raise ``ValueError``; breakers stay usable. Idempotent."""
+        self._h.close()

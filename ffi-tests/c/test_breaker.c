@@ -1,0 +1,693 @@
+#define _POSIX_C_SOURCE 200809L
+/*
+ * Tests of the circuit breaker through the C ABI: configuration (JSON), the permit
+ * protocol, the callback convenience, metrics, manual modes, events (polled and by
+ * callback), the registry, bad input for every function, and two pthread stress tests.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "bw_test.h"
+
+#define JSON(s) (s), strlen(s)
+#define SEC 1000000000ull
+
+static bw_clock *manual_clock(void) {
+    bw_clock *c = NULL;
+    bw_clock_manual_new(&c, NULL);
+    return c;
+}
+
+static bw_breaker *breaker_json(const char *json, bw_clock *clock) {
+    bw_breaker *b = NULL;
+    bw_error e;
+    bw_status s = bw_breaker_new_json(json, strlen(json), clock, &b, &e);
+    if (s != BW_OK) fprintf(stderr, "bw_breaker_new_json: %s\n", e.message);
+    return b;
+}
+
+static uint32_t state_of(const bw_breaker *b) {
+    uint32_t s = 99;
+    bw_breaker_state(b, &s, NULL);
+    return s;
+}
+
+static bw_breaker_stats metrics_of(const bw_breaker *b) {
+    bw_breaker_stats m;
+    memset(&m, 0, sizeof m);
+    m.size = sizeof m;
+    bw_breaker_metrics(b, &m, NULL);
+    return m;
+}
+
+/* Runs one protocol call with `outcome`; returns the acquire status. */
+static bw_status one_call(const bw_breaker *b, uint32_t outcome) {
+    bw_permit p;
+    bw_status s = bw_breaker_try_acquire(b, &p, NULL);
+    if (s == BW_OK) bw_breaker_record(b, p, outcome, NULL);
+    return s;
+}
+
+/* ---- configuration ---- */
+
+TEST(config_from_json_round_trips_and_names_bad_fields) {
+    bw_breaker_config *c = SENTINEL_PTR;
+    bw_error e = dirty_error();
+    const char *json =
+        "{\"name\": \"db\", \"open_duration_ms\": 1500, \"half_open_max_calls\": 3,"
+        " \"policy\": {\"type\": \"failure_rate\", \"threshold\": 0.5,"
+        " \"window\": {\"count\": 10}, \"minimum_calls\": 4}}";
+    CHECK_STATUS(bw_breaker_config_from_json(JSON(json), &c, &e), BW_OK);
+    CHECK_EQ_INT(e.status, BW_OK);
+    CHECK_STR_EQ(e.message, "");
+    char buf[512];
+    size_t len = 0;
+    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_OK);
+    CHECK_EQ_U64(len, strlen(buf));
+    CHECK(strstr(buf, "\"name\":\"db\"") != NULL);
+    CHECK(strstr(buf, "\"open_duration_ms\":1500") != NULL);
+    CHECK(strstr(buf, "\"window\":{\"count\":10}") != NULL);
+    /* too small: the length is reported, the buffer untouched */
+    char small[4] = "xyz";
+    size_t need = 0;
+    CHECK_STATUS(bw_breaker_config_to_json(c, small, sizeof small, &need, &e),
+                 BW_BUFFER_TOO_SMALL);
+    CHECK_EQ_U64(need, len);
+    CHECK_STR_EQ(small, "xyz");
+    CHECK_STATUS(bw_breaker_config_to_json(c, NULL, 0, &need, NULL), BW_BUFFER_TOO_SMALL);
+    CHECK_STATUS(bw_breaker_config_to_json(c, NULL, 8, &need, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "out_len must not be NULL");
+    CHECK_STATUS(bw_breaker_config_to_json(NULL, buf, sizeof buf, &len, &e),
+                 BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "config must not be NULL");
+    /* the JSON read back builds the same configuration */
+    bw_breaker_config *again = NULL;
+    CHECK_STATUS(bw_breaker_config_from_json(buf, len, &again, &e), BW_OK);
+    char buf2[512];
+    size_t len2 = 0;
+    CHECK_STATUS(bw_breaker_config_to_json(again, buf2, sizeof buf2, &len2, &e), BW_OK);
+    CHECK_STR_EQ(buf, buf2);
+    bw_breaker_config_free(again);
+    bw_breaker_config_free(c);
+    bw_breaker_config_free(NULL);
+
+    /* empty text and NULL with length 0 are the defaults */
+    c = NULL;
+    CHECK_STATUS(bw_breaker_config_from_json(NULL, 0, &c, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_OK);
+    CHECK(strstr(buf, "{\"type\":\"consecutive_failures\",\"threshold\":5}") != NULL);
+    CHECK(strstr(buf, "\"open_duration_ms\":60000") != NULL);
+    bw_breaker_config_free(c);
+
+    struct {
+        const char *json;
+        const char *message_prefix;
+    } bad[] = {
+        {"{\"open_duration_ms\": \"x\"}",
+         "invalid circuit breaker configuration: open_duration_ms: invalid type: string"},
+        {"{\"open_duratoin_ms\": 5}",
+         "invalid circuit breaker configuration: open_duratoin_ms: unknown field"},
+        {"{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 0}}",
+         "invalid circuit breaker configuration: threshold"},
+        {"{\"open_duration_ms\": 0}",
+         "invalid circuit breaker configuration: open_duration"},
+        {"{\"open_duration_ms\": -1}",
+         "invalid circuit breaker configuration: open_duration_ms: invalid value"},
+        {"{\"half_open_max_calls\": 0}",
+         "invalid circuit breaker configuration: half_open_max_calls"},
+        {"{\"policy\": {\"type\": \"failure_rate\", \"threshold\": 1.5, \"window\": {\"count\": 10},"
+         " \"minimum_calls\": 1}}",
+         "invalid circuit breaker configuration: threshold"},
+        {"{\"policy\": {\"type\": \"nope\"}}",
+         "invalid circuit breaker configuration: policy.type: unknown variant `nope`"},
+        {"{\"name\": 1,", "invalid circuit breaker configuration:"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = SENTINEL_PTR;
+        e = dirty_error();
+        CHECK_STATUS(bw_breaker_config_from_json(JSON(bad[i].json), &c, &e), BW_INVALID_CONFIG);
+        CHECK(c == SENTINEL_PTR);
+        CHECK_EQ_INT(e.policy, BW_POLICY_CIRCUIT_BREAKER);
+        CHECK_STR_PREFIX(e.message, bad[i].message_prefix);
+        bw_breaker *b = SENTINEL_PTR;
+        CHECK_STATUS(bw_breaker_new_json(JSON(bad[i].json), NULL, &b, &e), BW_INVALID_CONFIG);
+        CHECK(b == SENTINEL_PTR);
+        CHECK_STR_PREFIX(e.message, bad[i].message_prefix);
+    }
+    CHECK_STATUS(bw_breaker_config_from_json(NULL, 3, &c, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "json must not be NULL when len is not 0");
+    CHECK_STATUS(bw_breaker_config_from_json(JSON("{}"), NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "out must not be NULL");
+    CHECK_STATUS(bw_breaker_new_json(NULL, 2, NULL, &(bw_breaker *){NULL}, &e),
+                 BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_new_json(JSON("{}"), NULL, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "out must not be NULL");
+}
+
+TEST(new_checks_its_arguments) {
+    bw_breaker_config *c = NULL;
+    bw_error e;
+    CHECK_STATUS(bw_breaker_config_from_json(JSON("{\"name\": \"x\"}"), &c, &e), BW_OK);
+    bw_breaker *b = SENTINEL_PTR;
+    CHECK_STATUS(bw_breaker_new(NULL, NULL, NULL, NULL, &b, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "config must not be NULL");
+    CHECK(b == SENTINEL_PTR);
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "out must not be NULL");
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_OK);
+    bw_breaker_config_free(c); /* the breaker keeps its own copy */
+    char name[8];
+    size_t len = 0;
+    CHECK_STATUS(bw_breaker_name(b, name, sizeof name, &len, &e), BW_OK);
+    CHECK_STR_EQ(name, "x");
+    CHECK_EQ_U64(len, 1);
+    CHECK_EQ_INT(state_of(b), BW_STATE_CLOSED);
+    bw_breaker_free(b);
+    bw_breaker_free(NULL);
+}
+
+TEST(config_setters_build_what_they_say) {
+    bw_breaker_config *c = SENTINEL_PTR;
+    bw_error e;
+    CHECK_STATUS(bw_breaker_config_new(NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_new(&c, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_name(c, JSON("db"), &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, BW_WINDOW_TIME, 10 * SEC, 4, &e),
+                 BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_slow_call_rate(c, 0.75, 2 * SEC, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_open_duration_ns(c, 30 * SEC, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_open_duration_growth(c, 2.0, 120 * SEC, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(c, 3, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_wait_ns(c, 5 * SEC, &e), BW_OK);
+    char buf[512];
+    size_t len = 0;
+    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_OK);
+    CHECK_STR_EQ(buf,
+                 "{\"name\":\"db\",\"policy\":{\"type\":\"failure_rate\",\"threshold\":0.5,"
+                 "\"window\":{\"time_ms\":10000},\"minimum_calls\":4,\"slow\":{\"threshold\":0.75,"
+                 "\"slow_duration_ms\":2000}},\"open_duration_ms\":30000,"
+                 "\"open_duration_multiplier\":2.0,\"open_duration_cap_ms\":120000,"
+                 "\"half_open_max_calls\":3,\"success_threshold\":null,"
+                 "\"half_open_max_wait_ms\":5000}");
+    bw_breaker *b = NULL;
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_OK);
+    bw_breaker_free(b);
+
+    /* count policies: the success threshold; a slow-call rate is refused when building */
+    CHECK_STATUS(bw_breaker_config_set_consecutive_failures(c, 2, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_success_threshold(c, 2, &e), BW_OK);
+    b = SENTINEL_PTR;
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
+    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: slow.threshold");
+    CHECK(b == SENTINEL_PTR);
+    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_INVALID_CONFIG);
+    bw_breaker_config_free(c);
+
+    CHECK_STATUS(bw_breaker_config_new(&c, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_failures_in_window(c, 2, 0, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
+    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: window");
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(c, 0, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_config_set_failures_in_window(c, 2, SEC, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
+    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: half_open_max_calls");
+    /* bad arguments */
+    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, 2, 10, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "window_kind: 2 is not a valid value (expected 0 (BW_WINDOW_COUNT) or "
+                            "1 (BW_WINDOW_TIME))");
+    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, BW_WINDOW_COUNT, 1ull << 32, 1, &e),
+                 BW_INVALID_CONFIG);
+    CHECK_STATUS(bw_breaker_config_set_name(c, NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_name(c, "\xc3", 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_name(NULL, JSON("x"), &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_consecutive_failures(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_failures_in_window(NULL, 1, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_failure_rate(NULL, 0.5, 0, 1, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_slow_call_rate(NULL, 0.5, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_open_duration_ns(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_open_duration_growth(NULL, 1.0, 1, &e),
+                 BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_success_threshold(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_config_set_half_open_max_wait_ns(NULL, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "config must not be NULL");
+    bw_breaker_config_free(c);
+}
+
+/* ---- the protocol ---- */
+
+TEST(protocol_counts_and_rejects_with_reasons) {
+    bw_clock *clock = manual_clock();
+    bw_breaker *b = breaker_json(
+        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 2},"
+        " \"open_duration_ms\": 30000}",
+        clock);
+    bw_clock_free(clock); /* the breaker keeps its reference */
+    bw_permit p;
+    bw_error e = dirty_error();
+    CHECK_STATUS(bw_breaker_try_acquire(b, &p, &e), BW_OK);
+    CHECK_EQ_U64(p.generation, 1);
+    CHECK_STATUS(bw_breaker_record(b, p, BW_OUTCOME_SUCCESS, &e), BW_OK);
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_IGNORED), BW_OK);
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
+    bw_breaker_stats m = metrics_of(b);
+    CHECK_EQ_U64(m.size, sizeof m);
+    CHECK_EQ_U64(m.requests, 3);
+    CHECK_EQ_U64(m.successes, 1);
+    CHECK_EQ_U64(m.ignored, 1);
+    CHECK_EQ_U64(m.failures, 1);
+    CHECK_EQ_U64(m.consecutive_failures, 1);
+    CHECK(m.failure_rate == -1.0);
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
+    CHECK_EQ_INT(state_of(b), BW_STATE_OPEN);
+
+    bw_permit untouched = {77, 88};
+    e = dirty_error();
+    CHECK_STATUS(bw_breaker_try_acquire(b, &untouched, &e), BW_REJECTED);
+    CHECK_EQ_U64(untouched.generation, 77);
+    CHECK_EQ_INT(e.policy, BW_POLICY_CIRCUIT_BREAKER);
+    CHECK_EQ_INT(e.reason, BW_REASON_OPEN);
+    CHECK(e.has_retry_after);
+    CHECK_EQ_U64(e.retry_after_ns, 30 * SEC);
+    CHECK_STR_EQ(e.message, "circuit breaker rejected the call: open");
+
+    /* the permit of the closed generation is stale now */
+    e = dirty_error();
+    CHECK_STATUS(bw_breaker_record(b, p, BW_OUTCOME_FAILURE, &e), BW_STALE);
+    CHECK_EQ_INT(e.policy, BW_POLICY_CIRCUIT_BREAKER);
+    CHECK_STR_PREFIX(e.message, "the permit of generation 1 is stale");
+    bw_permit zero = {0, 0};
+    CHECK_STATUS(bw_breaker_record_duration(b, zero, BW_OUTCOME_SUCCESS, 5, &e), BW_STALE);
+
+    CHECK_STATUS(bw_breaker_force_open(b, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_try_acquire(b, &p, &e), BW_REJECTED);
+    CHECK_EQ_INT(e.reason, BW_REASON_FORCED_OPEN);
+    CHECK(!e.has_retry_after);
+    CHECK_EQ_INT(state_of(b), BW_STATE_FORCED_OPEN);
+
+    CHECK_STATUS(bw_breaker_disable(b, &e), BW_OK);
+    for (int i = 0; i < 10; i++) CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
+    CHECK_EQ_INT(state_of(b), BW_STATE_DISABLED);
+
+    CHECK_STATUS(bw_breaker_reset(b, &e), BW_OK);
+    CHECK_EQ_INT(state_of(b), BW_STATE_CLOSED);
+    m = metrics_of(b);
+    CHECK_EQ_U64(m.requests, 0);
+    CHECK_EQ_U64(m.total_requests, 14);
+    CHECK_EQ_U64(m.total_failures, 12);
+    CHECK_EQ_U64(m.rejected_open, 1);
+    CHECK_EQ_U64(m.rejected_forced_open, 1);
+    CHECK_EQ_U64(m.stale_dropped, 2);
+    CHECK_EQ_U64(m.opened, 1);
+    CHECK_EQ_U64(m.transitions, 4);
+    CHECK_EQ_U64(m.generation, 5);
+    bw_breaker_free(b);
+}
+
+TEST(protocol_refuses_bad_arguments) {
+    bw_breaker *b = breaker_json("", NULL);
+    bw_permit p = {5, 6};
+    bw_error e;
+    CHECK_STATUS(bw_breaker_try_acquire(NULL, &p, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "breaker must not be NULL");
+    CHECK_STATUS(bw_breaker_try_acquire(b, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "out must not be NULL");
+    CHECK_STATUS(bw_breaker_try_acquire(b, &p, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_record(b, p, 3, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message,
+                 "outcome: 3 is not a valid value (expected 0 (BW_OUTCOME_SUCCESS), 1 "
+                 "(BW_OUTCOME_FAILURE) or 2 (BW_OUTCOME_IGNORED))");
+    CHECK_STATUS(bw_breaker_record_duration(b, p, 0xffffffffu, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_record(NULL, p, BW_OUTCOME_SUCCESS, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_record_duration(NULL, p, 0, 1, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_record_duration(b, p, BW_OUTCOME_SUCCESS, 1000, &e), BW_OK);
+    uint32_t st = 42;
+    CHECK_STATUS(bw_breaker_state(NULL, &st, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_state(b, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "out_state must not be NULL");
+    CHECK_EQ_INT(st, 42);
+    CHECK_STATUS(bw_breaker_reset(NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_force_open(NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_disable(NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "breaker must not be NULL");
+
+    bw_breaker_stats m;
+    memset(&m, 0x5a, sizeof m);
+    m.size = 8;
+    CHECK_STATUS(bw_breaker_metrics(b, &m, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_PREFIX(e.message, "out->size must be set to sizeof(bw_breaker_stats)");
+    CHECK_EQ_U64(m.generation, 0x5a5a5a5a5a5a5a5aull);
+    CHECK_STATUS(bw_breaker_metrics(b, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_metrics(NULL, &m, &e), BW_INVALID_ARGUMENT);
+    /* an older, smaller struct gets only the fields that fit */
+    m.size = (uint32_t)offsetof(bw_breaker_stats, successes);
+    CHECK_STATUS(bw_breaker_metrics(b, &m, &e), BW_OK);
+    CHECK_EQ_U64(m.size, offsetof(bw_breaker_stats, successes));
+    CHECK_EQ_U64(m.requests, 1);
+    CHECK_EQ_U64(m.successes, 0x5a5a5a5a5a5a5a5aull);
+
+    char name[8] = "zzzzzzz";
+    size_t len = 0;
+    CHECK_STATUS(bw_breaker_name(b, name, 4, &len, &e), BW_BUFFER_TOO_SMALL);
+    CHECK_EQ_U64(len, 7); /* "default" */
+    CHECK_STR_EQ(name, "zzzzzzz");
+    CHECK_STATUS(bw_breaker_name(b, NULL, 0, &len, &e), BW_BUFFER_TOO_SMALL);
+    CHECK_STATUS(bw_breaker_name(b, NULL, 8, &len, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_name(b, name, 8, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_name(NULL, name, 8, &len, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_name(b, name, 8, &len, &e), BW_OK);
+    CHECK_STR_EQ(name, "default");
+
+    bw_breaker_event ev[2];
+    size_t n = 9;
+    CHECK_STATUS(bw_breaker_poll_events(NULL, ev, 2, &n, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_poll_events(b, ev, 2, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_poll_events(b, NULL, 2, &n, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "buf must not be NULL when cap is not 0");
+    CHECK_EQ_U64(n, 9);
+    CHECK_STATUS(bw_breaker_poll_events(b, NULL, 0, &n, &e), BW_OK);
+    CHECK_EQ_U64(n, 0);
+    bw_breaker_free(b);
+}
+
+/* ---- the callback convenience ---- */
+
+static int returns_int(void *user_data) { return *(int *)user_data; }
+
+TEST(call_runs_the_function_and_records_its_verdict) {
+    bw_breaker *b = breaker_json(
+        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 2}}", NULL);
+    int ok = 0, bad = -7, result = 123;
+    bw_error e;
+    CHECK_STATUS(bw_breaker_call(b, returns_int, &ok, &result, &e), BW_OK);
+    CHECK_EQ_INT(result, 0);
+    CHECK_STATUS(bw_breaker_call(b, returns_int, &bad, &result, &e), BW_FAILED);
+    CHECK_EQ_INT(result, -7);
+    CHECK_EQ_INT(e.policy, BW_POLICY_CIRCUIT_BREAKER);
+    CHECK_STR_EQ(e.message, "the guarded function failed (returned -7)");
+    CHECK_STATUS(bw_breaker_call(b, returns_int, &bad, NULL, &e), BW_FAILED);
+    result = 55;
+    CHECK_STATUS(bw_breaker_call(b, returns_int, &ok, &result, &e), BW_REJECTED);
+    CHECK_EQ_INT(e.reason, BW_REASON_OPEN);
+    CHECK_EQ_INT(result, 55);
+    CHECK_STATUS(bw_breaker_call(b, NULL, &ok, &result, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "func must not be NULL");
+    CHECK_STR_EQ(last_error(), "func must not be NULL");
+    CHECK_STATUS(bw_breaker_call(NULL, returns_int, &ok, &result, &e), BW_INVALID_ARGUMENT);
+    bw_breaker_stats m = metrics_of(b);
+    CHECK_EQ_U64(m.total_successes, 1);
+    CHECK_EQ_U64(m.total_failures, 2);
+    CHECK_EQ_U64(m.rejected_open, 1);
+    bw_breaker_free(b);
+}
+
+/* ---- events: the outage exercise ---- */
+
+typedef struct {
+    bw_breaker_event events[16];
+    int n;
+} recorder;
+
+static void record_event(const bw_breaker_event *ev, void *user_data) {
+    recorder *r = user_data;
+    if (r->n < 16) r->events[r->n++] = *ev;
+}
+
+static void check_event(const bw_breaker_event *ev, uint32_t from, uint32_t to,
+                        uint32_t reason, uint64_t generation, uint64_t at_ns) {
+    CHECK_EQ_INT(ev->from, from);
+    CHECK_EQ_INT(ev->to, to);
+    CHECK_EQ_INT(ev->reason, reason);
+    CHECK_EQ_U64(ev->generation, generation);
+    CHECK_EQ_U64(ev->at_ns, at_ns);
+}
+
+TEST(outage_exercise_on_the_manual_clock) {
+    bw_clock *clock = manual_clock();
+    bw_breaker_config *c = NULL;
+    bw_error e;
+    CHECK_STATUS(bw_breaker_config_from_json(
+                     JSON("{\"name\": \"authors\", \"open_duration_ms\": 10000,"
+                          " \"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 3}}"),
+                     &c, &e),
+                 BW_OK);
+    recorder rec = {0};
+    bw_breaker *b = NULL;
+    CHECK_STATUS(bw_breaker_new(c, clock, record_event, &rec, &b, &e), BW_OK);
+    bw_breaker_config_free(c);
+
+    /* the dependency fails three times: open */
+    for (int i = 0; i < 3; i++) CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
+    CHECK_EQ_INT(state_of(b), BW_STATE_OPEN);
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_SUCCESS), BW_REJECTED);
+    /* 10 s later: half-open; the trial fails: open again */
+    bw_clock_advance_ns(clock, 10 * SEC, NULL);
+    CHECK_EQ_INT(state_of(b), BW_STATE_HALF_OPEN);
+    bw_permit p;
+    CHECK_STATUS(bw_breaker_try_acquire(b, &p, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_try_acquire(b, &(bw_permit){0, 0}, &e), BW_REJECTED);
+    CHECK_EQ_INT(e.reason, BW_REASON_TRIAL_FULL);
+    CHECK_STATUS(bw_breaker_record(b, p, BW_OUTCOME_FAILURE, &e), BW_OK);
+    CHECK_EQ_INT(state_of(b), BW_STATE_OPEN);
+    /* 10 s later: half-open; the trial succeeds: closed */
+    bw_clock_advance_ns(clock, 10 * SEC, NULL);
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_SUCCESS), BW_OK);
+    CHECK_EQ_INT(state_of(b), BW_STATE_CLOSED);
+
+    bw_breaker_event ev[8];
+    size_t n = 0;
+    CHECK_STATUS(bw_breaker_poll_events(b, ev, 2, &n, &e), BW_OK);
+    CHECK_EQ_U64(n, 2);
+    check_event(&ev[0], BW_STATE_CLOSED, BW_STATE_OPEN, BW_TRANSITION_THRESHOLD_REACHED, 2, 0);
+    check_event(&ev[1], BW_STATE_OPEN, BW_STATE_HALF_OPEN, BW_TRANSITION_OPEN_DURATION_ELAPSED,
+                3, 10 * SEC);
+    CHECK_STATUS(bw_breaker_poll_events(b, ev, 8, &n, &e), BW_OK);
+    CHECK_EQ_U64(n, 3);
+    check_event(&ev[0], BW_STATE_HALF_OPEN, BW_STATE_OPEN, BW_TRANSITION_TRIAL_FAILED, 4,
+                10 * SEC);
+    check_event(&ev[1], BW_STATE_OPEN, BW_STATE_HALF_OPEN, BW_TRANSITION_OPEN_DURATION_ELAPSED,
+                5, 20 * SEC);
+    check_event(&ev[2], BW_STATE_HALF_OPEN, BW_STATE_CLOSED, BW_TRANSITION_TRIAL_SUCCEEDED, 6,
+                20 * SEC);
+    CHECK_STATUS(bw_breaker_poll_events(b, ev, 8, &n, &e), BW_OK);
+    CHECK_EQ_U64(n, 0);
+
+    /* the callback saw the same five transitions, in order */
+    CHECK_EQ_INT(rec.n, 5);
+    check_event(&rec.events[0], BW_STATE_CLOSED, BW_STATE_OPEN, BW_TRANSITION_THRESHOLD_REACHED,
+                2, 0);
+    check_event(&rec.events[4], BW_STATE_HALF_OPEN, BW_STATE_CLOSED,
+                BW_TRANSITION_TRIAL_SUCCEEDED, 6, 20 * SEC);
+    bw_breaker_stats m = metrics_of(b);
+    CHECK_EQ_U64(m.opened, 2);
+    CHECK_EQ_U64(m.rejected_open, 1);
+    CHECK_EQ_U64(m.rejected_trial_full, 1);
+    CHECK_EQ_U64(m.events_dropped, 0);
+    bw_breaker_free(b);
+    bw_clock_free(clock);
+}
+
+TEST(event_queue_overflow_counts_dropped_events) {
+    bw_breaker *b = breaker_json("", NULL);
+    for (int i = 0; i < (BW_BREAKER_EVENT_QUEUE_LEN + 10) / 2; i++) {
+        bw_breaker_force_open(b, NULL); /* a transition each */
+        bw_breaker_reset(b, NULL);
+    }
+    bw_breaker_stats m = metrics_of(b);
+    CHECK_EQ_U64(m.events_dropped, 10);
+    static bw_breaker_event ev[BW_BREAKER_EVENT_QUEUE_LEN + 10];
+    size_t n = 0;
+    CHECK_STATUS(bw_breaker_poll_events(b, ev, BW_BREAKER_EVENT_QUEUE_LEN + 10, &n, NULL), BW_OK);
+    CHECK_EQ_U64(n, BW_BREAKER_EVENT_QUEUE_LEN);
+    CHECK_EQ_U64(ev[0].generation, 2); /* the oldest are kept */
+    bw_breaker_free(b);
+}
+
+/* ---- registry ---- */
+
+TEST(registry_shares_breakers_by_name) {
+    bw_registry *reg = NULL;
+    bw_error e;
+    CHECK_STATUS(bw_registry_new(&reg, &e), BW_OK);
+    const char *cfg = "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 1}}";
+    bw_breaker *a = NULL, *b = NULL, *c = NULL, *d = SENTINEL_PTR;
+    CHECK_STATUS(bw_registry_breaker(reg, JSON("db"), JSON(cfg), NULL, &a, &e), BW_OK);
+    CHECK_STATUS(bw_registry_breaker(reg, JSON("db"), NULL, 0, NULL, &b, &e), BW_OK);
+    CHECK_STATUS(bw_registry_breaker(reg, JSON("db"), JSON(cfg), NULL, &c, &e), BW_OK);
+    CHECK_EQ_INT(one_call(a, BW_OUTCOME_FAILURE), BW_OK);
+    CHECK_EQ_INT(state_of(b), BW_STATE_OPEN); /* one shared breaker */
+    CHECK_EQ_INT(state_of(c), BW_STATE_OPEN);
+    size_t n = 0;
+    bw_breaker_event ev[4];
+    CHECK_STATUS(bw_breaker_poll_events(c, ev, 4, &n, &e), BW_OK);
+    CHECK_EQ_U64(n, 1);
+    char name[8];
+    size_t len;
+    CHECK_STATUS(bw_breaker_name(b, name, sizeof name, &len, &e), BW_OK);
+    CHECK_STR_EQ(name, "db");
+    CHECK_STATUS(bw_registry_breaker(reg, JSON("db"), JSON("{\"half_open_max_calls\": 2}"), NULL,
+                                     &d, &e),
+                 BW_INVALID_CONFIG);
+    CHECK_STR_EQ(e.message,
+                 "invalid circuit breaker configuration: name \"db\" is already registered "
+                 "with a different configuration");
+    CHECK(d == SENTINEL_PTR);
+    /* a default one */
+    CHECK_STATUS(bw_registry_breaker(reg, JSON("other"), NULL, 0, NULL, &d, &e), BW_OK);
+    CHECK_STATUS(bw_breaker_name(d, name, sizeof name, &len, &e), BW_OK);
+    CHECK_STR_EQ(name, "other");
+    bw_breaker_free(d);
+    d = SENTINEL_PTR;
+    CHECK_STATUS(bw_registry_breaker(reg, JSON("bad"), JSON("{\"x\": 1}"), NULL, &d, &e),
+                 BW_INVALID_CONFIG);
+    CHECK_STATUS(bw_registry_breaker(reg, "", 0, NULL, 0, NULL, &d, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "name must not be empty");
+    CHECK_STATUS(bw_registry_breaker(reg, "\xff", 1, NULL, 0, NULL, &d, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_PREFIX(e.message, "name is not valid UTF-8");
+    CHECK_STATUS(bw_registry_breaker(reg, NULL, 2, NULL, 0, NULL, &d, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_registry_breaker(reg, JSON("x"), NULL, 2, NULL, &d, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_registry_breaker(NULL, JSON("x"), NULL, 0, NULL, &d, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_registry_breaker(reg, JSON("x"), NULL, 0, NULL, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK(d == SENTINEL_PTR);
+    CHECK_STATUS(bw_registry_new(NULL, &e), BW_INVALID_ARGUMENT);
+    bw_registry_free(reg); /* handles stay valid */
+    bw_registry_free(NULL);
+    CHECK_EQ_INT(state_of(a), BW_STATE_OPEN);
+    bw_breaker_free(a);
+    bw_breaker_free(b);
+    bw_breaker_free(c);
+}
+
+/* ---- threads ---- */
+
+#define STRESS_THREADS 8
+#define STRESS_CALLS 100000
+
+typedef struct {
+    bw_breaker *b;
+    unsigned seed;
+    uint64_t ok, bad, ignored;
+} stress_arg;
+
+static void *stress(void *p) {
+    stress_arg *a = p;
+    unsigned x = a->seed;
+    for (int i = 0; i < STRESS_CALLS; i++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t outcome = (x >> 16) % 3;
+        bw_permit permit;
+        if (bw_breaker_try_acquire(a->b, &permit, NULL) != BW_OK) continue;
+        if (bw_breaker_record(a->b, permit, outcome, NULL) != BW_OK) continue;
+        if (outcome == BW_OUTCOME_SUCCESS) a->ok++;
+        if (outcome == BW_OUTCOME_FAILURE) a->bad++;
+        if (outcome == BW_OUTCOME_IGNORED) a->ignored++;
+    }
+    return NULL;
+}
+
+TEST(threads_hammering_one_breaker_keep_exact_counts) {
+    bw_breaker *b = breaker_json(
+        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 1000000}}", NULL);
+    pthread_t t[STRESS_THREADS];
+    stress_arg args[STRESS_THREADS];
+    for (int i = 0; i < STRESS_THREADS; i++) {
+        args[i] = (stress_arg){b, (unsigned)(i * 7919 + 1), 0, 0, 0};
+        pthread_create(&t[i], NULL, stress, &args[i]);
+    }
+    uint64_t ok = 0, bad = 0, ignored = 0;
+    for (int i = 0; i < STRESS_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        ok += args[i].ok;
+        bad += args[i].bad;
+        ignored += args[i].ignored;
+    }
+    bw_breaker_stats m = metrics_of(b);
+    CHECK_EQ_U64(ok + bad + ignored, (uint64_t)STRESS_THREADS * STRESS_CALLS);
+    CHECK_EQ_U64(m.total_requests, (uint64_t)STRESS_THREADS * STRESS_CALLS);
+    CHECK_EQ_U64(m.total_successes, ok);
+    CHECK_EQ_U64(m.total_failures, bad);
+    CHECK_EQ_U64(m.total_ignored, ignored);
+    CHECK_EQ_U64(m.requests, m.total_requests);
+    CHECK(ok > 0 && bad > 0 && ignored > 0);
+    CHECK_EQ_INT(state_of(b), BW_STATE_CLOSED);
+    bw_breaker_free(b);
+}
+
+#define TRIAL_THREADS 16
+#define TRIAL_ROUNDS 50
+
+typedef struct {
+    bw_breaker *b;
+    pthread_barrier_t *start, *done;
+    int admitted[TRIAL_ROUNDS];
+    bw_permit permits[TRIAL_ROUNDS];
+} trial_arg;
+
+static void *trial(void *p) {
+    trial_arg *a = p;
+    for (int r = 0; r < TRIAL_ROUNDS; r++) {
+        pthread_barrier_wait(a->start);
+        a->admitted[r] = bw_breaker_try_acquire(a->b, &a->permits[r], NULL) == BW_OK;
+        pthread_barrier_wait(a->done);
+    }
+    return NULL;
+}
+
+TEST(sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial) {
+    bw_clock *clock = manual_clock();
+    bw_breaker *b = breaker_json(
+        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 1},"
+        " \"half_open_max_calls\": 3, \"open_duration_ms\": 1000}",
+        clock);
+    pthread_barrier_t start, done;
+    pthread_barrier_init(&start, NULL, TRIAL_THREADS + 1);
+    pthread_barrier_init(&done, NULL, TRIAL_THREADS + 1);
+    pthread_t t[TRIAL_THREADS];
+    static trial_arg args[TRIAL_THREADS];
+    for (int i = 0; i < TRIAL_THREADS; i++) {
+        args[i].b = b;
+        args[i].start = &start;
+        args[i].done = &done;
+        pthread_create(&t[i], NULL, trial, &args[i]);
+    }
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
+    for (int r = 0; r < TRIAL_ROUNDS; r++) {
+        CHECK_EQ_INT(state_of(b), BW_STATE_OPEN);
+        bw_clock_advance_ns(clock, SEC, NULL); /* due: the threads race to apply it */
+        pthread_barrier_wait(&start);
+        pthread_barrier_wait(&done);
+        int admitted = 0;
+        for (int i = 0; i < TRIAL_THREADS; i++) {
+            if (args[i].admitted[r]) {
+                admitted++;
+                /* the first failure re-opens; the others are then stale */
+                bw_breaker_record(b, args[i].permits[r], BW_OUTCOME_FAILURE, NULL);
+            }
+        }
+        CHECK_EQ_INT(admitted, 3);
+    }
+    for (int i = 0; i < TRIAL_THREADS; i++) pthread_join(t[i], NULL);
+    bw_breaker_stats m = metrics_of(b);
+    CHECK_EQ_U64(m.rejected_trial_full, (uint64_t)TRIAL_ROUNDS * (TRIAL_THREADS - 3));
+    CHECK_EQ_U64(m.stale_dropped, (uint64_t)TRIAL_ROUNDS * 2);
+    pthread_barrier_destroy(&start);
+    pthread_barrier_destroy(&done);
+    bw_breaker_free(b);
+    bw_clock_free(clock);
+}
+
+int main(void) {
+    RUN(config_from_json_round_trips_and_names_bad_fields);
+    RUN(new_checks_its_arguments);
+    RUN(config_setters_build_what_they_say);
+    RUN(protocol_counts_and_rejects_with_reasons);
+    RUN(protocol_refuses_bad_arguments);
+    RUN(call_runs_the_function_and_records_its_verdict);
+    RUN(outage_exercise_on_the_manual_clock);
+    RUN(event_queue_overflow_counts_dropped_events);
+    RUN(registry_shares_breakers_by_name);
+    RUN(threads_hammering_one_breaker_keep_exact_counts);
+    RUN(sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial);
+    return check_summary();
+}

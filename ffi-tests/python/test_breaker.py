@@ -1,0 +1,489 @@
+"""The circuit breaker through Python: the rules of the Rust behaviour tests on the
+manual clock, the decorator / context manager / protocol forms, exceptions, callbacks,
+threads, the registry and bad input."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from breakwater import (
+    CircuitBreaker,
+    CircuitOpenError,
+    ForcedOpenError,
+    InvalidConfigError,
+    ManualClock,
+    Outcome,
+    Registry,
+    State,
+    TrialFullError,
+)
+from breakwater.breaker import config_json
+
+
+def fail(breaker, n=1):
+    for _ in range(n):
+        breaker.acquire().failure()
+
+
+def succeed(breaker, n=1):
+    for _ in range(n):
+        breaker.acquire().success()
+
+
+@pytest.fixture
+def clock():
+    return ManualClock()
+
+
+# ---- thresholds ----
+
+
+def test_consecutive_failures_open_at_the_threshold_and_a_success_resets_the_run(clock):
+    b = CircuitBreaker(consecutive_failures=3, clock=clock)
+    fail(b, 2)
+    succeed(b)
+    fail(b, 2)
+    assert b.state is State.CLOSED
+    fail(b)
+    assert b.state is State.OPEN
+    m = b.metrics()
+    assert (m.total_failures, m.total_successes, m.opened) == (5, 1, 1)
+
+
+def test_failures_in_window_count_from_the_first_failure(clock):
+    b = CircuitBreaker(failures_in_window=(3, 10), clock=clock)
+    fail(b, 2)
+    clock.advance(10)  # the window has passed: the next failure starts a new one
+    fail(b, 2)
+    assert b.state is State.CLOSED
+    succeed(b, 5)  # successes do not reset the count
+    fail(b)
+    assert b.state is State.OPEN
+
+
+def test_failure_rate_waits_for_the_minimum_and_opens_at_the_threshold(clock):
+    b = CircuitBreaker(failure_rate=0.5, window=4, minimum_calls=4, clock=clock)
+    fail(b, 3)
+    assert b.state is State.CLOSED  # 3 < minimum
+    assert b.metrics().failure_rate is None
+    succeed(b)
+    assert b.state is State.OPEN  # 3/4 >= 0.5
+    b.reset()
+    succeed(b, 2)
+    fail(b, 1)
+    succeed(b, 1)
+    assert b.state is State.CLOSED  # 1/4
+    assert b.metrics().failure_rate == 0.25
+
+
+def test_a_time_window_drops_old_outcomes(clock):
+    b = CircuitBreaker(failure_rate=0.5, window=timedelta(seconds=10), minimum_calls=2, clock=clock)
+    fail(b)
+    clock.advance(20)
+    succeed(b)
+    assert b.metrics().window_calls == 1
+    assert b.state is State.CLOSED
+
+
+def test_slow_call_rate_uses_the_given_durations(clock):
+    b = CircuitBreaker(slow_call_rate=(0.5, 2), window=2, minimum_calls=2, clock=clock)
+    b.acquire().record(Outcome.SUCCESS, duration=3)
+    assert b.state is State.CLOSED
+    b.acquire().record(Outcome.SUCCESS, duration=timedelta(milliseconds=10))
+    assert b.state is State.OPEN
+    assert b.metrics().total_slow == 1
+
+
+# ---- half-open ----
+
+
+def test_half_open_trial_admits_its_size_then_trial_full(clock):
+    b = CircuitBreaker(consecutive_failures=1, half_open_max_calls=2, open_duration=5, clock=clock)
+    fail(b)
+    with pytest.raises(CircuitOpenError) as e:
+        b.acquire()
+    assert type(e.value) is CircuitOpenError
+    assert e.value.retry_after == 5.0
+    clock.advance(5)
+    assert b.state is State.HALF_OPEN
+    p1, p2 = b.acquire(), b.acquire()
+    with pytest.raises(TrialFullError) as e:
+        b.acquire()
+    assert e.value.retry_after is None
+    p1.success()
+    assert b.state is State.HALF_OPEN
+    p2.success()
+    assert b.state is State.CLOSED
+
+
+def test_a_failed_trial_reopens_and_ignore_gives_the_admission_back(clock):
+    b = CircuitBreaker(consecutive_failures=1, clock=clock, open_duration=1)
+    fail(b)
+    clock.advance(1)
+    p = b.acquire()
+    with pytest.raises(TrialFullError):
+        b.acquire()
+    assert p.ignore() is True
+    p = b.acquire()  # the admission came back
+    p.failure()
+    assert b.state is State.OPEN
+
+
+def test_half_open_max_wait_reopens_an_undecided_trial(clock):
+    b = CircuitBreaker(consecutive_failures=1, open_duration=1, half_open_max_wait=3, clock=clock)
+    fail(b)
+    clock.advance(1)
+    p = b.acquire()
+    clock.advance(3)
+    assert b.state is State.OPEN
+    assert p.success() is False  # stale
+    assert b.metrics().stale_dropped == 1
+
+
+def test_open_duration_grows_on_consecutive_reopens_and_is_capped(clock):
+    b = CircuitBreaker(
+        consecutive_failures=1,
+        open_duration=1,
+        open_duration_multiplier=2.0,
+        open_duration_cap=3,
+        clock=clock,
+    )
+    fail(b)
+    for expected in (2.0, 3.0, 3.0):
+        clock.advance(b_retry_after(b))
+        b.acquire().failure()  # the trial fails: re-open, longer
+        assert b_retry_after(b) == expected
+
+
+def b_retry_after(b):
+    with pytest.raises(CircuitOpenError) as e:
+        b.acquire()
+    return e.value.retry_after
+
+
+# ---- stale and manual modes ----
+
+
+def test_a_permit_from_an_older_generation_is_stale(clock):
+    b = CircuitBreaker(consecutive_failures=1, clock=clock)
+    p = b.acquire()
+    b.reset()
+    assert p.failure() is False
+    assert b.state is State.CLOSED
+    with pytest.raises(ValueError, match="already reported"):
+        p.success()
+
+
+def test_manual_modes(clock):
+    b = CircuitBreaker(consecutive_failures=1, clock=clock)
+    b.force_open()
+    assert b.state is State.FORCED_OPEN
+    with pytest.raises(ForcedOpenError):
+        b.acquire()
+    b.disable()
+    fail(b, 5)
+    assert b.state is State.DISABLED
+    b.reset()
+    assert b.state is State.CLOSED
+    m = b.metrics()
+    assert m.rejected_forced_open == 1
+    assert m.total_failures == 5
+    assert m.rejected == 1
+
+
+# ---- the sugar ----
+
+
+class Boom(Exception):
+    pass
+
+
+def test_call_returns_values_and_reraises_exceptions_unchanged(clock):
+    b = CircuitBreaker(consecutive_failures=2, clock=clock)
+    assert b.call(lambda x, y=0: x + y, 1, y=2) == 3
+    err = Boom("x")
+    with pytest.raises(Boom) as e:
+        b.call(lambda: (_ for _ in ()).throw(err))
+    assert e.value is err
+    m = b.metrics()
+    assert (m.successes, m.failures) == (1, 1)
+
+
+def test_decorator_works_on_functions_and_methods(clock):
+    b = CircuitBreaker(consecutive_failures=2, clock=clock)
+
+    class Client:
+        def __init__(self):
+            self.calls = 0
+
+        @b
+        def get(self, ok):
+            """Docstring kept."""
+            self.calls += 1
+            if not ok:
+                raise Boom()
+            return self.calls
+
+    c = Client()
+    assert c.get(True) == 1
+    assert Client.get.__doc__ == "Docstring kept."
+    for _ in range(2):
+        with pytest.raises(Boom):
+            c.get(False)
+    with pytest.raises(CircuitOpenError):
+        c.get(True)
+    assert c.calls == 3
+
+
+def test_with_breaker_records_exceptions_and_nests(clock):
+    b = CircuitBreaker(consecutive_failures=2, clock=clock)
+    with b:
+        with b:
+            pass
+    with pytest.raises(Boom):
+        with b:
+            raise Boom()
+    assert b.metrics().successes == 2
+    assert b.metrics().failures == 1
+    with b.acquire() as p:
+        p.ignore()
+    assert b.metrics().ignored == 1
+
+
+def test_classify_ignore_and_failure_on(clock):
+    b = CircuitBreaker(
+        consecutive_failures=1,
+        clock=clock,
+        classify=lambda r: False if r == 503 else None,
+        ignore=KeyError,
+    )
+    assert b.call(lambda: 200) == 200
+    with pytest.raises(KeyError):
+        b.call(lambda: {}["x"])
+    assert b.state is State.CLOSED
+    assert b.metrics().ignored == 1
+    assert b.call(lambda: 503) == 503  # a failing value is still returned
+    assert b.state is State.OPEN
+
+    only_io = CircuitBreaker(consecutive_failures=1, failure_on=(OSError,), clock=clock)
+    with pytest.raises(ValueError):
+        only_io.call(int, "x")
+    assert only_io.state is State.CLOSED
+    with pytest.raises(ConnectionError):
+        only_io.call(lambda: (_ for _ in ()).throw(ConnectionError()))
+    assert only_io.state is State.OPEN
+
+
+def test_classify_must_return_a_verdict(clock):
+    b = CircuitBreaker(classify=lambda r: "yes", clock=clock)
+    with pytest.raises(TypeError, match="classify must return an Outcome"):
+        b.call(lambda: 1)
+
+
+# ---- events ----
+
+
+def test_outage_exercise_transitions_polled_and_called_back(clock):
+    seen = []
+    b = CircuitBreaker(
+        name="authors",
+        consecutive_failures=3,
+        open_duration=10,
+        clock=clock,
+        on_transition=seen.append,
+    )
+    fail(b, 3)
+    clock.advance(10)
+    b.acquire().failure()
+    clock.advance(10)
+    b.acquire().success()
+    events = b.poll_events()
+    assert [(e.from_state, e.to_state, e.reason, e.generation, e.at_ns) for e in events] == [
+        (State.CLOSED, State.OPEN, "threshold reached", 2, 0),
+        (State.OPEN, State.HALF_OPEN, "open duration elapsed", 3, 10_000_000_000),
+        (State.HALF_OPEN, State.OPEN, "trial failed", 4, 10_000_000_000),
+        (State.OPEN, State.HALF_OPEN, "open duration elapsed", 5, 20_000_000_000),
+        (State.HALF_OPEN, State.CLOSED, "trial succeeded", 6, 20_000_000_000),
+    ]
+    assert seen == events
+    assert b.poll_events() == []
+    assert b.name == "authors"
+
+
+def test_a_callback_exception_is_reraised_in_the_caller(clock):
+    def boom(t):
+        raise Boom(t.to_state)
+
+    b = CircuitBreaker(consecutive_failures=1, clock=clock, on_transition=boom)
+    with pytest.raises(Boom):
+        b.acquire().failure()
+    assert b.state is State.OPEN  # the transition happened; the error was not lost
+    with pytest.raises(Boom):
+        b.reset()
+
+
+def test_poll_events_limits_and_checks(clock):
+    b = CircuitBreaker(clock=clock)
+    b.force_open()
+    b.reset()
+    assert len(b.poll_events(1)) == 1
+    assert len(b.poll_events(0)) == 0
+    assert len(b.poll_events()) == 1
+    with pytest.raises(ValueError, match="max_events must not be negative"):
+        b.poll_events(-1)
+    with pytest.raises(TypeError):
+        b.poll_events("2")
+
+
+# ---- threads ----
+
+
+def test_eight_threads_hammering_one_breaker_keep_exact_counts():
+    b = CircuitBreaker(consecutive_failures=10**9)
+    per_thread = 5000
+    counts = [[0, 0, 0] for _ in range(8)]
+    start = threading.Barrier(8)
+
+    def work(i):
+        start.wait()
+        for k in range(per_thread):
+            outcome = (k * 7 + i) % 3
+            p = b.acquire()
+            p.record(Outcome(outcome))
+            counts[i][outcome] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    m = b.metrics()
+    assert m.total_requests == 8 * per_thread
+    assert m.total_successes == sum(c[0] for c in counts)
+    assert m.total_failures == sum(c[1] for c in counts)
+    assert m.total_ignored == sum(c[2] for c in counts)
+
+
+# ---- registry ----
+
+
+def test_registry_shares_by_name_and_refuses_a_different_config(clock):
+    reg = Registry()
+    a = reg.breaker("db", consecutive_failures=1, clock=clock)
+    b = reg.breaker("db")
+    c = reg.breaker("db", consecutive_failures=1)
+    fail(a)
+    assert b.state is State.OPEN and c.state is State.OPEN
+    assert b.name == "db"
+    with pytest.raises(InvalidConfigError, match="already registered with a different"):
+        reg.breaker("db", consecutive_failures=2)
+    with pytest.raises(ValueError, match="name must not be empty"):
+        reg.breaker("")
+    with pytest.raises(TypeError, match="name must be a str"):
+        reg.breaker(1)
+    reg.close()
+    with pytest.raises(ValueError, match="registry is closed"):
+        reg.breaker("x")
+    assert a.state is State.OPEN
+
+
+# ---- bad input ----
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"consecutive_failures": 0}, "threshold"),
+        ({"open_duration": 0}, "open_duration"),
+        ({"half_open_max_calls": 0}, "half_open_max_calls"),
+        ({"failure_rate": 1.5, "window": 10, "minimum_calls": 1}, "threshold"),
+        ({"failure_rate": 0.5, "window": 10, "minimum_calls": 20}, "minimum_calls"),
+        ({"name": ""}, "name"),
+    ],
+)
+def test_bad_values_are_value_errors_naming_the_field(kwargs, message):
+    with pytest.raises(ValueError, match=message) as e:
+        CircuitBreaker(**kwargs)
+    assert isinstance(e.value, InvalidConfigError)
+    assert str(e.value).startswith("invalid circuit breaker configuration")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"consecutive_failures": "3"}, "consecutive_failures must be an int"),
+        ({"consecutive_failures": True}, "consecutive_failures must be an int"),
+        ({"open_duration": "1s"}, "open_duration must be seconds"),
+        ({"window": 3}, "window and minimum_calls go with"),
+        ({"failure_rate": 0.5, "window": 1.5}, "window must be an int"),
+        ({"failures_in_window": 3}, "failures_in_window must be a tuple"),
+        ({"bogus": 1}, "unknown configuration argument"),
+        ({"clock": "now"}, "clock must be a breakwater Clock"),
+        ({"on_transition": 3}, "on_transition must be callable"),
+        ({"ignore": 3}, "ignore must be an exception type"),
+        ({"classify": 3}, "classify must be callable"),
+    ],
+)
+def test_bad_types_are_type_errors(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        CircuitBreaker(**kwargs)
+
+
+def test_negative_durations_and_unknown_json_fields_are_value_errors():
+    with pytest.raises(ValueError, match="open_duration must not be negative"):
+        CircuitBreaker(open_duration=-1)
+    with pytest.raises(InvalidConfigError, match="unknown field `open_duratoin_ms`"):
+        CircuitBreaker({"open_duratoin_ms": 5})
+    with pytest.raises(TypeError, match="config must be a dict"):
+        CircuitBreaker("{}")
+
+
+def test_a_dict_config_and_the_json_form():
+    b = CircuitBreaker({"name": "x", "policy": {"type": "consecutive_failures", "threshold": 1}})
+    fail(b)
+    assert b.state is State.OPEN
+    assert config_json(open_duration=timedelta(microseconds=1500)) == '{"open_duration_ms": 1.5}'
+
+
+def test_closed_breaker_raises_value_error():
+    b = CircuitBreaker()
+    b.close()
+    with pytest.raises(ValueError, match="circuit breaker is closed"):
+        b.acquire()
+    assert repr(b) == "CircuitBreaker(closed)"
+
+
+def test_the_c_setters_build_the_same_configuration_as_json():
+    import ctypes
+
+    from breakwater import _abi
+    from breakwater._lib import call, lib
+    from breakwater.breaker import CONFIG_P
+
+    c = CONFIG_P()
+    call(lib.bw_breaker_config_new, ctypes.byref(c))
+    try:
+        call(lib.bw_breaker_config_set_name, c, b"db", 2)
+        call(lib.bw_breaker_config_set_consecutive_failures, c, 3)
+        call(lib.bw_breaker_config_set_open_duration_ns, c, 1_500_000)
+        call(lib.bw_breaker_config_set_half_open_max_calls, c, 2)
+        call(lib.bw_breaker_config_set_success_threshold, c, 1)
+        call(lib.bw_breaker_config_set_half_open_max_wait_ns, c, 10**9)
+        call(lib.bw_breaker_config_set_open_duration_growth, c, 2.0, 10**10)
+        buf = ctypes.create_string_buffer(512)
+        n = ctypes.c_size_t()
+        call(lib.bw_breaker_config_to_json, c, buf, len(buf), ctypes.byref(n))
+        assert buf.value.decode() == (
+            '{"name":"db","policy":{"type":"consecutive_failures","threshold":3},'
+            '"open_duration_ms":1.5,"open_duration_multiplier":2.0,'
+            '"open_duration_cap_ms":10000,"half_open_max_calls":2,"success_threshold":1,'
+            '"half_open_max_wait_ms":1000}'
+        )
+        call(lib.bw_breaker_config_set_failures_in_window, c, 2, 10**9)
+        call(lib.bw_breaker_config_set_failure_rate, c, 0.5, _abi.WINDOW_COUNT, 10, 5)
+        call(lib.bw_breaker_config_set_slow_call_rate, c, 0.5, 10**9)
+        with pytest.raises(ValueError, match="window_kind: 9 is not a valid value"):
+            call(lib.bw_breaker_config_set_failure_rate, c, 0.5, 9, 10, 5)
+    finally:
+        lib.bw_breaker_config_free(c)

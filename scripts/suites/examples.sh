@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Examples suite: builds the library (release profile), then runs the outage examples in
+# C (examples/c), Python (examples/python) and Go (examples/go), and checks that each
+# one printed the whole outage: the breaker opened, and closed again after the trial.
+#
+# Under CI=true a missing toolchain fails the suite instead of skipping that example.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+have() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    if [ "${CI:-}" = "true" ]; then
+      echo "error: $1 is required (CI=true) but not installed" >&2
+      exit 1
+    fi
+    echo "warning: $1 not installed, skipping: $2" >&2
+    return 1
+  fi
+}
+
+expect_outage() {
+  local label=$1 output=$2
+  echo "$output"
+  for line in "closed -> open" "half-open -> open" "half-open -> closed" "price: 42"; do
+    if ! grep -q -- "$line" <<<"$output"; then
+      echo "error: the $label example did not print \"$line\"" >&2
+      exit 1
+    fi
+  done
+}
+
+echo "== Examples: examples/c, examples/python, examples/go"
+cargo build --release --lib
+out="$PWD/target/examples"
+mkdir -p "$out"
+
+if have cc "the C example"; then
+  echo "-- examples/c"
+  cc -std=c11 -Wall -Wextra -Werror -Iinclude examples/c/outage.c -o "$out/outage" \
+    -Ltarget/release -lbreakwater -Wl,-rpath,"$PWD/target/release"
+  expect_outage C "$("$out/outage")"
+fi
+
+if have python3 "the Python example"; then
+  echo "-- examples/python"
+  expect_outage Python "$(env -u BREAKWATER_LIB PYTHONPATH="$PWD/bindings/python" \
+    PYTHONDONTWRITEBYTECODE=1 python3 examples/python/outage.py)"
+fi
+
+if have go "the Go example"; then
+  echo "-- examples/go"
+  unformatted=$(cd examples/go && gofmt -l .)
+  if [ -n "$unformatted" ]; then
+    echo "error: gofmt needed on: $unformatted" >&2
+    exit 1
+  fi
+  (cd examples/go && CGO_ENABLED=1 GOPROXY=off go vet ./...)
+  expect_outage Go "$(cd examples/go && CGO_ENABLED=1 GOPROXY=off go run .)"
+fi
+echo "Examples suite passed"
