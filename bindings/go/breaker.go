@@ -118,7 +118,7 @@ type BreakerConfig struct {
 	HalfOpenMaxWait        time.Duration
 }
 
-func ms(d time.Duration) any {
+func breakerMs(d time.Duration) any {
 	if d%time.Millisecond == 0 {
 		return int64(d / time.Millisecond)
 	}
@@ -148,7 +148,7 @@ func (c BreakerConfig) JSON() (string, error) {
 	if c.WindowCalls != 0 {
 		window = map[string]any{"count": c.WindowCalls}
 	} else if c.WindowTime != 0 {
-		window = map[string]any{"time_ms": ms(c.WindowTime)}
+		window = map[string]any{"time_ms": breakerMs(c.WindowTime)}
 	}
 	minimum := 100
 	if c.MinimumCalls != 0 {
@@ -156,14 +156,14 @@ func (c BreakerConfig) JSON() (string, error) {
 	}
 	var slow map[string]any
 	if c.SlowCallRate != 0 || c.SlowDuration != 0 {
-		slow = map[string]any{"threshold": c.SlowCallRate, "slow_duration_ms": ms(c.SlowDuration)}
+		slow = map[string]any{"threshold": c.SlowCallRate, "slow_duration_ms": breakerMs(c.SlowDuration)}
 	}
 	switch {
 	case c.ConsecutiveFailures != 0:
 		m["policy"] = map[string]any{"type": "consecutive_failures", "threshold": c.ConsecutiveFailures}
 	case c.FailuresInWindow != 0:
 		m["policy"] = map[string]any{"type": "failures_in_window", "threshold": c.FailuresInWindow,
-			"window_ms": ms(c.FailureWindow)}
+			"window_ms": breakerMs(c.FailureWindow)}
 	case c.FailureRate != 0:
 		p := map[string]any{"type": "failure_rate", "threshold": c.FailureRate, "window": window,
 			"minimum_calls": minimum}
@@ -176,13 +176,13 @@ func (c BreakerConfig) JSON() (string, error) {
 			"minimum_calls": minimum}
 	}
 	if c.OpenDuration != 0 {
-		m["open_duration_ms"] = ms(c.OpenDuration)
+		m["open_duration_ms"] = breakerMs(c.OpenDuration)
 	}
 	if c.OpenDurationMultiplier != 0 {
 		m["open_duration_multiplier"] = c.OpenDurationMultiplier
 	}
 	if c.OpenDurationCap != 0 {
-		m["open_duration_cap_ms"] = ms(c.OpenDurationCap)
+		m["open_duration_cap_ms"] = breakerMs(c.OpenDurationCap)
 	}
 	if c.HalfOpenMaxCalls != 0 {
 		m["half_open_max_calls"] = c.HalfOpenMaxCalls
@@ -191,7 +191,7 @@ func (c BreakerConfig) JSON() (string, error) {
 		m["success_threshold"] = c.SuccessThreshold
 	}
 	if c.HalfOpenMaxWait != 0 {
-		m["half_open_max_wait_ms"] = ms(c.HalfOpenMaxWait)
+		m["half_open_max_wait_ms"] = breakerMs(c.HalfOpenMaxWait)
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -247,7 +247,7 @@ type CircuitBreaker struct {
 	isSuccessful func(error) bool
 }
 
-func cBytes(s string) (*C.char, C.size_t) {
+func cString(s string) (*C.char, C.size_t) {
 	if len(s) == 0 {
 		return nil, 0
 	}
@@ -285,7 +285,7 @@ func NewCircuitBreaker(config any, opts ...BreakerOption) (*CircuitBreaker, erro
 	}
 	var e C.bw_error
 	var p *C.bw_breaker
-	ptr, n := cBytes(text)
+	ptr, n := cString(text)
 	if err := check(C.bw_breaker_new_json(ptr, n, clock, &p, &e), &e); err != nil {
 		return nil, err
 	}
@@ -624,8 +624,8 @@ func (r *Registry) CircuitBreaker(name string, config any, opts ...BreakerOption
 	}
 	var e C.bw_error
 	var p *C.bw_breaker
-	nameP, nameN := cBytes(name)
-	textP, textN := cBytes(text)
+	nameP, nameN := cString(name)
+	textP, textN := cString(text)
 	if err := check(C.bw_registry_breaker(reg, nameP, nameN, textP, textN, clock, &p, &e), &e); err != nil {
 		return nil, err
 	}

@@ -26,15 +26,15 @@ import (
 	"time"
 )
 
-// Outcome is what an attempt's outcome means to a retry (BW_RETRY_OUTCOME_*).
-type Outcome uint32
+// RetryOutcome is what an attempt's outcome means to a retry (BW_RETRY_OUTCOME_*).
+type RetryOutcome uint32
 
 // The outcomes.
 const (
-	OutcomeSuccess   Outcome = C.BW_RETRY_OUTCOME_SUCCESS
-	OutcomeRetryable Outcome = C.BW_RETRY_OUTCOME_RETRYABLE
-	OutcomePermanent Outcome = C.BW_RETRY_OUTCOME_PERMANENT
-	OutcomeRejected  Outcome = C.BW_RETRY_OUTCOME_REJECTED
+	RetryOutcomeSuccess   RetryOutcome = C.BW_RETRY_OUTCOME_SUCCESS
+	RetryOutcomeRetryable RetryOutcome = C.BW_RETRY_OUTCOME_RETRYABLE
+	RetryOutcomePermanent RetryOutcome = C.BW_RETRY_OUTCOME_PERMANENT
+	RetryOutcomeRejected  RetryOutcome = C.BW_RETRY_OUTCOME_REJECTED
 )
 
 // StopReason says why a retry stopped (BW_RETRY_STOP_*); RetryContinue when it did not.
@@ -249,7 +249,7 @@ func (s *RetryState) Attempt() int {
 // Next reports the outcome of the current attempt, with an optional Retry-After hint (0
 // for none), and returns the delay before the next attempt and RetryContinue, or the
 // reason to stop.
-func (s *RetryState) Next(outcome Outcome, retryAfter time.Duration) (time.Duration, StopReason) {
+func (s *RetryState) Next(outcome RetryOutcome, retryAfter time.Duration) (time.Duration, StopReason) {
 	checkDuration("RetryState.Next retryAfter", retryAfter)
 	p := s.h.acquire()
 	defer s.h.release()
@@ -257,7 +257,7 @@ func (s *RetryState) Next(outcome Outcome, retryAfter time.Duration) (time.Durat
 	var delay C.uint64_t
 	var stop C.uint32_t
 	if err := check(C.bw_retry_next(p, C.uint32_t(outcome), C.uint64_t(retryAfter), &delay, &stop, &e), &e); err != nil {
-		panic(err) // an Outcome out of range: a programmer error
+		panic(err) // an RetryOutcome out of range: a programmer error
 	}
 	return nanosToDuration(uint64(delay)), StopReason(stop)
 }
@@ -300,13 +300,13 @@ func RetryAfter(err error, d time.Duration) error {
 }
 
 // classify returns the outcome of err, its hint and the error to return.
-func (r *Retry) classify(err error) (Outcome, time.Duration, error) {
+func (r *Retry) classify(err error) (RetryOutcome, time.Duration, error) {
 	if err == nil {
-		return OutcomeSuccess, 0, nil
+		return RetryOutcomeSuccess, 0, nil
 	}
 	var p *permanentError
 	if errors.As(err, &p) {
-		return OutcomePermanent, 0, p.err
+		return RetryOutcomePermanent, 0, p.err
 	}
 	var hint time.Duration
 	var ra *retryAfterError
@@ -314,12 +314,12 @@ func (r *Retry) classify(err error) (Outcome, time.Duration, error) {
 		hint, err = ra.after, ra.err
 	}
 	if errors.Is(err, ErrRejected) {
-		return OutcomeRejected, 0, err
+		return RetryOutcomeRejected, 0, err
 	}
 	if r.cfg.RetryIf != nil && !r.cfg.RetryIf(err) {
-		return OutcomePermanent, 0, err
+		return RetryOutcomePermanent, 0, err
 	}
-	return OutcomeRetryable, hint, err
+	return RetryOutcomeRetryable, hint, err
 }
 
 // Do runs fn under the retry and returns nil or its last error (a Permanent or
@@ -367,7 +367,7 @@ func (r *Retry) runAttempt(ctx context.Context, st *RetryState, fn func(context.
 	defer func() {
 		if !done {
 			v := recover()
-			st.Next(OutcomePermanent, 0)
+			st.Next(RetryOutcomePermanent, 0)
 			panic(v)
 		}
 	}()

@@ -149,7 +149,7 @@ func TestSeededScheduleThroughTheStateEqualsDelays(t *testing.T) {
 		if st.Attempt() != len(got)+1 {
 			t.Fatal("attempt", st.Attempt())
 		}
-		d, stop := st.Next(bw.OutcomeRetryable, 0)
+		d, stop := st.Next(bw.RetryOutcomeRetryable, 0)
 		if stop != bw.RetryContinue {
 			if stop != bw.StopAttemptsExhausted {
 				t.Fatal(stop)
@@ -172,13 +172,13 @@ func TestStateDeadlineAndBudget(t *testing.T) {
 	})
 	st := r.Begin(clock.Now() + 250*time.Millisecond)
 	for i := 0; i < 2; i++ {
-		d, stop := st.Next(bw.OutcomeRetryable, 0)
+		d, stop := st.Next(bw.RetryOutcomeRetryable, 0)
 		if stop != bw.RetryContinue {
 			t.Fatal(stop)
 		}
 		clock.Advance(d)
 	}
-	if _, stop := st.Next(bw.OutcomeRetryable, 0); stop != bw.StopDeadlineReached {
+	if _, stop := st.Next(bw.RetryOutcomeRetryable, 0); stop != bw.StopDeadlineReached {
 		t.Fatal(stop)
 	}
 	st.Close()
@@ -191,13 +191,13 @@ func TestStateDeadlineAndBudget(t *testing.T) {
 	s1, s2 := b.Begin(0), b.Begin(0)
 	defer s1.Close()
 	defer s2.Close()
-	if _, stop := s1.Next(bw.OutcomeRetryable, 0); stop != bw.RetryContinue {
+	if _, stop := s1.Next(bw.RetryOutcomeRetryable, 0); stop != bw.RetryContinue {
 		t.Fatal(stop)
 	}
-	if _, stop := s1.Next(bw.OutcomeRetryable, 0); stop != bw.StopBudgetExhausted {
+	if _, stop := s1.Next(bw.RetryOutcomeRetryable, 0); stop != bw.StopBudgetExhausted {
 		t.Fatal(stop)
 	}
-	if _, stop := s2.Next(bw.OutcomeSuccess, 0); stop != bw.StopSucceeded {
+	if _, stop := s2.Next(bw.RetryOutcomeSuccess, 0); stop != bw.StopSucceeded {
 		t.Fatal(stop)
 	}
 }
@@ -316,7 +316,7 @@ func TestRetryBadConfiguration(t *testing.T) {
 				t.Fatal("an unknown outcome should panic")
 			}
 		}()
-		st.Next(bw.Outcome(9), 0)
+		st.Next(bw.RetryOutcome(9), 0)
 	}()
 	_ = st.Close()
 	_ = r.Close()
