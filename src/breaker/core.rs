@@ -508,9 +508,11 @@ impl Shared {
             return false;
         }
         let failure = outcome == Outcome::Failure;
-        if failure && self.params.lockfree_success {
-            // Successes counted lock-free before this failure come before it.
-            self.fold_all(inner);
+        let sealed = failure && self.params.lockfree_success;
+        if sealed {
+            // Successes counted lock-free before this point come before the failure;
+            // the ones that find the stripes sealed take the lock and come after it.
+            self.seal(inner);
         }
         Self::count(inner, outcome, slow);
         let disabled = inner.state == State::Disabled;
@@ -559,8 +561,12 @@ impl Shared {
             }
         };
         if trip && !disabled {
+            // Re-keys (unseals) the stripes for the new generation.
             self.transition(inner, State::Open, TransitionReason::ThresholdReached, now);
             return true;
+        }
+        if sealed {
+            self.unseal(inner);
         }
         false
     }
@@ -791,11 +797,13 @@ impl Shared {
     /// Adds a stripe's pending counts to the current generation. Under the lock.
     fn fold(&self, inner: &mut Inner, stripe: &Stripe) {
         let v = drain_stripe(stripe);
-        if v & ACTIVE == 0 {
-            return;
+        if v & ACTIVE != 0 {
+            Self::add_pending(inner, stripe_requests(v), stripe_successes(v));
         }
-        let requests = stripe_requests(v);
-        let successes = stripe_successes(v);
+    }
+
+    /// Adds counts taken from a stripe to the current generation.
+    fn add_pending(inner: &mut Inner, requests: u64, successes: u64) {
         inner.cur.requests += requests;
         inner.totals.requests += requests;
         if successes > 0 {
@@ -806,9 +814,26 @@ impl Shared {
         }
     }
 
-    fn fold_all(&self, inner: &mut Inner) {
+    /// Folds every stripe and leaves them inactive, so that no lock-free increment can
+    /// happen until [`Shared::unseal`] (or a transition) re-keys them: the whole fold
+    /// and what follows it under the lock is one atomic step for the fast paths.
+    fn seal(&self, inner: &mut Inner) {
         for stripe in self.stripes.iter() {
-            self.fold(inner, stripe);
+            let v = stripe.fast.swap(0, Ordering::AcqRel);
+            if v & ACTIVE != 0 {
+                Self::add_pending(inner, stripe_requests(v), stripe_successes(v));
+            }
+        }
+    }
+
+    /// Re-keys the stripes for the current generation after [`Shared::seal`]. Under the
+    /// lock, so nothing else wrote them in between.
+    fn unseal(&self, inner: &Inner) {
+        if inner.state.counts_lock_free() {
+            let key = stripe_key(inner.generation);
+            for stripe in self.stripes.iter() {
+                stripe.fast.store(key, Ordering::Release);
+            }
         }
     }
 
@@ -853,7 +878,8 @@ impl Shared {
         now.precise();
         let mut inner = self.inner.lock();
         let fired = self.apply_due(&mut inner, &mut now);
-        self.fold_all(&mut inner);
+        self.seal(&mut inner);
+        self.unseal(&inner);
         let state = inner.state;
         let generation = inner.generation;
         let cur = inner.cur;

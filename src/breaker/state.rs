@@ -28,9 +28,13 @@
 //!
 //! A fast-path increment is a compare-and-swap that requires `ACTIVE`, the caller's
 //! generation tag and room in the field. Under the lock the counts are folded into the
-//! generation's counts (`fetch_and` keeps the tag); a transition swaps every stripe to
-//! the new generation's tag (or inactive) before it publishes the new word, folding what
-//! was counted for the old generation. Each stripe also counts rejections by reason.
+//! generation's counts. A failure under a count policy and `metrics()` *seal* the stripes
+//! (swap them to inactive while folding, re-key them before unlocking), so that a
+//! lock-free success either lands before the fold or takes the lock and comes after the
+//! whole locked step: the fast paths stay linearizable with the locked ones. A
+//! transition swaps every stripe to the new generation's tag (or inactive) before it
+//! publishes the new word, folding what was counted for the old generation. Each stripe
+//! also counts rejections by reason, in separate atomics.
 
 use std::collections::VecDeque;
 use std::fmt;
