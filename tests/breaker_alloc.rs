@@ -12,9 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use breakwater::{
-    CircuitBreaker, Clock, ManualClock, Outcome, RejectReason, State, Window,
-};
+use breakwater::{CircuitBreaker, Clock, ManualClock, Outcome, RejectReason, State, Window};
 
 struct Counting;
 
@@ -55,6 +53,9 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// A named scenario: sets itself up, then returns `allocations(...)` of its loop.
+type Case = Box<dyn FnMut() -> (u64, u64)>;
 
 const WARM_UP: usize = 1_000;
 const CALLS: usize = 20_000;
@@ -99,7 +100,7 @@ fn allocations(mut op: impl FnMut()) -> (u64, u64) {
 fn main() {
     let transitions = Arc::new(AtomicU64::new(0));
     let calls = Arc::new(AtomicU64::new(0));
-    let mut cases: Vec<(&str, Box<dyn FnMut() -> (u64, u64)>)> = Vec::new();
+    let mut cases: Vec<(&str, Case)> = Vec::new();
 
     let b = breaker(CircuitBreaker::builder(), &transitions, &calls);
     cases.push((

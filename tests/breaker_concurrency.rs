@@ -66,14 +66,14 @@ fn hammer(b: &CircuitBreaker, clock: &ManualClock, threads: u64, calls: u64) -> 
                 let mut t = Tally::default();
                 // A permit held over to the next iteration (more calls in flight).
                 let mut held: Option<(breakwater::RawPermit, Outcome)> = None;
-                let settle = |t: &mut Tally, recorded: Recorded, outcome: Outcome| match (
-                    recorded, outcome,
-                ) {
-                    (Recorded::Stale, _) => t.stale += 1,
-                    (_, Outcome::Success) => t.successes += 1,
-                    (_, Outcome::Failure) => t.failures += 1,
-                    (_, Outcome::Ignored) => t.ignored += 1,
-                };
+                let settle =
+                    |t: &mut Tally, recorded: Recorded, outcome: Outcome| match (recorded, outcome)
+                    {
+                        (Recorded::Stale, _) => t.stale += 1,
+                        (_, Outcome::Success) => t.successes += 1,
+                        (_, Outcome::Failure) => t.failures += 1,
+                        (_, Outcome::Ignored) => t.ignored += 1,
+                    };
                 for _ in 0..calls {
                     let roll: u32 = rng.random_range(0..1000);
                     let outcome = match roll % 10 {
@@ -246,7 +246,11 @@ fn sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial() {
         assert!(admitted.iter().all(|p| p.generation == generation));
         {
             let log = log.lock().unwrap();
-            assert_eq!(log.len(), before + 1, "exactly one transition, round {round}");
+            assert_eq!(
+                log.len(),
+                before + 1,
+                "exactly one transition, round {round}"
+            );
             assert_eq!(log[before].reason, TransitionReason::OpenDurationElapsed);
             assert_eq!(log[before].generation, generation);
         }
@@ -265,7 +269,10 @@ fn sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial() {
         w.join().unwrap();
     }
     let m = b.metrics();
-    assert_eq!(m.totals.rejected_trial_full, (ROUNDS * (THREADS - TRIAL)) as u64);
+    assert_eq!(
+        m.totals.rejected_trial_full,
+        (ROUNDS * (THREADS - TRIAL)) as u64
+    );
     assert_eq!(m.totals.stale_dropped, (ROUNDS * (TRIAL - 1)) as u64);
     assert_eq!(m.totals.transitions, 1 + 2 * ROUNDS as u64);
 }
@@ -339,7 +346,11 @@ fn listeners_that_call_back_into_the_breaker_do_not_deadlock() {
         for (i, e) in log.iter().enumerate() {
             // Every open is followed by the listener's reset, in order.
             let expected = if i % 2 == 0 {
-                (State::Closed, State::Open, TransitionReason::ThresholdReached)
+                (
+                    State::Closed,
+                    State::Open,
+                    TransitionReason::ThresholdReached,
+                )
             } else {
                 (State::Open, State::Closed, TransitionReason::Reset)
             };

@@ -133,7 +133,9 @@ fn every_invalid_configuration_names_its_field() {
     );
     // Zero thresholds and sizes.
     assert_eq!(
-        refused(with_policy(TripPolicy::ConsecutiveFailures { threshold: 0 })),
+        refused(with_policy(TripPolicy::ConsecutiveFailures {
+            threshold: 0
+        })),
         "threshold"
     );
     assert_eq!(
@@ -152,7 +154,11 @@ fn every_invalid_configuration_names_its_field() {
     );
     // Rates outside (0, 1], NaN, infinite.
     for bad in [0.0, -0.1, 1.01, f64::NAN, f64::INFINITY] {
-        assert_eq!(refused(rate(bad, Window::Count(10), 5)), "threshold", "{bad}");
+        assert_eq!(
+            refused(rate(bad, Window::Count(10), 5)),
+            "threshold",
+            "{bad}"
+        );
     }
     assert!(rate(1.0, Window::Count(10), 5).validate().is_ok());
     // Windows.
@@ -161,7 +167,10 @@ fn every_invalid_configuration_names_its_field() {
         refused(rate(0.5, Window::Count(MAX_COUNT_WINDOW + 1), 1)),
         "window"
     );
-    assert_eq!(refused(rate(0.5, Window::Time(Duration::ZERO), 1)), "window");
+    assert_eq!(
+        refused(rate(0.5, Window::Time(Duration::ZERO), 1)),
+        "window"
+    );
     assert_eq!(refused(rate(0.5, Window::Time(Duration::MAX), 1)), "window");
     // Minimum calls: zero, or more than a count window holds.
     assert_eq!(refused(rate(0.5, Window::Count(10), 0)), "minimum_calls");
@@ -355,7 +364,10 @@ fn registry_returns_the_same_instance_and_refuses_a_different_config() {
     assert!(!c.ptr_eq(&a));
     assert_eq!(
         registry
-            .breaker_with("bad", with_policy(TripPolicy::ConsecutiveFailures { threshold: 0 }))
+            .breaker_with(
+                "bad",
+                with_policy(TripPolicy::ConsecutiveFailures { threshold: 0 })
+            )
             .unwrap_err()
             .field,
         "threshold"
@@ -383,7 +395,12 @@ fn registry_uses_its_default_configuration() {
         open_duration: Duration::from_secs(30),
         ..BreakerConfig::default()
     };
-    assert!(registry.breaker_with("critical", explicit).unwrap().ptr_eq(&a));
+    assert!(
+        registry
+            .breaker_with("critical", explicit)
+            .unwrap()
+            .ptr_eq(&a)
+    );
     // An invalid default is refused when a breaker is built from it.
     registry.set_default(BreakerConfig {
         half_open_max_calls: 0,

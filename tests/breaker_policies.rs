@@ -313,7 +313,9 @@ fn slow_call_rate_below_threshold_stays_closed() {
     let b = slow_rate(&clock);
     b.try_acquire().unwrap().success_after(SEC);
     for _ in 0..3 {
-        b.try_acquire().unwrap().success_after(Duration::from_millis(10));
+        b.try_acquire()
+            .unwrap()
+            .success_after(Duration::from_millis(10));
     }
     let m = b.metrics();
     assert_eq!(m.current.slow_call_rate, Some(0.25));
@@ -425,7 +427,11 @@ fn rate_trial_ignored_outcome_gives_its_admission_back() {
     let p2 = b.try_acquire().unwrap();
     p1.success();
     p2.ignore();
-    assert_eq!(b.state(), State::HalfOpen, "only 1 of 2 admissions reported");
+    assert_eq!(
+        b.state(),
+        State::HalfOpen,
+        "only 1 of 2 admissions reported"
+    );
     b.try_acquire().unwrap().success();
     assert_eq!(b.state(), State::Closed);
     assert_eq!(b.metrics().totals.ignored, 1);

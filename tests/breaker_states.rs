@@ -74,7 +74,10 @@ fn consecutive_failures_open_at_the_threshold_and_a_success_resets_the_run() {
     let m = b.metrics();
     assert_eq!(m.state, State::Open);
     assert_eq!(m.generation, 2);
-    assert_eq!(m.current.requests, 0, "a new generation starts with no counts");
+    assert_eq!(
+        m.current.requests, 0,
+        "a new generation starts with no counts"
+    );
     assert_eq!(m.totals.requests, 6);
     assert_eq!(m.totals.failures, 5);
     assert_eq!(m.totals.successes, 1);
@@ -82,7 +85,11 @@ fn consecutive_failures_open_at_the_threshold_and_a_success_resets_the_run() {
     assert_eq!(m.totals.transitions, 1);
     assert_eq!(
         steps(&log),
-        vec![(State::Closed, State::Open, TransitionReason::ThresholdReached)]
+        vec![(
+            State::Closed,
+            State::Open,
+            TransitionReason::ThresholdReached
+        )]
     );
     assert_eq!(log.lock().unwrap()[0].generation, 2);
 }
@@ -134,9 +141,21 @@ fn try_acquire_applies_the_due_transition() {
     assert_eq!(
         steps(&log),
         vec![
-            (State::Closed, State::Open, TransitionReason::ThresholdReached),
-            (State::Open, State::HalfOpen, TransitionReason::OpenDurationElapsed),
-            (State::HalfOpen, State::Closed, TransitionReason::TrialSucceeded),
+            (
+                State::Closed,
+                State::Open,
+                TransitionReason::ThresholdReached
+            ),
+            (
+                State::Open,
+                State::HalfOpen,
+                TransitionReason::OpenDurationElapsed
+            ),
+            (
+                State::HalfOpen,
+                State::Closed,
+                TransitionReason::TrialSucceeded
+            ),
         ]
     );
 }
@@ -185,10 +204,7 @@ fn half_open_trial_full_is_a_distinct_rejection() {
     assert_eq!(r.retry_after, None);
     // Admissions are per trial, not in flight: a reported success keeps its admission.
     p1.success();
-    assert_eq!(
-        b.try_acquire().unwrap_err().reason,
-        RejectReason::TrialFull
-    );
+    assert_eq!(b.try_acquire().unwrap_err().reason, RejectReason::TrialFull);
     let m = b.metrics();
     assert_eq!(m.state, State::HalfOpen);
     assert_eq!(m.current.requests, 2);
@@ -263,7 +279,11 @@ fn count_policy_closes_after_success_threshold_and_the_rest_is_stale() {
     assert_eq!(m.totals.failures, 1);
     assert_eq!(
         steps(&log).last().unwrap(),
-        &(State::HalfOpen, State::Closed, TransitionReason::TrialSucceeded)
+        &(
+            State::HalfOpen,
+            State::Closed,
+            TransitionReason::TrialSucceeded
+        )
     );
 }
 
@@ -310,7 +330,11 @@ fn half_open_max_wait_reopens_an_undecided_trial_and_the_late_outcome_is_stale()
     assert_eq!(b.state(), State::Open);
     assert_eq!(
         steps(&log).last().unwrap(),
-        &(State::HalfOpen, State::Open, TransitionReason::HalfOpenTimeout)
+        &(
+            State::HalfOpen,
+            State::Open,
+            TransitionReason::HalfOpenTimeout
+        )
     );
     assert_eq!(b.record_raw(raw, Outcome::Success, None), Recorded::Stale);
     let m = b.metrics();
@@ -417,7 +441,11 @@ fn forced_open_rejects_until_reset_and_never_transitions_lazily() {
     assert_eq!(
         steps(&log),
         vec![
-            (State::Closed, State::ForcedOpen, TransitionReason::ForcedOpen),
+            (
+                State::Closed,
+                State::ForcedOpen,
+                TransitionReason::ForcedOpen
+            ),
             (State::ForcedOpen, State::Closed, TransitionReason::Reset),
         ]
     );
@@ -448,8 +476,16 @@ fn disabled_admits_and_records_but_never_trips() {
         steps(&log),
         vec![
             (State::Closed, State::Disabled, TransitionReason::Disabled),
-            (State::Disabled, State::ForcedOpen, TransitionReason::ForcedOpen),
-            (State::ForcedOpen, State::Disabled, TransitionReason::Disabled),
+            (
+                State::Disabled,
+                State::ForcedOpen,
+                TransitionReason::ForcedOpen
+            ),
+            (
+                State::ForcedOpen,
+                State::Disabled,
+                TransitionReason::Disabled
+            ),
             (State::Disabled, State::Closed, TransitionReason::Reset),
         ]
     );
@@ -555,10 +591,7 @@ fn the_outage_exercise_sequence() {
     b.call(|| Ok::<_, ()>(())).unwrap();
     b.call(|| Ok::<_, ()>(())).unwrap();
     assert_eq!(
-        steps(&log)
-            .iter()
-            .map(|(_, to, _)| *to)
-            .collect::<Vec<_>>(),
+        steps(&log).iter().map(|(_, to, _)| *to).collect::<Vec<_>>(),
         vec![
             State::Open,
             State::HalfOpen,
@@ -588,5 +621,69 @@ fn explicit_durations_and_generation_of_permits() {
     );
     // into_raw gave up the guard: nothing is recorded twice.
     let m = b.metrics();
-    assert_eq!((m.current.requests, m.current.successes, m.current.ignored), (1, 1, 0));
+    assert_eq!(
+        (m.current.requests, m.current.successes, m.current.ignored),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn counts_stay_exact_past_the_lock_free_counters_capacity() {
+    // The lock-free counters of a thread hold 65535 admissions and successes before they
+    // are folded under the lock.
+    let clock = ManualClock::new();
+    let (b, _log) = builder(&clock);
+    let b = b.build().unwrap();
+    for _ in 0..150_000 {
+        b.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    for _ in 0..70_000 {
+        b.try_acquire().unwrap().success();
+    }
+    let m = b.metrics();
+    assert_eq!(m.current.requests, 220_000);
+    assert_eq!(m.current.successes, 220_000);
+    assert_eq!(m.current.consecutive_successes, 220_000);
+    assert_eq!(m.totals.requests, 220_000);
+    let _ = b.call(|| Err::<(), _>(()));
+    let m = b.metrics();
+    assert_eq!(m.current.consecutive_successes, 0);
+    assert_eq!(m.current.consecutive_failures, 1);
+    assert_eq!(m.current.requests, 220_001);
+}
+
+#[test]
+fn call_counts_its_request_when_it_returns_in_the_closed_state() {
+    // In the closed state `call` is admitted on a read of the state word and counted with
+    // its outcome; a permit is counted when it is acquired.
+    let clock = ManualClock::new();
+    let (b, _log) = builder(&clock);
+    let b = b.build().unwrap();
+    let inside = b
+        .call(|| Ok::<_, ()>(b.metrics().current.requests))
+        .unwrap();
+    assert_eq!(inside, 0);
+    assert_eq!(b.metrics().current.requests, 1);
+    let _p = b.try_acquire().unwrap();
+    assert_eq!(b.metrics().current.requests, 2);
+    // A call whose generation ended while it ran is counted in the totals, and stale.
+    let r = b.call(|| {
+        b.reset();
+        Ok::<_, ()>(())
+    });
+    assert!(r.is_ok());
+    let m = b.metrics();
+    assert_eq!(m.current.requests, 0);
+    assert_eq!(m.totals.requests, 3);
+    assert_eq!(m.totals.stale_dropped, 1);
+}
+
+#[test]
+fn breaker_is_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<CircuitBreaker>();
+    check::<breakwater::BreakerConfig>();
+    check::<breakwater::BreakerRejected>();
+    fn send<T: Send>() {}
+    send::<breakwater::Permit>();
 }

@@ -291,7 +291,9 @@ fn check_rate(field: &'static str, rate: f64) -> Result<(), ConfigError> {
 
 fn check_window(window: Window, minimum_calls: u32) -> Result<(), ConfigError> {
     match window {
-        Window::Count(0) => return Err(err("window", "a count window must hold at least 1 outcome")),
+        Window::Count(0) => {
+            return Err(err("window", "a count window must hold at least 1 outcome"));
+        }
         Window::Count(n) if n > MAX_COUNT_WINDOW => {
             return Err(err(
                 "window",
@@ -843,13 +845,11 @@ impl BreakerBuilder {
                     window,
                     minimum_calls,
                 },
-                _ if !self.policy_set => {
-                    TripPolicy::SlowCallRate {
-                        slow: extra,
-                        window: DEFAULT_RATE_WINDOW,
-                        minimum_calls: DEFAULT_MINIMUM_CALLS,
-                    }
-                }
+                _ if !self.policy_set => TripPolicy::SlowCallRate {
+                    slow: extra,
+                    window: DEFAULT_RATE_WINDOW,
+                    minimum_calls: DEFAULT_MINIMUM_CALLS,
+                },
                 _ => {
                     return Err(err(
                         "slow.threshold",

@@ -21,15 +21,28 @@ use crate::error::RejectReason;
 use crate::sync::{AtomicU64, Mutex, Ordering};
 
 use super::config::{BreakerConfig, TripPolicy, Window, grown_nanos};
-use super::events::{CallEvent, CallKind, CallListener, Transition, TransitionListener, TransitionReason};
+use super::events::{
+    CallEvent, CallKind, CallListener, Transition, TransitionListener, TransitionReason,
+};
 use super::metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};
 use super::permit::{BreakerRejected, Outcome, RawPermit, Recorded};
 use super::state::{
-    ACTIVE, Counts, FULL, Hot, Inner, KEY_MASK, LockedTotals, REJ_FORCED_OPEN, REJ_OPEN, REJ_TRIAL_FULL,
-    REQ_MASK, REQ_ONE, SUCC_MASK, SUCC_ONE, State, Stripe, Trial, drain_stripe, pack, stripe_count,
-    stripe_index, stripe_key, stripe_requests, stripe_successes, word_generation, word_state,
+    ACTIVE, Counts, FULL, Hot, Inner, KEY_MASK, LockedTotals, REJ_FORCED_OPEN, REJ_OPEN,
+    REJ_TRIAL_FULL, REQ_MASK, REQ_ONE, SUCC_MASK, SUCC_ONE, State, Stripe, Trial, drain_stripe,
+    pack, stripe_count, stripe_index, stripe_key, stripe_requests, stripe_successes,
+    word_generation, word_state,
 };
 use super::window::RateWindow;
+
+/// How a `call` was admitted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Admission {
+    /// Closed or disabled: admitted on a read of the state word; the request is counted
+    /// with the outcome.
+    Deferred(RawPermit),
+    /// Counted at admission (half-open, or the slow path).
+    Counted(RawPermit),
+}
 
 /// The first generation (so that a zeroed raw permit is always stale).
 pub(crate) const FIRST_GENERATION: u64 = 1;
@@ -37,9 +50,18 @@ pub(crate) const FIRST_GENERATION: u64 = 1;
 /// The trip rule, compiled.
 #[derive(Debug, Clone, Copy)]
 enum Rule {
-    Consecutive { threshold: u64 },
-    InWindow { threshold: u32, window: u64 },
-    Rate { failure: Option<f64>, slow: Option<f64>, minimum_calls: u64 },
+    Consecutive {
+        threshold: u64,
+    },
+    InWindow {
+        threshold: u32,
+        window: u64,
+    },
+    Rate {
+        failure: Option<f64>,
+        slow: Option<f64>,
+        minimum_calls: u64,
+    },
 }
 
 /// The configuration as the engine uses it.
@@ -263,6 +285,65 @@ impl Shared {
         self.acquire_slow()
     }
 
+    /// Admission for `call`/`call_with`: in the closed and disabled states a read of the
+    /// state word admits, and the request is counted together with the outcome when the
+    /// call returns (one atomic operation per call); otherwise as [`Shared::try_acquire`].
+    #[inline]
+    pub(crate) fn admit(&self) -> Result<Admission, BreakerRejected> {
+        let w = self.hot.word.load(Ordering::Acquire);
+        if word_state(w).counts_lock_free() {
+            return Ok(Admission::Deferred(RawPermit {
+                generation: word_generation(w),
+                acquired_nanos: self.stamp(),
+            }));
+        }
+        self.try_acquire().map(Admission::Counted)
+    }
+
+    /// Records the outcome of a call admitted by [`Shared::admit`].
+    #[inline]
+    pub(crate) fn finish(&self, admission: Admission, outcome: Outcome) -> Recorded {
+        let permit = match admission {
+            Admission::Counted(permit) => return self.record(permit, outcome, None),
+            Admission::Deferred(permit) => permit,
+        };
+        let dur = self
+            .params
+            .needs_time
+            .then(|| self.clock.nanos().saturating_sub(permit.acquired_nanos));
+        if outcome == Outcome::Success && self.params.lockfree_success {
+            let w = self.hot.word.load(Ordering::Acquire);
+            if word_generation(w) == permit.generation {
+                let stripe = self.stripe();
+                let key = stripe_key(permit.generation);
+                let mut v = stripe.fast.load(Ordering::Relaxed);
+                while v & KEY_MASK == key && v & REQ_MASK != REQ_MASK && v & SUCC_MASK != SUCC_MASK
+                {
+                    match stripe.fast.compare_exchange_weak(
+                        v,
+                        v + REQ_ONE + SUCC_ONE,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => {
+                            if !self.on_call.is_empty() {
+                                self.emit(
+                                    CallKind::Success,
+                                    dur.map(Duration::from_nanos),
+                                    permit.generation,
+                                    false,
+                                );
+                            }
+                            return Recorded::Recorded;
+                        }
+                        Err(actual) => v = actual,
+                    }
+                }
+            }
+        }
+        self.record_slow(permit, outcome, dur, true)
+    }
+
     /// The lock-free rejections: forced open; open or half-open-and-full while the
     /// deadline (checked on the coarse clock) has not come.
     #[inline]
@@ -406,23 +487,36 @@ impl Shared {
                 }
             }
         }
-        self.record_slow(permit, outcome, dur)
+        self.record_slow(permit, outcome, dur, false)
     }
 
+    /// Records under the lock. `uncounted`: the request was admitted by `admit` and is
+    /// counted now, in the generation it was admitted in if that is still current.
     #[inline(never)]
-    fn record_slow(&self, permit: RawPermit, outcome: Outcome, dur: Option<u64>) -> Recorded {
+    fn record_slow(
+        &self,
+        permit: RawPermit,
+        outcome: Outcome,
+        dur: Option<u64>,
+        uncounted: bool,
+    ) -> Recorded {
         let slow = outcome != Outcome::Ignored
             && matches!((self.params.slow_nanos, dur), (Some(s), Some(d)) if d >= s);
         let mut now = Now::new(&self.clock);
-        // Read the clock before taking the lock when this outcome will need it.
+        // Read the clock before taking the lock when this outcome will need it: the
+        // precise clock when it may stamp a transition (a failure, a slow call, any
+        // outcome in half-open), the coarse one for a success in a time window, none for
+        // other closed-state outcomes. A success that trips a rate policy is the one
+        // case that reads the precise clock under the lock.
         if word_state(self.hot.word.load(Ordering::Acquire)).counts_lock_free() {
-            match (self.params.rule, outcome) {
-                (Rule::InWindow { .. }, Outcome::Failure) => {
+            match outcome {
+                Outcome::Failure => {
                     now.precise();
                 }
-                (Rule::Rate { .. }, Outcome::Success | Outcome::Failure)
-                    if self.params.time_window =>
-                {
+                Outcome::Success if slow => {
+                    now.precise();
+                }
+                Outcome::Success if self.params.time_window => {
                     now.coarse();
                 }
                 _ => {}
@@ -437,6 +531,12 @@ impl Shared {
                 inner.state,
                 State::Closed | State::Disabled | State::HalfOpen
             );
+        if uncounted {
+            inner.totals.requests += 1;
+            if current {
+                inner.cur.requests += 1;
+            }
+        }
         let recorded = if current {
             fired |= if inner.state == State::HalfOpen {
                 self.record_trial(&mut inner, outcome, slow, &mut now)
@@ -508,6 +608,11 @@ impl Shared {
             return false;
         }
         let failure = outcome == Outcome::Failure;
+        if !failure && self.params.lockfree_success {
+            // A success here found its stripe full (or sealed): empty it so that the
+            // next ones are lock-free again.
+            self.fold(inner, self.stripe());
+        }
         let sealed = failure && self.params.lockfree_success;
         if sealed {
             // Successes counted lock-free before this point come before the failure;
@@ -523,8 +628,7 @@ impl Shared {
             Rule::InWindow { threshold, window } => {
                 if failure && !disabled {
                     let t = now.precise();
-                    if inner.window_failures == 0
-                        || t.saturating_sub(inner.window_start) >= window
+                    if inner.window_failures == 0 || t.saturating_sub(inner.window_start) >= window
                     {
                         inner.window_start = t;
                         inner.window_failures = 1;
@@ -912,7 +1016,8 @@ impl Shared {
         }
         let rated = calls > 0 && calls >= minimum;
         let failure_rate = rated.then(|| ratio(failures, calls));
-        let slow_call_rate = (rated && self.params.slow_nanos.is_some()).then(|| ratio(slow, calls));
+        let slow_call_rate =
+            (rated && self.params.slow_nanos.is_some()).then(|| ratio(slow, calls));
         let mut rejected = [0u64; 3];
         for stripe in self.stripes.iter() {
             for (sum, counter) in rejected.iter_mut().zip(stripe.rejected.iter()) {

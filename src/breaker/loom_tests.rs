@@ -111,10 +111,7 @@ fn loom_half_open_boundary_acquire_and_report_race() {
             .collect();
         let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         // Generation 3 is the half-open trial: exactly one admission in it.
-        let in_trial = results
-            .iter()
-            .filter(|r| matches!(r, Ok((3, _))))
-            .count();
+        let in_trial = results.iter().filter(|r| matches!(r, Ok((3, _)))).count();
         assert_eq!(in_trial, 1);
         assert_eq!(counters.to_half_open.load(Ordering::SeqCst), 1);
         for r in &results {

@@ -378,7 +378,7 @@ impl CircuitBreaker {
         classify: impl Fn(&Result<T, E>) -> Outcome,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
-        let permit = self.shared.try_acquire()?;
+        let admission = self.shared.admit()?;
         let run = catch_unwind(AssertUnwindSafe(|| {
             let result = f();
             let outcome = classify(&result);
@@ -386,11 +386,11 @@ impl CircuitBreaker {
         }));
         match run {
             Ok((result, outcome)) => {
-                self.shared.record(permit, outcome, None);
+                self.shared.finish(admission, outcome);
                 result.map_err(Error::failed)
             }
             Err(payload) => {
-                self.shared.record(permit, Outcome::Failure, None);
+                self.shared.finish(admission, Outcome::Failure);
                 resume_unwind(payload)
             }
         }
@@ -442,7 +442,8 @@ impl CircuitBreaker {
     /// assert_eq!(b.try_acquire().unwrap_err().reason, breakwater::RejectReason::ForcedOpen);
     /// ```
     pub fn force_open(&self) {
-        self.shared.manual(State::ForcedOpen, TransitionReason::ForcedOpen);
+        self.shared
+            .manual(State::ForcedOpen, TransitionReason::ForcedOpen);
     }
 
     /// Disables the breaker: every call runs and is recorded, nothing trips, until
@@ -456,7 +457,8 @@ impl CircuitBreaker {
     /// assert_eq!(b.state(), breakwater::State::Disabled);
     /// ```
     pub fn disable(&self) {
-        self.shared.manual(State::Disabled, TransitionReason::Disabled);
+        self.shared
+            .manual(State::Disabled, TransitionReason::Disabled);
     }
 }
 
