@@ -317,3 +317,63 @@ fn loom_listener_that_resets_does_not_deadlock() {
         *slot.lock().unwrap() = None;
     });
 }
+
+#[test]
+fn loom_call_against_reset_counts_the_request_once() {
+    model(|| {
+        let b = CircuitBreaker::builder().build().unwrap();
+        let b1 = b.clone();
+        let t1 = thread::spawn(move || b1.call(|| Ok::<_, ()>(())).is_ok());
+        let b2 = b.clone();
+        let t2 = thread::spawn(move || b2.reset());
+        assert!(t1.join().unwrap());
+        t2.join().unwrap();
+        let m = b.metrics();
+        assert_eq!(m.generation, 2);
+        assert_eq!(m.totals.requests, 1);
+        assert_eq!(m.totals.successes + m.totals.stale_dropped, 1);
+        // Counted in generation 2 only if it was admitted after the reset.
+        assert_eq!(m.current.requests, m.current.successes);
+        assert!(m.current.requests <= 1);
+    });
+}
+
+#[test]
+fn loom_call_success_against_a_tripping_failure() {
+    model(|| {
+        let b = CircuitBreaker::builder()
+            .consecutive_failures(2)
+            .build()
+            .unwrap();
+        let _ = b.call(|| Err::<(), _>(()));
+        let b1 = b.clone();
+        let t1 = thread::spawn(move || b1.call(|| Ok::<_, ()>(())).is_ok());
+        let b2 = b.clone();
+        let t2 = thread::spawn(move || b2.call(|| Err::<(), _>(())).is_err());
+        let admitted_success = t1.join().unwrap();
+        assert!(t2.join().unwrap());
+        let m = b.metrics();
+        assert_eq!(m.totals.failures, 2);
+        match m.state {
+            // The failure came second: the run restarted after the success.
+            State::Closed => {
+                assert!(admitted_success);
+                assert_eq!(m.totals.successes, 1);
+                assert_eq!(m.current.consecutive_failures, 1);
+                assert_eq!(m.totals.requests, 3);
+            }
+            // The failure came first and opened: the success is stale or rejected.
+            State::Open => {
+                assert_eq!(m.totals.successes, 0);
+                assert_eq!(
+                    m.totals.requests,
+                    2 + u64::from(admitted_success),
+                    "a rejected call is no request"
+                );
+                assert_eq!(m.totals.stale_dropped, u64::from(admitted_success));
+                assert_eq!(m.totals.rejected_open, u64::from(!admitted_success));
+            }
+            other => panic!("unexpected state {other}"),
+        }
+    });
+}
