@@ -474,3 +474,50 @@ fn disabled_rate_breaker_feeds_its_window_but_never_trips() {
     assert_eq!(m.current.failure_rate, Some(1.0));
     assert_eq!(m.current.failures, 4);
 }
+
+#[test]
+fn a_success_after_old_successes_left_the_window_is_evaluated() {
+    // Regression guard for skipping the evaluation of successes that cannot raise a rate:
+    // when successes leave the window (here through a metrics() read) the rate rises
+    // unseen, and the next success must still be evaluated.
+    let clock = ManualClock::new();
+    let b = breaker(
+        &clock,
+        TripPolicy::FailureRate {
+            threshold: 0.5,
+            window: Window::Time(Duration::from_secs(10)),
+            minimum_calls: 1,
+            slow: None,
+        },
+    );
+    record_n(&b, Outcome::Success, 3); // t = 0, bucket [0, 1)
+    clock.advance(Duration::from_secs(5));
+    record(&b, Outcome::Failure); // 1 / 4
+    assert_eq!(b.state(), State::Closed);
+    clock.advance(Duration::from_secs(6)); // t = 11: the successes have left
+    let m = b.metrics();
+    assert_eq!((m.current.window_calls, m.current.window_failures), (1, 1));
+    assert_eq!(m.state, State::Closed, "metrics() never trips");
+    record(&b, Outcome::Success); // 1 / 2 >= 0.5
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn a_success_whose_push_evicts_old_successes_is_evaluated() {
+    let clock = ManualClock::new();
+    let b = breaker(
+        &clock,
+        TripPolicy::FailureRate {
+            threshold: 0.5,
+            window: Window::Time(Duration::from_secs(10)),
+            minimum_calls: 1,
+            slow: None,
+        },
+    );
+    record_n(&b, Outcome::Success, 3);
+    clock.advance(Duration::from_secs(5));
+    record(&b, Outcome::Failure);
+    clock.advance(Duration::from_secs(6));
+    record(&b, Outcome::Success); // evicts 3 successes: 1 / 2
+    assert_eq!(b.state(), State::Open);
+}

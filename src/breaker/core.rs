@@ -652,9 +652,22 @@ impl Shared {
                 };
                 match inner.window.as_mut() {
                     Some(w) => {
+                        let before = w.current();
                         w.push(t, failure, slow);
                         let sums = w.current();
-                        sums.calls >= minimum_calls
+                        // The previous sums were evaluated (below the thresholds); a
+                        // fast success that only adds a call (or replaces a fast success
+                        // in a full count window) cannot raise either rate, unless the
+                        // window just reached minimum_calls or lost outcomes meanwhile.
+                        let diluted = !failure
+                            && !slow
+                            && sums.failures == before.failures
+                            && sums.slow == before.slow
+                            && (sums.calls == before.calls
+                                || (sums.calls == before.calls + 1 && sums.calls != minimum_calls));
+                        let evicted = w.take_evicted();
+                        !(diluted && !evicted)
+                            && sums.calls >= minimum_calls
                             && (failure_threshold
                                 .is_some_and(|th| ratio(sums.failures, sums.calls) >= th)
                                 || slow_threshold
