@@ -291,13 +291,17 @@ impl Shared {
     #[inline]
     pub(crate) fn admit(&self) -> Result<Admission, BreakerRejected> {
         let w = self.hot.word.load(Ordering::Acquire);
-        if word_state(w).counts_lock_free() {
+        let state = word_state(w);
+        if state.counts_lock_free() {
             return Ok(Admission::Deferred(RawPermit {
                 generation: word_generation(w),
                 acquired_nanos: self.stamp(),
             }));
         }
-        self.try_acquire().map(Admission::Counted)
+        if let Some(rejected) = self.reject_fast(w, state) {
+            return Err(rejected);
+        }
+        self.acquire_slow().map(Admission::Counted)
     }
 
     /// Records the outcome of a call admitted by [`Shared::admit`].
