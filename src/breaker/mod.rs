@@ -79,12 +79,16 @@
 //! # Concurrency
 //!
 //! The state word (state and generation) is read lock-free on the way in. In the closed
-//! state admissions and, under the count policies, successes are counted lock-free in
-//! per-thread stripes; everything else happens under a mutex with a short critical
-//! section (no allocation, no listener call, no system call). Successes recorded
-//! lock-free concurrently with a failure may be ordered on either side of it; every
-//! count stays exact. A call in the closed state allocates nothing, with or without
-//! listeners.
+//! (and disabled) state admissions and, under the count policies, successes are counted
+//! lock-free in per-thread stripes of counters (one cache line each, so threads do not
+//! write a shared line): a permit costs one atomic operation to acquire and one to
+//! report a success; [`CircuitBreaker::call`] is admitted on a read of the state word and
+//! counts its request and its success in one atomic operation when it returns.
+//! Everything else happens under a mutex with a short critical section (no allocation,
+//! no listener call, no system call: the clock is read before the lock). A failure
+//! briefly closes the lock-free counters so that every success is ordered either
+//! before or after it; every count stays exact. A call in the closed state allocates
+//! nothing, with or without listeners.
 //!
 //! Listeners run outside the lock, see transitions in the order they happened (one
 //! thread hands them over at a time), and may call back into the breaker (`state()`,
