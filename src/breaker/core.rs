@@ -305,7 +305,7 @@ impl Shared {
     }
 
     /// Records the outcome of a call admitted by [`Shared::admit`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn finish(&self, admission: Admission, outcome: Outcome) -> Recorded {
         let permit = match admission {
             Admission::Counted(permit) => return self.record(permit, outcome, None),
@@ -763,6 +763,7 @@ impl Shared {
 
     /// Applies the due lazy transition, if any (at most one: the new state's deadline
     /// lies in the future).
+    #[inline]
     fn apply_due(&self, inner: &mut Inner, now: &mut Now<'_>) -> bool {
         match inner.state {
             State::Open if now.coarse() >= inner.open_until => {

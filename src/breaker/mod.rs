@@ -114,7 +114,6 @@ mod window;
 mod loom_tests;
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -338,7 +337,9 @@ impl CircuitBreaker {
     ///
     /// # Panics
     ///
-    /// When `f` panics: the call is recorded as a failure and the panic resumes.
+    /// When `f` panics: the call is recorded as a failure and the panic goes on (a call
+    /// listener that panics while recording it aborts the process, as any panic during
+    /// unwinding does).
     ///
     /// ```
     /// let b = breakwater::CircuitBreaker::builder().build().unwrap();
@@ -360,7 +361,7 @@ impl CircuitBreaker {
     /// # Panics
     ///
     /// When `f` or `classify` panics: the call is recorded as a failure and the panic
-    /// resumes.
+    /// goes on.
     ///
     /// ```
     /// use breakwater::{CircuitBreaker, Outcome};
@@ -383,21 +384,16 @@ impl CircuitBreaker {
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
         let admission = self.shared.admit()?;
-        let run = catch_unwind(AssertUnwindSafe(|| {
-            let result = f();
-            let outcome = classify(&result);
-            (result, outcome)
-        }));
-        match run {
-            Ok((result, outcome)) => {
-                self.shared.finish(admission, outcome);
-                result.map_err(Error::failed)
-            }
-            Err(payload) => {
-                self.shared.finish(admission, Outcome::Failure);
-                resume_unwind(payload)
-            }
-        }
+        // Records a failure if `f` or `classify` unwinds; disarmed on the way out.
+        let guard = UnwindGuard {
+            shared: &self.shared,
+            admission,
+        };
+        let result = f();
+        let outcome = classify(&result);
+        std::mem::forget(guard);
+        self.shared.finish(admission, outcome);
+        result.map_err(Error::failed)
     }
 
     /// The state, after applying a due transition.
@@ -463,6 +459,18 @@ impl CircuitBreaker {
     pub fn disable(&self) {
         self.shared
             .manual(State::Disabled, TransitionReason::Disabled);
+    }
+}
+
+/// Records a failure for a call whose code is unwinding (the panic goes on).
+struct UnwindGuard<'a> {
+    shared: &'a Shared,
+    admission: self::core::Admission,
+}
+
+impl Drop for UnwindGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.finish(self.admission, Outcome::Failure);
     }
 }
 
