@@ -521,3 +521,65 @@ fn a_success_whose_push_evicts_old_successes_is_evaluated() {
     record(&b, Outcome::Success); // evicts 3 successes: 1 / 2
     assert_eq!(b.state(), State::Open);
 }
+
+#[test]
+fn lock_free_time_window_successes_stay_in_their_bucket() {
+    // Once the window holds minimum_calls outcomes, successes inside the current bucket
+    // are counted without the lock; they must still leave with their bucket.
+    let clock = ManualClock::new();
+    let b = breaker(
+        &clock,
+        TripPolicy::FailureRate {
+            threshold: 0.5,
+            window: Window::Time(Duration::from_secs(10)),
+            minimum_calls: 4,
+            slow: None,
+        },
+    );
+    clock.advance(Duration::from_millis(500)); // bucket [0 s, 1 s)
+    for _ in 0..4 {
+        b.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    clock.advance(Duration::from_millis(100)); // still bucket 0
+    for _ in 0..6 {
+        b.call(|| Ok::<_, ()>(())).unwrap();
+        b.try_acquire().unwrap().success();
+    }
+    let m = b.metrics();
+    assert_eq!(m.current.window_calls, 16);
+    assert_eq!(m.current.successes, 16);
+    assert_eq!(m.current.requests, 16);
+    clock.advance(Duration::from_millis(900)); // t = 1.5 s, bucket 1
+    record_n(&b, Outcome::Failure, 3);
+    assert_eq!(b.metrics().current.failure_rate, Some(3.0 / 19.0));
+    assert_eq!(b.state(), State::Closed);
+    // t = 11 s: bucket 0 (all 16 successes) leaves; 3 failures and this success: 3 / 4.
+    clock.advance(Duration::from_millis(9500));
+    b.call(|| Ok::<_, ()>(())).unwrap();
+    let m = b.metrics();
+    assert_eq!(m.state, State::Open);
+    assert_eq!(m.totals.successes, 17);
+    assert_eq!(m.totals.failures, 3);
+}
+
+#[test]
+fn lock_free_time_window_successes_count_toward_the_rate_of_the_next_failure() {
+    let clock = ManualClock::new();
+    let b = breaker(
+        &clock,
+        TripPolicy::FailureRate {
+            threshold: 0.5,
+            window: Window::Time(Duration::from_secs(10)),
+            minimum_calls: 2,
+            slow: None,
+        },
+    );
+    record_n(&b, Outcome::Success, 2);
+    for _ in 0..3 {
+        b.call(|| Ok::<_, ()>(())).unwrap(); // lock-free
+    }
+    record_n(&b, Outcome::Failure, 4); // 4 / 9 < 0.5
+    assert_eq!(b.state(), State::Closed);
+    record(&b, Outcome::Failure); // 5 / 10
+    assert_eq!(b.state(), State::Open);
+}

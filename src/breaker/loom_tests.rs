@@ -377,3 +377,48 @@ fn loom_call_success_against_a_tripping_failure() {
         }
     });
 }
+
+#[test]
+fn loom_lock_free_time_window_success_against_a_tripping_failure() {
+    model(|| {
+        let clock = ManualClock::new();
+        let b = CircuitBreaker::builder()
+            .clock((&clock).into())
+            .failure_rate(0.5, crate::Window::Time(Duration::from_secs(10)), 1)
+            .build()
+            .unwrap();
+        b.call(|| Ok::<_, ()>(())).unwrap(); // reaches minimum_calls: lock-free from here
+        let b1 = b.clone();
+        let t1 = thread::spawn(move || {
+            b1.try_acquire_raw()
+                .map(|p| b1.record_raw(p, Outcome::Success, None))
+        });
+        let b2 = b.clone();
+        let t2 = thread::spawn(move || b2.call(|| Err::<(), _>(())).is_err());
+        let r1 = t1.join().unwrap();
+        assert!(t2.join().unwrap());
+        let m = b.metrics();
+        assert_eq!(m.totals.failures, 1);
+        match m.state {
+            // success then failure: 1 / 3
+            State::Closed => {
+                assert_eq!(r1, Ok(Recorded::Recorded));
+                assert_eq!(m.totals.successes, 2);
+                assert_eq!(m.current.window_calls, 3);
+                assert_eq!(m.current.window_failures, 1);
+            }
+            // failure first: 1 / 2 opens; the success is stale, or never admitted
+            State::Open => {
+                assert_eq!(m.totals.successes, 1);
+                match r1 {
+                    Ok(recorded) => {
+                        assert_eq!(recorded, Recorded::Stale);
+                        assert_eq!(m.totals.stale_dropped, 1);
+                    }
+                    Err(e) => assert_eq!(e.reason, RejectReason::Open),
+                }
+            }
+            other => panic!("unexpected state {other}"),
+        }
+    });
+}

@@ -265,6 +265,28 @@ impl RateWindow {
         }
     }
 
+    /// Adds `n` fast successes counted lock-free while [`RateWindow::lock_free_until`]
+    /// had not passed: they belong to the current bucket.
+    pub(crate) fn add_successes(&mut self, n: u64) {
+        if let RateWindow::Time(w) = self {
+            w.buckets[w.cur_slot].sums.calls += n;
+            w.sums.calls += n;
+        }
+    }
+
+    /// Until when a fast success may be counted lock-free and added to the current
+    /// bucket later: before the current bucket ends and before anything leaves the
+    /// window, while the window holds `minimum_calls` evaluated outcomes (such a success
+    /// cannot raise a rate). 0 for count windows and otherwise.
+    pub(crate) fn lock_free_until(&self, minimum_calls: u64) -> u64 {
+        match self {
+            RateWindow::Time(w) if !w.evicted && w.sums.calls >= minimum_calls => {
+                w.cur_end.min(w.next_expiry)
+            }
+            _ => 0,
+        }
+    }
+
     /// The sums as of the last push or read.
     pub(crate) fn current(&self) -> Sums {
         match self {
