@@ -201,6 +201,20 @@ fn eight_threads_random_outcomes_time_rate_policy_counts_are_exact() {
 }
 
 #[test]
+fn eight_threads_random_outcomes_lock_free_time_window_counts_are_exact() {
+    let clock = ManualClock::new();
+    let (b, log) = logged(
+        CircuitBreaker::builder()
+            .clock((&clock).into())
+            .open_duration(OPEN)
+            .failure_rate(0.45, Window::Time(Duration::from_secs(30)), 10)
+            .half_open_max_calls(2),
+    );
+    let seen = hammer(&b, &clock, 8, 100_000);
+    check_exact(&b, &log, &seen, 800_000);
+}
+
+#[test]
 fn sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial() {
     const THREADS: usize = 16;
     const TRIAL: usize = 3;

@@ -474,3 +474,112 @@ fn disabled_rate_breaker_feeds_its_window_but_never_trips() {
     assert_eq!(m.current.failure_rate, Some(1.0));
     assert_eq!(m.current.failures, 4);
 }
+
+#[test]
+fn a_success_after_old_successes_left_the_window_is_evaluated() {
+    // Regression guard for skipping the evaluation of successes that cannot raise a rate:
+    // when successes leave the window (here through a metrics() read) the rate rises
+    // unseen, and the next success must still be evaluated.
+    let clock = ManualClock::new();
+    let b = breaker(
+        &clock,
+        TripPolicy::FailureRate {
+            threshold: 0.5,
+            window: Window::Time(Duration::from_secs(10)),
+            minimum_calls: 1,
+            slow: None,
+        },
+    );
+    record_n(&b, Outcome::Success, 3); // t = 0, bucket [0, 1)
+    clock.advance(Duration::from_secs(5));
+    record(&b, Outcome::Failure); // 1 / 4
+    assert_eq!(b.state(), State::Closed);
+    clock.advance(Duration::from_secs(6)); // t = 11: the successes have left
+    let m = b.metrics();
+    assert_eq!((m.current.window_calls, m.current.window_failures), (1, 1));
+    assert_eq!(m.state, State::Closed, "metrics() never trips");
+    record(&b, Outcome::Success); // 1 / 2 >= 0.5
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn a_success_whose_push_evicts_old_successes_is_evaluated() {
+    let clock = ManualClock::new();
+    let b = breaker(
+        &clock,
+        TripPolicy::FailureRate {
+            threshold: 0.5,
+            window: Window::Time(Duration::from_secs(10)),
+            minimum_calls: 1,
+            slow: None,
+        },
+    );
+    record_n(&b, Outcome::Success, 3);
+    clock.advance(Duration::from_secs(5));
+    record(&b, Outcome::Failure);
+    clock.advance(Duration::from_secs(6));
+    record(&b, Outcome::Success); // evicts 3 successes: 1 / 2
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn lock_free_time_window_successes_stay_in_their_bucket() {
+    // Once the window holds minimum_calls outcomes, successes inside the current bucket
+    // are counted without the lock; they must still leave with their bucket.
+    let clock = ManualClock::new();
+    let b = breaker(
+        &clock,
+        TripPolicy::FailureRate {
+            threshold: 0.5,
+            window: Window::Time(Duration::from_secs(10)),
+            minimum_calls: 4,
+            slow: None,
+        },
+    );
+    clock.advance(Duration::from_millis(500)); // bucket [0 s, 1 s)
+    for _ in 0..4 {
+        b.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    clock.advance(Duration::from_millis(100)); // still bucket 0
+    for _ in 0..6 {
+        b.call(|| Ok::<_, ()>(())).unwrap();
+        b.try_acquire().unwrap().success();
+    }
+    let m = b.metrics();
+    assert_eq!(m.current.window_calls, 16);
+    assert_eq!(m.current.successes, 16);
+    assert_eq!(m.current.requests, 16);
+    clock.advance(Duration::from_millis(900)); // t = 1.5 s, bucket 1
+    record_n(&b, Outcome::Failure, 3);
+    assert_eq!(b.metrics().current.failure_rate, Some(3.0 / 19.0));
+    assert_eq!(b.state(), State::Closed);
+    // t = 11 s: bucket 0 (all 16 successes) leaves; 3 failures and this success: 3 / 4.
+    clock.advance(Duration::from_millis(9500));
+    b.call(|| Ok::<_, ()>(())).unwrap();
+    let m = b.metrics();
+    assert_eq!(m.state, State::Open);
+    assert_eq!(m.totals.successes, 17);
+    assert_eq!(m.totals.failures, 3);
+}
+
+#[test]
+fn lock_free_time_window_successes_count_toward_the_rate_of_the_next_failure() {
+    let clock = ManualClock::new();
+    let b = breaker(
+        &clock,
+        TripPolicy::FailureRate {
+            threshold: 0.5,
+            window: Window::Time(Duration::from_secs(10)),
+            minimum_calls: 2,
+            slow: None,
+        },
+    );
+    record_n(&b, Outcome::Success, 2);
+    for _ in 0..3 {
+        b.call(|| Ok::<_, ()>(())).unwrap(); // lock-free
+    }
+    record_n(&b, Outcome::Failure, 4); // 4 / 9 < 0.5
+    assert_eq!(b.state(), State::Closed);
+    record(&b, Outcome::Failure); // 5 / 10
+    assert_eq!(b.state(), State::Open);
+}

@@ -626,3 +626,64 @@ fn explicit_durations_and_generation_of_permits() {
         (1, 1, 0)
     );
 }
+
+#[test]
+fn counts_stay_exact_past_the_lock_free_counters_capacity() {
+    // The lock-free counters of a thread hold 65535 admissions and successes before they
+    // are folded under the lock.
+    let clock = ManualClock::new();
+    let (b, _log) = builder(&clock);
+    let b = b.build().unwrap();
+    for _ in 0..150_000 {
+        b.call(|| Ok::<_, ()>(())).unwrap();
+    }
+    for _ in 0..70_000 {
+        b.try_acquire().unwrap().success();
+    }
+    let m = b.metrics();
+    assert_eq!(m.current.requests, 220_000);
+    assert_eq!(m.current.successes, 220_000);
+    assert_eq!(m.current.consecutive_successes, 220_000);
+    assert_eq!(m.totals.requests, 220_000);
+    let _ = b.call(|| Err::<(), _>(()));
+    let m = b.metrics();
+    assert_eq!(m.current.consecutive_successes, 0);
+    assert_eq!(m.current.consecutive_failures, 1);
+    assert_eq!(m.current.requests, 220_001);
+}
+
+#[test]
+fn call_counts_its_request_when_it_returns_in_the_closed_state() {
+    // In the closed state `call` is admitted on a read of the state word and counted with
+    // its outcome; a permit is counted when it is acquired.
+    let clock = ManualClock::new();
+    let (b, _log) = builder(&clock);
+    let b = b.build().unwrap();
+    let inside = b
+        .call(|| Ok::<_, ()>(b.metrics().current.requests))
+        .unwrap();
+    assert_eq!(inside, 0);
+    assert_eq!(b.metrics().current.requests, 1);
+    let _p = b.try_acquire().unwrap();
+    assert_eq!(b.metrics().current.requests, 2);
+    // A call whose generation ended while it ran is counted in the totals, and stale.
+    let r = b.call(|| {
+        b.reset();
+        Ok::<_, ()>(())
+    });
+    assert!(r.is_ok());
+    let m = b.metrics();
+    assert_eq!(m.current.requests, 0);
+    assert_eq!(m.totals.requests, 3);
+    assert_eq!(m.totals.stale_dropped, 1);
+}
+
+#[test]
+fn breaker_is_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<CircuitBreaker>();
+    check::<breakwater::BreakerConfig>();
+    check::<breakwater::BreakerRejected>();
+    fn send<T: Send>() {}
+    send::<breakwater::Permit>();
+}

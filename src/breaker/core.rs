@@ -34,8 +34,20 @@ use super::state::{
 };
 use super::window::RateWindow;
 
+/// How a `call` was admitted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Admission {
+    /// Closed or disabled: admitted on a read of the state word; the request is counted
+    /// with the outcome.
+    Deferred(RawPermit),
+    /// Counted at admission (half-open, or the slow path).
+    Counted(RawPermit),
+}
+
 /// The first generation (so that a zeroed raw permit is always stale).
 pub(crate) const FIRST_GENERATION: u64 = 1;
+/// The first lock-free epoch.
+const FIRST_EPOCH: u64 = 1;
 
 /// The trip rule, compiled.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +83,10 @@ struct Params {
     lockfree_success: bool,
     /// The rate window is time-based.
     time_window: bool,
+    /// Fast successes are counted lock-free while `Hot::fast_until` has not passed (a
+    /// time-window failure rate without a slow-call rate).
+    lockfree_time: bool,
+    minimum_calls: u64,
 }
 
 impl Params {
@@ -119,6 +135,18 @@ impl Params {
             needs_time: slow_nanos.is_some() || has_call_listener,
             lockfree_success: !config.policy.is_rate(),
             time_window: matches!(config.policy.window(), Some(Window::Time(_))),
+            lockfree_time: matches!(
+                config.policy,
+                TripPolicy::FailureRate {
+                    window: Window::Time(_),
+                    slow: None,
+                    ..
+                }
+            ),
+            minimum_calls: match rule {
+                Rule::Rate { minimum_calls, .. } => minimum_calls,
+                _ => 0,
+            },
         }
     }
 }
@@ -192,7 +220,7 @@ impl Shared {
     ) -> Shared {
         let params = Params::new(&config, !on_call.is_empty());
         let n = stripe_count();
-        let key = stripe_key(FIRST_GENERATION);
+        let key = stripe_key(FIRST_EPOCH);
         let stripes: Box<[Stripe]> = (0..n).map(|_| Stripe::new(key)).collect();
         let window = config.policy.window().map(RateWindow::new);
         let events = VecDeque::with_capacity(if on_transition.is_empty() { 0 } else { 16 });
@@ -201,12 +229,15 @@ impl Shared {
                 word: AtomicU64::new(pack(State::Closed, FIRST_GENERATION, false)),
                 open_until: AtomicU64::new(0),
                 half_open_until: AtomicU64::new(0),
+                key: AtomicU64::new(key),
+                fast_until: AtomicU64::new(0),
             },
             stripes,
             stripe_mask: n - 1,
             inner: Mutex::new(Inner {
                 state: State::Closed,
                 generation: FIRST_GENERATION,
+                epoch: FIRST_EPOCH,
                 last_nanos: 0,
                 cur: Counts::default(),
                 totals: LockedTotals::default(),
@@ -242,6 +273,41 @@ impl Shared {
         }
     }
 
+    /// The stripe key to count an admission under, for a state word `w` read just
+    /// before: `None` when nothing counts lock-free now, or the word changed meanwhile.
+    #[inline]
+    fn admission_key(&self, w: u64) -> Option<u64> {
+        let key = self.hot.key.load(Ordering::Acquire);
+        (key != 0 && self.hot.word.load(Ordering::Acquire) == w).then_some(key)
+    }
+
+    /// The stripe key to count a success of `generation` under, if it may be counted
+    /// lock-free now: the generation is current in a lock-free state, and (time-window
+    /// rate policies) the coarse clock is before `fast_until`.
+    #[inline]
+    fn success_key(&self, generation: u64) -> Option<u64> {
+        if !(self.params.lockfree_success || self.params.lockfree_time) {
+            return None;
+        }
+        let w = self.hot.word.load(Ordering::Acquire);
+        if !word_state(w).counts_lock_free() || word_generation(w) != generation {
+            return None;
+        }
+        let key = self.hot.key.load(Ordering::Acquire);
+        if key == 0 {
+            return None;
+        }
+        if self.params.lockfree_time {
+            // Stored before the key it goes with; a deadline newer than the key only
+            // comes with stripes already re-keyed, where the key fails.
+            let until = self.hot.fast_until.load(Ordering::Acquire);
+            if self.clock.nanos_coarse() >= until {
+                return None;
+            }
+        }
+        (self.hot.word.load(Ordering::Acquire) == w).then_some(key)
+    }
+
     // ---- admission
 
     #[inline]
@@ -249,30 +315,91 @@ impl Shared {
         let w = self.hot.word.load(Ordering::Acquire);
         let state = word_state(w);
         if state.counts_lock_free() {
-            let generation = word_generation(w);
-            let stripe = self.stripe();
-            let key = stripe_key(generation);
-            let mut v = stripe.fast.load(Ordering::Relaxed);
-            while v & KEY_MASK == key && v & REQ_MASK != REQ_MASK {
-                match stripe.fast.compare_exchange_weak(
-                    v,
-                    v + REQ_ONE,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        return Ok(RawPermit {
-                            generation,
-                            acquired_nanos: self.stamp(),
-                        });
+            if let Some(key) = self.admission_key(w) {
+                let stripe = self.stripe();
+                let mut v = stripe.fast.load(Ordering::Relaxed);
+                while v & KEY_MASK == key && v & REQ_MASK != REQ_MASK {
+                    match stripe.fast.compare_exchange_weak(
+                        v,
+                        v + REQ_ONE,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => {
+                            return Ok(RawPermit {
+                                generation: word_generation(w),
+                                acquired_nanos: self.stamp(),
+                            });
+                        }
+                        Err(actual) => v = actual,
                     }
-                    Err(actual) => v = actual,
                 }
             }
         } else if let Some(rejected) = self.reject_fast(w, state) {
             return Err(rejected);
         }
         self.acquire_slow()
+    }
+
+    /// Admission for `call`/`call_with`: in the closed and disabled states a read of the
+    /// state word admits, and the request is counted together with the outcome when the
+    /// call returns (one atomic operation per call); otherwise as [`Shared::try_acquire`].
+    #[inline]
+    pub(crate) fn admit(&self) -> Result<Admission, BreakerRejected> {
+        let w = self.hot.word.load(Ordering::Acquire);
+        let state = word_state(w);
+        if state.counts_lock_free() {
+            return Ok(Admission::Deferred(RawPermit {
+                generation: word_generation(w),
+                acquired_nanos: self.stamp(),
+            }));
+        }
+        if let Some(rejected) = self.reject_fast(w, state) {
+            return Err(rejected);
+        }
+        self.acquire_slow().map(Admission::Counted)
+    }
+
+    /// Records the outcome of a call admitted by [`Shared::admit`].
+    #[inline(always)]
+    pub(crate) fn finish(&self, admission: Admission, outcome: Outcome) -> Recorded {
+        let permit = match admission {
+            Admission::Counted(permit) => return self.record(permit, outcome, None),
+            Admission::Deferred(permit) => permit,
+        };
+        let dur = self
+            .params
+            .needs_time
+            .then(|| self.clock.nanos().saturating_sub(permit.acquired_nanos));
+        if outcome == Outcome::Success {
+            if let Some(key) = self.success_key(permit.generation) {
+                let stripe = self.stripe();
+                let mut v = stripe.fast.load(Ordering::Relaxed);
+                while v & KEY_MASK == key && v & REQ_MASK != REQ_MASK && v & SUCC_MASK != SUCC_MASK
+                {
+                    match stripe.fast.compare_exchange_weak(
+                        v,
+                        v + REQ_ONE + SUCC_ONE,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => {
+                            if !self.on_call.is_empty() {
+                                self.emit(
+                                    CallKind::Success,
+                                    dur.map(Duration::from_nanos),
+                                    permit.generation,
+                                    false,
+                                );
+                            }
+                            return Recorded::Recorded;
+                        }
+                        Err(actual) => v = actual,
+                    }
+                }
+            }
+        }
+        self.record_slow(permit, outcome, dur, true)
     }
 
     /// The lock-free rejections: forced open; open or half-open-and-full while the
@@ -389,11 +516,9 @@ impl Shared {
             }
             None => None,
         };
-        if outcome == Outcome::Success && self.params.lockfree_success {
-            let w = self.hot.word.load(Ordering::Acquire);
-            if word_state(w).counts_lock_free() && word_generation(w) == permit.generation {
+        if outcome == Outcome::Success {
+            if let Some(key) = self.success_key(permit.generation) {
                 let stripe = self.stripe();
-                let key = stripe_key(permit.generation);
                 let mut v = stripe.fast.load(Ordering::Relaxed);
                 while v & KEY_MASK == key && v & SUCC_MASK != SUCC_MASK {
                     match stripe.fast.compare_exchange_weak(
@@ -418,23 +543,36 @@ impl Shared {
                 }
             }
         }
-        self.record_slow(permit, outcome, dur)
+        self.record_slow(permit, outcome, dur, false)
     }
 
+    /// Records under the lock. `uncounted`: the request was admitted by `admit` and is
+    /// counted now, in the generation it was admitted in if that is still current.
     #[inline(never)]
-    fn record_slow(&self, permit: RawPermit, outcome: Outcome, dur: Option<u64>) -> Recorded {
+    fn record_slow(
+        &self,
+        permit: RawPermit,
+        outcome: Outcome,
+        dur: Option<u64>,
+        uncounted: bool,
+    ) -> Recorded {
         let slow = outcome != Outcome::Ignored
             && matches!((self.params.slow_nanos, dur), (Some(s), Some(d)) if d >= s);
         let mut now = Now::new(&self.clock);
-        // Read the clock before taking the lock when this outcome will need it.
+        // Read the clock before taking the lock when this outcome will need it: the
+        // precise clock when it may stamp a transition (a failure, a slow call, any
+        // outcome in half-open), the coarse one for a success in a time window, none for
+        // other closed-state outcomes. A success that trips a rate policy is the one
+        // case that reads the precise clock under the lock.
         if word_state(self.hot.word.load(Ordering::Acquire)).counts_lock_free() {
-            match (self.params.rule, outcome) {
-                (Rule::InWindow { .. }, Outcome::Failure) => {
+            match outcome {
+                Outcome::Failure => {
                     now.precise();
                 }
-                (Rule::Rate { .. }, Outcome::Success | Outcome::Failure)
-                    if self.params.time_window =>
-                {
+                Outcome::Success if slow => {
+                    now.precise();
+                }
+                Outcome::Success if self.params.time_window => {
                     now.coarse();
                 }
                 _ => {}
@@ -449,6 +587,12 @@ impl Shared {
                 inner.state,
                 State::Closed | State::Disabled | State::HalfOpen
             );
+        if uncounted {
+            inner.totals.requests += 1;
+            if current {
+                inner.cur.requests += 1;
+            }
+        }
         let recorded = if current {
             fired |= if inner.state == State::HalfOpen {
                 self.record_trial(&mut inner, outcome, slow, &mut now)
@@ -520,9 +664,16 @@ impl Shared {
             return false;
         }
         let failure = outcome == Outcome::Failure;
-        if failure && self.params.lockfree_success {
-            // Successes counted lock-free before this failure come before it.
-            self.fold_all(inner);
+        // Successes counted lock-free before this point come before this outcome; the
+        // ones that find the stripes sealed take the lock and come after it. A
+        // time-window rate policy seals for every outcome (its window needs them all).
+        let sealed = self.params.lockfree_time || (failure && self.params.lockfree_success);
+        if sealed {
+            self.seal(inner);
+        } else if self.params.lockfree_success {
+            // A success here found its stripe full (or sealed): empty it so that the
+            // next ones are lock-free again.
+            self.fold(inner, self.stripe());
         }
         Self::count(inner, outcome, slow);
         let disabled = inner.state == State::Disabled;
@@ -557,9 +708,22 @@ impl Shared {
                 };
                 match inner.window.as_mut() {
                     Some(w) => {
+                        let before = w.current();
                         w.push(t, failure, slow);
                         let sums = w.current();
-                        sums.calls >= minimum_calls
+                        // The previous sums were evaluated (below the thresholds); a
+                        // fast success that only adds a call (or replaces a fast success
+                        // in a full count window) cannot raise either rate, unless the
+                        // window just reached minimum_calls or lost outcomes meanwhile.
+                        let diluted = !failure
+                            && !slow
+                            && sums.failures == before.failures
+                            && sums.slow == before.slow
+                            && (sums.calls == before.calls
+                                || (sums.calls == before.calls + 1 && sums.calls != minimum_calls));
+                        let evicted = w.take_evicted();
+                        (!diluted || evicted)
+                            && sums.calls >= minimum_calls
                             && (failure_threshold
                                 .is_some_and(|th| ratio(sums.failures, sums.calls) >= th)
                                 || slow_threshold
@@ -570,8 +734,12 @@ impl Shared {
             }
         };
         if trip && !disabled {
+            // Re-keys (unseals) the stripes for the new generation.
             self.transition(inner, State::Open, TransitionReason::ThresholdReached, now);
             return true;
+        }
+        if sealed {
+            self.rekey(inner);
         }
         false
     }
@@ -647,6 +815,7 @@ impl Shared {
 
     /// Applies the due lazy transition, if any (at most one: the new state's deadline
     /// lies in the future).
+    #[inline]
     fn apply_due(&self, inner: &mut Inner, now: &mut Now<'_>) -> bool {
         match inner.state {
             State::Open if now.coarse() >= inner.open_until => {
@@ -678,14 +847,10 @@ impl Shared {
         inner.last_nanos = at;
         let from = inner.state;
         let generation = inner.generation + 1;
-        // Fold what the stripes counted for the old generation, and re-key them.
-        let key = if to.counts_lock_free() {
-            stripe_key(generation)
-        } else {
-            0
-        };
+        // Fold what the stripes counted for the old generation (into the totals: the
+        // old generation's counts and window are gone); `rekey` below re-opens them.
         for stripe in self.stripes.iter() {
-            let v = stripe.fast.swap(key, Ordering::AcqRel);
+            let v = stripe.fast.swap(0, Ordering::AcqRel);
             if v & ACTIVE != 0 {
                 inner.totals.requests += stripe_requests(v);
                 inner.totals.successes += stripe_successes(v);
@@ -732,6 +897,7 @@ impl Shared {
         self.hot
             .word
             .store(pack(to, generation, false), Ordering::Release);
+        self.rekey(inner);
         if !self.on_transition.is_empty() {
             inner.events.push_back(Transition {
                 from,
@@ -802,11 +968,14 @@ impl Shared {
     /// Adds a stripe's pending counts to the current generation. Under the lock.
     fn fold(&self, inner: &mut Inner, stripe: &Stripe) {
         let v = drain_stripe(stripe);
-        if v & ACTIVE == 0 {
-            return;
+        if v & ACTIVE != 0 {
+            self.add_pending(inner, stripe_requests(v), stripe_successes(v));
         }
-        let requests = stripe_requests(v);
-        let successes = stripe_successes(v);
+    }
+
+    /// Adds counts taken from a stripe to the current generation (and the successes of
+    /// a time-window rate policy to the window's current bucket).
+    fn add_pending(&self, inner: &mut Inner, requests: u64, successes: u64) {
         inner.cur.requests += requests;
         inner.totals.requests += requests;
         if successes > 0 {
@@ -814,13 +983,48 @@ impl Shared {
             inner.totals.successes += successes;
             inner.cur.consecutive_successes += successes;
             inner.cur.consecutive_failures = 0;
+            if self.params.lockfree_time {
+                if let Some(w) = inner.window.as_mut() {
+                    w.add_successes(successes);
+                }
+            }
         }
     }
 
-    fn fold_all(&self, inner: &mut Inner) {
+    /// Folds every stripe and leaves them inactive, so that no lock-free increment can
+    /// happen until [`Shared::rekey`]: the fold and the rest of the locked step are one
+    /// atomic step for the fast paths.
+    fn seal(&self, inner: &mut Inner) {
         for stripe in self.stripes.iter() {
-            self.fold(inner, stripe);
+            let v = stripe.fast.swap(0, Ordering::AcqRel);
+            if v & ACTIVE != 0 {
+                self.add_pending(inner, stripe_requests(v), stripe_successes(v));
+            }
         }
+    }
+
+    /// Re-opens sealed stripes under a new key (a new epoch: an increment prepared with
+    /// an older key can no longer succeed), with the time-window deadline, or publishes
+    /// that nothing counts lock-free. Under the lock, after [`Shared::seal`] or a
+    /// transition's sealing swap: nothing else wrote the stripes in between.
+    fn rekey(&self, inner: &mut Inner) {
+        if !inner.state.counts_lock_free() {
+            self.hot.key.store(0, Ordering::Release);
+            return;
+        }
+        inner.epoch = inner.epoch.wrapping_add(1);
+        let key = stripe_key(inner.epoch);
+        for stripe in self.stripes.iter() {
+            stripe.fast.store(key, Ordering::Release);
+        }
+        if self.params.lockfree_time {
+            let until = inner
+                .window
+                .as_ref()
+                .map_or(0, |w| w.lock_free_until(self.params.minimum_calls));
+            self.hot.fast_until.store(until, Ordering::Release);
+        }
+        self.hot.key.store(key, Ordering::Release);
     }
 
     // ---- observation
@@ -864,7 +1068,7 @@ impl Shared {
         now.precise();
         let mut inner = self.inner.lock();
         let fired = self.apply_due(&mut inner, &mut now);
-        self.fold_all(&mut inner);
+        self.seal(&mut inner);
         let state = inner.state;
         let generation = inner.generation;
         let cur = inner.cur;
@@ -891,6 +1095,7 @@ impl Shared {
             }
             _ => (0, 0, 0, u64::MAX),
         };
+        self.rekey(&mut inner);
         drop(inner);
         if fired {
             self.deliver();

@@ -15,7 +15,10 @@ use super::state::State;
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[non_exhaustive]
 pub struct CurrentCounts {
-    /// Admitted calls (in flight or reported).
+    /// Admitted calls: a permit counts when it is acquired; a call through `call` or
+    /// `call_with` in the closed or disabled state counts when it returns (it was
+    /// admitted on a read of the state word, and is counted with its outcome in one
+    /// atomic operation), elsewhere when it is admitted.
     pub requests: u64,
     /// Recorded successes.
     pub successes: u64,
@@ -45,7 +48,7 @@ pub struct CurrentCounts {
 
 /// Monotonic lifetime totals, for exporters (never reset, not even by `reset()`).
 ///
-/// `requests == successes + failures + ignored + stale_dropped + (calls in flight)`.
+/// `requests == successes + failures + ignored + stale_dropped + (permits in flight)`.
 ///
 /// # Examples
 ///

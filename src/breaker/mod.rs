@@ -79,12 +79,16 @@
 //! # Concurrency
 //!
 //! The state word (state and generation) is read lock-free on the way in. In the closed
-//! state admissions and, under the count policies, successes are counted lock-free in
-//! per-thread stripes; everything else happens under a mutex with a short critical
-//! section (no allocation, no listener call, no system call). Successes recorded
-//! lock-free concurrently with a failure may be ordered on either side of it; every
-//! count stays exact. A call in the closed state allocates nothing, with or without
-//! listeners.
+//! (and disabled) state admissions and, under the count policies, successes are counted
+//! lock-free in per-thread stripes of counters (one cache line each, so threads do not
+//! write a shared line): a permit costs one atomic operation to acquire and one to
+//! report a success; [`CircuitBreaker::call`] is admitted on a read of the state word and
+//! counts its request and its success in one atomic operation when it returns.
+//! Everything else happens under a mutex with a short critical section (no allocation,
+//! no listener call, no system call: the clock is read before the lock). A failure
+//! briefly closes the lock-free counters so that every success is ordered either
+//! before or after it; every count stays exact. A call in the closed state allocates
+//! nothing, with or without listeners.
 //!
 //! Listeners run outside the lock, see transitions in the order they happened (one
 //! thread hands them over at a time), and may call back into the breaker (`state()`,
@@ -110,7 +114,6 @@ mod window;
 mod loom_tests;
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -334,7 +337,9 @@ impl CircuitBreaker {
     ///
     /// # Panics
     ///
-    /// When `f` panics: the call is recorded as a failure and the panic resumes.
+    /// When `f` panics: the call is recorded as a failure and the panic goes on (a call
+    /// listener that panics while recording it aborts the process, as any panic during
+    /// unwinding does).
     ///
     /// ```
     /// let b = breakwater::CircuitBreaker::builder().build().unwrap();
@@ -356,7 +361,7 @@ impl CircuitBreaker {
     /// # Panics
     ///
     /// When `f` or `classify` panics: the call is recorded as a failure and the panic
-    /// resumes.
+    /// goes on.
     ///
     /// ```
     /// use breakwater::{CircuitBreaker, Outcome};
@@ -378,22 +383,17 @@ impl CircuitBreaker {
         classify: impl Fn(&Result<T, E>) -> Outcome,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
-        let permit = self.shared.try_acquire()?;
-        let run = catch_unwind(AssertUnwindSafe(|| {
-            let result = f();
-            let outcome = classify(&result);
-            (result, outcome)
-        }));
-        match run {
-            Ok((result, outcome)) => {
-                self.shared.record(permit, outcome, None);
-                result.map_err(Error::failed)
-            }
-            Err(payload) => {
-                self.shared.record(permit, Outcome::Failure, None);
-                resume_unwind(payload)
-            }
-        }
+        let admission = self.shared.admit()?;
+        // Records a failure if `f` or `classify` unwinds; disarmed on the way out.
+        let guard = UnwindGuard {
+            shared: &self.shared,
+            admission,
+        };
+        let result = f();
+        let outcome = classify(&result);
+        std::mem::forget(guard);
+        self.shared.finish(admission, outcome);
+        result.map_err(Error::failed)
     }
 
     /// The state, after applying a due transition.
@@ -459,6 +459,18 @@ impl CircuitBreaker {
     pub fn disable(&self) {
         self.shared
             .manual(State::Disabled, TransitionReason::Disabled);
+    }
+}
+
+/// Records a failure for a call whose code is unwinding (the panic goes on).
+struct UnwindGuard<'a> {
+    shared: &'a Shared,
+    admission: self::core::Admission,
+}
+
+impl Drop for UnwindGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.finish(self.admission, Outcome::Failure);
     }
 }
 

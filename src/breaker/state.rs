@@ -21,16 +21,22 @@
 //!
 //! | bits | meaning |
 //! |---|---|
-//! | 63 | `ACTIVE`: counting for the generation in the tag |
-//! | 32..=62 | tag: the low 31 bits of the generation |
+//! | 63 | `ACTIVE`: counting lock-free |
+//! | 32..=62 | tag: the low 31 bits of the lock-free epoch |
 //! | 16..=31 | admissions not yet folded |
 //! | 0..=15 | successes not yet folded |
 //!
-//! A fast-path increment is a compare-and-swap that requires `ACTIVE`, the caller's
-//! generation tag and room in the field. Under the lock the counts are folded into the
-//! generation's counts (`fetch_and` keeps the tag); a transition swaps every stripe to
-//! the new generation's tag (or inactive) before it publishes the new word, folding what
-//! was counted for the old generation. Each stripe also counts rejections by reason.
+//! The current key is published in [`Hot::key`]. A fast-path increment reads the state
+//! word, the key, the word again (so the key belongs to the generation it read), and is
+//! a compare-and-swap that requires that key and room in the field. Under the lock the
+//! counts are folded into the generation's counts. A locked step that needs every count
+//! (a failure under a count policy, any outcome under a time-window rate policy,
+//! `metrics()`) *seals* the stripes (swaps them to 0 while folding) and re-keys them
+//! with a new epoch before unlocking: a lock-free increment either lands before the fold
+//! or fails and takes the lock after the whole step, and one that read the old key
+//! before the step can never succeed after it. A transition seals the stripes (folding
+//! what was counted for the old generation into the totals), publishes the new word,
+//! then re-keys. Each stripe also counts rejections by reason, in separate atomics.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -170,10 +176,10 @@ pub(crate) const REQ_MASK: u64 = 0xFFFF << 16;
 pub(crate) const SUCC_ONE: u64 = 1;
 pub(crate) const SUCC_MASK: u64 = 0xFFFF;
 
-/// The key (ACTIVE + tag) of the stripes while `generation` counts lock-free.
+/// The stripe key of lock-free epoch `epoch`.
 #[inline]
-pub(crate) fn stripe_key(generation: u64) -> u64 {
-    ACTIVE | ((generation & TAG_BITS) << TAG_SHIFT)
+pub(crate) fn stripe_key(epoch: u64) -> u64 {
+    ACTIVE | ((epoch & TAG_BITS) << TAG_SHIFT)
 }
 
 #[inline]
@@ -213,6 +219,13 @@ pub(crate) struct Hot {
     pub(crate) word: AtomicU64,
     pub(crate) open_until: AtomicU64,
     pub(crate) half_open_until: AtomicU64,
+    /// The key the stripes count under (0: no lock-free counting now). Stored after the
+    /// stripes and `fast_until`, so that a reader that sees a key sees its deadline.
+    pub(crate) key: AtomicU64,
+    /// Time-window rate policies: successes are counted lock-free while the coarse
+    /// clock is before this (the end of the current bucket, the next expiry; 0 while
+    /// the window is below `minimum_calls` or has an unevaluated change).
+    pub(crate) fast_until: AtomicU64,
 }
 
 /// This thread's stripe number (threads are numbered on first use, round robin).
@@ -292,6 +305,9 @@ pub(crate) struct Trial {
 pub(crate) struct Inner {
     pub(crate) state: State,
     pub(crate) generation: u64,
+    /// The lock-free epoch: a new one (a new stripe key) after every transition and every
+    /// locked step that sealed the stripes.
+    pub(crate) epoch: u64,
     /// The latest time seen under the lock: stamps are made monotonic with it.
     pub(crate) last_nanos: u64,
     pub(crate) cur: Counts,

@@ -92,6 +92,15 @@ pub(crate) struct TimeWindow {
     /// The latest time seen (stamps are made monotonic with it).
     last: u64,
     sums: Sums,
+    /// The bucket outcomes go to until `cur_end`, and its slot: while `now < cur_end` and
+    /// `now < next_expiry`, a push is two additions (no division).
+    cur_slot: usize,
+    cur_end: u64,
+    /// The earliest time a bucket holding outcomes leaves the window (`u64::MAX` when
+    /// the window is empty).
+    next_expiry: u64,
+    /// Something left the window since the owner last looked (see `take_evicted`).
+    evicted: bool,
 }
 
 impl TimeWindow {
@@ -115,7 +124,21 @@ impl TimeWindow {
             tail: 0,
             last: 0,
             sums: Sums::default(),
+            cur_slot: 0,
+            cur_end: 0,
+            next_expiry: u64::MAX,
+            evicted: false,
         }
+    }
+
+    /// When bucket `index` leaves the window: once its newest possible outcome is
+    /// `span` old.
+    #[inline]
+    fn expiry(&self, index: u64) -> u64 {
+        index
+            .saturating_add(1)
+            .saturating_mul(self.width)
+            .saturating_add(self.span)
     }
 
     #[inline]
@@ -136,6 +159,7 @@ impl TimeWindow {
         if first_live <= self.tail {
             return now;
         }
+        self.evicted |= self.sums.calls > 0;
         if first_live - self.tail >= self.buckets.len() as u64 {
             for b in self.buckets.iter_mut() {
                 *b = Bucket {
@@ -160,10 +184,30 @@ impl TimeWindow {
             }
         }
         self.tail = first_live;
+        self.next_expiry = self
+            .buckets
+            .iter()
+            .filter(|b| b.index != NO_BUCKET && b.sums.calls > 0)
+            .map(|b| self.expiry(b.index))
+            .min()
+            .unwrap_or(u64::MAX);
         now
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, now: u64, failure: bool, slow: bool) {
+        let now = now.max(self.last);
+        if now < self.cur_end && now < self.next_expiry {
+            self.last = now;
+            self.buckets[self.cur_slot].sums.add(failure, slow);
+            self.sums.add(failure, slow);
+            return;
+        }
+        self.push_slow(now, failure, slow);
+    }
+
+    #[inline(never)]
+    fn push_slow(&mut self, now: u64, failure: bool, slow: bool) {
         let now = self.advance(now);
         let index = now / self.width;
         let slot = self.slot(index);
@@ -177,6 +221,9 @@ impl TimeWindow {
         }
         b.sums.add(failure, slow);
         self.sums.add(failure, slow);
+        self.cur_slot = slot;
+        self.cur_end = index.saturating_mul(self.width).saturating_add(self.width);
+        self.next_expiry = self.next_expiry.min(self.expiry(index));
     }
 
     pub(crate) fn clear(&mut self) {
@@ -188,6 +235,9 @@ impl TimeWindow {
         }
         self.sums = Sums::default();
         self.tail = self.last.saturating_sub(self.span) / self.width;
+        self.cur_end = 0;
+        self.next_expiry = u64::MAX;
+        self.evicted = false;
     }
 }
 
@@ -203,6 +253,37 @@ impl RateWindow {
         match window {
             Window::Count(n) => RateWindow::Count(CountWindow::new(n)),
             Window::Time(d) => RateWindow::Time(TimeWindow::new(crate::clock::duration_nanos(d))),
+        }
+    }
+
+    /// `true` when outcomes left the window (other than by a push replacing one in a
+    /// full count window) since the last call; clears the flag.
+    pub(crate) fn take_evicted(&mut self) -> bool {
+        match self {
+            RateWindow::Count(_) => false,
+            RateWindow::Time(w) => std::mem::take(&mut w.evicted),
+        }
+    }
+
+    /// Adds `n` fast successes counted lock-free while [`RateWindow::lock_free_until`]
+    /// had not passed: they belong to the current bucket.
+    pub(crate) fn add_successes(&mut self, n: u64) {
+        if let RateWindow::Time(w) = self {
+            w.buckets[w.cur_slot].sums.calls += n;
+            w.sums.calls += n;
+        }
+    }
+
+    /// Until when a fast success may be counted lock-free and added to the current
+    /// bucket later: before the current bucket ends and before anything leaves the
+    /// window, while the window holds `minimum_calls` evaluated outcomes (such a success
+    /// cannot raise a rate). 0 for count windows and otherwise.
+    pub(crate) fn lock_free_until(&self, minimum_calls: u64) -> u64 {
+        match self {
+            RateWindow::Time(w) if !w.evicted && w.sums.calls >= minimum_calls => {
+                w.cur_end.min(w.next_expiry)
+            }
+            _ => 0,
         }
     }
 
@@ -306,6 +387,33 @@ mod tests {
                 slow: 1
             }
         );
+    }
+
+    #[test]
+    fn time_window_fast_path_respects_bucket_ends_and_expiry() {
+        // span 100, width 10.
+        let mut w = TimeWindow::new(100);
+        w.push(5, true, false); // slow path: bucket 0, leaves at 110
+        assert_eq!((w.cur_end, w.next_expiry), (10, 110));
+        w.push(9, false, false); // fast path
+        assert_eq!(w.buckets[0].sums.calls, 2);
+        w.push(10, false, false); // new bucket 1
+        assert_eq!((w.cur_end, w.next_expiry), (20, 110));
+        assert_eq!(w.buckets[1].sums.calls, 1);
+        assert!(!w.evicted);
+        w.push(109, false, false); // bucket 10
+        assert_eq!(w.sums.calls, 4);
+        w.push(110, false, false); // bucket 0 leaves now
+        assert!(w.evicted);
+        assert_eq!(
+            w.sums,
+            Sums {
+                calls: 3,
+                failures: 0,
+                slow: 0
+            }
+        );
+        assert_eq!(w.next_expiry, 120);
     }
 
     #[test]
