@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use crate::bulkhead::check_duration;
 use crate::clock::{Clock, Monitor};
+use crate::ctx::CancelToken;
 use crate::error::{ConfigError, Error, PolicyKind, RejectReason};
 use crate::registry::Registry;
 use crate::sync::MutexGuard;
@@ -65,7 +66,11 @@ use crate::sync::MutexGuard;
 /// let email = PoolConfig { name: "email".into(), workers: 5, queue_capacity: 10 };
 /// assert_eq!(email.workers, 5);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Deserialises from JSON (`{"name": "email", "workers": 5, "queue_capacity": 10}`,
+/// missing fields take their defaults, unknown fields are refused) for the C ABI.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PoolConfig {
     /// The pool's name, and the prefix of its worker threads' names. Empty means
     /// `"pool"`; the registry uses its own name for the pools it builds.
@@ -1052,6 +1057,38 @@ impl<T: Send + 'static> TaskHandle<T> {
             g = g2;
             if result.timed_out() {
                 return take(&mut g).unwrap_or(Err(TaskError::TimedOut));
+            }
+        }
+    }
+
+    /// Waits for the outcome at most `timeout` (none: forever) on the pool's clock,
+    /// giving up early (`None`) when `cancel` is cancelled; the task goes on either way.
+    /// For the C ABI's `bw_task_join`.
+    pub(crate) fn join_cancellable(
+        &mut self,
+        timeout: Option<Duration>,
+        cancel: Option<&CancelToken>,
+    ) -> Option<Result<T, TaskError>> {
+        let deadline = timeout.map(|t| self.clock.deadline_after(t));
+        // Registered before the flag is checked under the slot's lock: no lost wake-up.
+        let _wake = cancel.map(|t| t.wake_on_cancel(&self.slot));
+        let mut g = self.slot.lock();
+        loop {
+            if let Some(outcome) = take(&mut g) {
+                return Some(outcome);
+            }
+            if cancel.is_some_and(CancelToken::is_cancelled) {
+                return None;
+            }
+            match deadline {
+                None => g = self.slot.wait(g),
+                Some(d) => {
+                    let (g2, result) = self.clock.wait_until(&self.slot, g, d);
+                    g = g2;
+                    if result.timed_out() {
+                        return Some(take(&mut g).unwrap_or(Err(TaskError::TimedOut)));
+                    }
+                }
             }
         }
     }

@@ -121,6 +121,12 @@ pub mod cancel;
 
 pub mod json;
 
+pub mod pool;
+
+pub mod timeout;
+
+pub mod pipeline;
+
 pub use cancel::*;
 pub use clock::*;
 pub use error::*;
