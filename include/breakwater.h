@@ -613,7 +613,7 @@ bw_status bw_pool_new_json(const char *json,
                            struct bw_error *err);
 
 /**
- * Queues `fn(user_data)` to run on one of the pool's worker threads; never waits. On
+ * Queues `callback(user_data)` to run on one of the pool's worker threads; never waits. On
  * success `*out` (may be NULL: the task is detached) receives the task's handle, to
  * join and then free with `bw_task_free`.
  *
@@ -623,10 +623,10 @@ bw_status bw_pool_new_json(const char *json,
  *
  * `BW_REJECTED` (policy `BW_POLICY_THREAD_POOL`, reason `BW_REASON_QUEUE_FULL`) when the
  * pool already holds `workers + queue_capacity` tasks; `BW_SHUTDOWN` after a shutdown
- * began; then `fn` is not called. `BW_INVALID_ARGUMENT` for a NULL `pool` or `fn`.
+ * began; then `callback` is not called. `BW_INVALID_ARGUMENT` for a NULL `pool` or `callback`.
  */
 bw_status bw_pool_submit(const struct bw_pool *pool,
-                         void (*fn_)(void *user_data),
+                         void (*callback)(void *user_data),
                          void *user_data,
                          struct bw_task **out,
                          struct bw_error *err);
@@ -708,7 +708,7 @@ bw_status bw_time_limiter_new_json(const char *json,
                                    struct bw_error *err);
 
 /**
- * Runs `fn(user_data, cancel)` on one of the limiter's worker threads and waits for it
+ * Runs `callback(user_data, cancel)` on one of the limiter's worker threads and waits for it
  * until the deadline (the limiter's timeout, on its clock). `BW_OK`: the callback
  * returned in time, and `*out_result` holds its value (any `int`: the limiter does not
  * interpret it). Blocks the calling thread.
@@ -726,11 +726,11 @@ bw_status bw_time_limiter_new_json(const char *json,
  * the callback's own cancel handle is set. `BW_REJECTED` (reason
  * `BW_REASON_QUEUE_FULL`) without running the callback when all `max_threads` workers
  * are taken (by running or abandoned callbacks): the limiter never creates more
- * threads. `BW_INVALID_ARGUMENT` for a NULL `tl`, `fn` or `out_result`. The callback
+ * threads. `BW_INVALID_ARGUMENT` for a NULL `tl`, `callback` or `out_result`. The callback
  * must not unwind (a C++ exception escaping it aborts the process).
  */
 bw_status bw_time_limiter_call(const struct bw_time_limiter *tl,
-                               int (*fn_)(void *user_data, const struct bw_cancel *cancel),
+                               int (*callback)(void *user_data, const struct bw_cancel *cancel),
                                void *user_data,
                                void (*release)(void *user_data),
                                const struct bw_cancel *cancel,
@@ -814,7 +814,7 @@ bw_status bw_pipeline_builder_build(const struct bw_pipeline_builder *builder,
 void bw_pipeline_builder_free(struct bw_pipeline_builder *builder);
 
 /**
- * Runs `fn(user_data, info)` through every stage, outermost first. A result `>= 0` is
+ * Runs `callback(user_data, info)` through every stage, outermost first. A result `>= 0` is
  * a success: `BW_OK` with `*out_result` set to it. A negative result is a failure with
  * that code: retried by a retry stage, counted by a breaker, answered by a fallback, or
  * returned as `BW_FAILED` (the message holds the code and the number of attempts).
@@ -829,11 +829,11 @@ void bw_pipeline_builder_free(struct bw_pipeline_builder *builder);
  * use it (unless the call returns `BW_INVALID_ARGUMENT`). `cancel` (may be NULL) cancels
  * the call: waits end with `BW_CANCELLED`, and the callback sees `info->cancel` set.
  *
- * `BW_INVALID_ARGUMENT` for a NULL `p`, `fn` or `out_result`. The callback must not
+ * `BW_INVALID_ARGUMENT` for a NULL `p`, `callback` or `out_result`. The callback must not
  * unwind.
  */
 bw_status bw_pipeline_call(const struct bw_pipeline *p,
-                           int (*fn_)(void *user_data, const struct bw_call_info *info),
+                           int (*callback)(void *user_data, const struct bw_call_info *info),
                            void *user_data,
                            void (*release)(void *user_data),
                            const struct bw_cancel *cancel,

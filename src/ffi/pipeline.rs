@@ -213,7 +213,7 @@ pub unsafe extern "C" fn bw_pipeline_builder_free(builder: *mut bw_pipeline_buil
     })
 }
 
-/// Runs `fn(user_data, info)` through every stage, outermost first. A result `>= 0` is
+/// Runs `callback(user_data, info)` through every stage, outermost first. A result `>= 0` is
 /// a success: `BW_OK` with `*out_result` set to it. A negative result is a failure with
 /// that code: retried by a retry stage, counted by a breaker, answered by a fallback, or
 /// returned as `BW_FAILED` (the message holds the code and the number of attempts).
@@ -228,12 +228,12 @@ pub unsafe extern "C" fn bw_pipeline_builder_free(builder: *mut bw_pipeline_buil
 /// use it (unless the call returns `BW_INVALID_ARGUMENT`). `cancel` (may be NULL) cancels
 /// the call: waits end with `BW_CANCELLED`, and the callback sees `info->cancel` set.
 ///
-/// `BW_INVALID_ARGUMENT` for a NULL `p`, `fn` or `out_result`. The callback must not
+/// `BW_INVALID_ARGUMENT` for a NULL `p`, `callback` or `out_result`. The callback must not
 /// unwind.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bw_pipeline_call(
     p: *const bw_pipeline,
-    fn_: Option<
+    callback: Option<
         unsafe extern "C" fn(user_data: *mut c_void, info: *const bw_call_info) -> c_int,
     >,
     user_data: *mut c_void,
@@ -244,9 +244,9 @@ pub unsafe extern "C" fn bw_pipeline_call(
 ) -> bw_status {
     ffi_boundary!(err, {
         let p = try_ref!(p);
-        let f = match fn_ {
+        let f = match callback {
             Some(f) => f,
-            None => return Err(FfiError::null("fn")),
+            None => return Err(FfiError::null("callback")),
         };
         let cancel = opt_ref!(cancel);
         let out_result = try_out!(out_result);

@@ -134,7 +134,7 @@ pub unsafe extern "C" fn bw_pool_new_json(
     })
 }
 
-/// Queues `fn(user_data)` to run on one of the pool's worker threads; never waits. On
+/// Queues `callback(user_data)` to run on one of the pool's worker threads; never waits. On
 /// success `*out` (may be NULL: the task is detached) receives the task's handle, to
 /// join and then free with `bw_task_free`.
 ///
@@ -144,20 +144,20 @@ pub unsafe extern "C" fn bw_pool_new_json(
 ///
 /// `BW_REJECTED` (policy `BW_POLICY_THREAD_POOL`, reason `BW_REASON_QUEUE_FULL`) when the
 /// pool already holds `workers + queue_capacity` tasks; `BW_SHUTDOWN` after a shutdown
-/// began; then `fn` is not called. `BW_INVALID_ARGUMENT` for a NULL `pool` or `fn`.
+/// began; then `callback` is not called. `BW_INVALID_ARGUMENT` for a NULL `pool` or `callback`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bw_pool_submit(
     pool: *const bw_pool,
-    fn_: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
+    callback: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     user_data: *mut c_void,
     out: *mut *mut bw_task,
     err: *mut bw_error,
 ) -> bw_status {
     ffi_boundary!(err, {
         let pool = try_ref!(pool);
-        let f = match fn_ {
+        let f = match callback {
             Some(f) => f,
-            None => return Err(FfiError::null("fn")),
+            None => return Err(FfiError::null("callback")),
         };
         let ud = UserData(user_data);
         let handle = pool

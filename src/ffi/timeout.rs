@@ -141,7 +141,7 @@ pub unsafe extern "C" fn bw_time_limiter_new_json(
     })
 }
 
-/// Runs `fn(user_data, cancel)` on one of the limiter's worker threads and waits for it
+/// Runs `callback(user_data, cancel)` on one of the limiter's worker threads and waits for it
 /// until the deadline (the limiter's timeout, on its clock). `BW_OK`: the callback
 /// returned in time, and `*out_result` holds its value (any `int`: the limiter does not
 /// interpret it). Blocks the calling thread.
@@ -159,12 +159,12 @@ pub unsafe extern "C" fn bw_time_limiter_new_json(
 /// the callback's own cancel handle is set. `BW_REJECTED` (reason
 /// `BW_REASON_QUEUE_FULL`) without running the callback when all `max_threads` workers
 /// are taken (by running or abandoned callbacks): the limiter never creates more
-/// threads. `BW_INVALID_ARGUMENT` for a NULL `tl`, `fn` or `out_result`. The callback
+/// threads. `BW_INVALID_ARGUMENT` for a NULL `tl`, `callback` or `out_result`. The callback
 /// must not unwind (a C++ exception escaping it aborts the process).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bw_time_limiter_call(
     tl: *const bw_time_limiter,
-    fn_: Option<unsafe extern "C" fn(user_data: *mut c_void, cancel: *const bw_cancel) -> c_int>,
+    callback: Option<unsafe extern "C" fn(user_data: *mut c_void, cancel: *const bw_cancel) -> c_int>,
     user_data: *mut c_void,
     release: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     cancel: *const bw_cancel,
@@ -173,9 +173,9 @@ pub unsafe extern "C" fn bw_time_limiter_call(
 ) -> bw_status {
     ffi_boundary!(err, {
         let tl = try_ref!(tl);
-        let f = match fn_ {
+        let f = match callback {
             Some(f) => f,
-            None => return Err(FfiError::null("fn")),
+            None => return Err(FfiError::null("callback")),
         };
         let cancel = opt_ref!(cancel);
         let out_result = try_out!(out_result);
