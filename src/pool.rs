@@ -358,6 +358,9 @@ struct Shared {
     config: PoolConfig,
     clock: Clock,
     monitor: Arc<Monitor<PoolState>>,
+    /// The workers' join handles, joined by a shutdown that saw every worker exit, so
+    /// that their threads are gone (not just leaving) when it returns.
+    threads: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -392,7 +395,8 @@ impl Shared {
             let index = st.spawned as usize;
             let shared = Arc::clone(self);
             match spawn_thread(self.worker_name(index), move || worker_loop(shared, index)) {
-                Ok(()) => {
+                Ok(handle) => {
+                    self.threads.lock().extend(handle);
                     st.spawned += 1;
                     st.alive += 1;
                     st.worker_busy.push(false);
@@ -452,7 +456,24 @@ impl Shared {
                 }
             }
         }
-        self.report(&st, mode, cancelled)
+        let report = self.report(&st, mode, cancelled);
+        drop(st);
+        if report.terminated {
+            self.join_threads();
+        }
+        report
+    }
+
+    /// Joins the exited workers' threads, unless called from one of them (which cannot
+    /// join itself: the handles are then left, and dropped, detached, with the pool).
+    fn join_threads(self: &Arc<Self>) {
+        if current_pool() == self.id() {
+            return;
+        }
+        let handles = std::mem::take(&mut *self.threads.lock());
+        for handle in handles {
+            let _ = handle.join();
+        }
     }
 
     fn report(
@@ -542,13 +563,22 @@ fn drop_quietly(job: Option<Box<dyn Job>>) {
 }
 
 #[cfg(not(breakwater_loom))]
-fn spawn_thread(name: String, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    std::thread::Builder::new().name(name).spawn(f).map(drop)
+fn spawn_thread(
+    name: String,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    std::thread::Builder::new().name(name).spawn(f).map(Some)
 }
 
 #[cfg(breakwater_loom)]
-fn spawn_thread(name: String, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    loom::thread::Builder::new().name(name).spawn(f).map(drop)
+fn spawn_thread(
+    name: String,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    loom::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map(|_| None)
 }
 
 #[cfg(not(breakwater_loom))]
@@ -792,6 +822,7 @@ impl ThreadPoolBuilder {
                     config,
                     clock: self.clock,
                     monitor: Monitor::new(state),
+                    threads: parking_lot::Mutex::new(Vec::new()),
                 }),
                 drop_wait: self.drop_wait,
             }),
@@ -932,6 +963,15 @@ impl ThreadPool {
         let shared = &self.handle.shared;
         let deadline = shared.clock.deadline_after(timeout);
         shared.shutdown(mode, Some((deadline, &shared.clock)))
+    }
+
+    /// Like [`ThreadPool::shutdown_timeout`], but waits at most `wait` of real time (on
+    /// the monotonic clock, whatever the pool's clock), as dropping the last handle does.
+    /// For the C ABI's `_free` functions.
+    pub(crate) fn shutdown_real_time(&self, mode: ShutdownMode, wait: Duration) -> ShutdownReport {
+        let clock = Clock::monotonic();
+        let deadline = clock.deadline_after(wait);
+        self.handle.shared.shutdown(mode, Some((deadline, &clock)))
     }
 
     /// A snapshot of the counters.

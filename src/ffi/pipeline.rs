@@ -51,7 +51,11 @@ pub const BW_FALLBACK_ON_ALL: u32 = 7;
 pub struct bw_pipeline_builder {
     clock: Clock,
     stages: Mutex<Vec<AddStage>>,
+    keep: Mutex<Vec<Keep>>,
 }
+
+/// A C-side owner a pipeline keeps alive (a time limiter's, whose drop shuts it down).
+type Keep = Arc<dyn std::any::Any + Send + Sync>;
 
 impl bw_pipeline_builder {
     /// Appends a stage (innermost so far): `stage` adds the Rust policy to a Rust
@@ -59,11 +63,24 @@ impl bw_pipeline_builder {
     pub(crate) fn add(&self, stage: impl Fn(CBuilder) -> CBuilder + Send + Sync + 'static) {
         self.stages.lock().push(Arc::new(stage));
     }
+
+    /// Like [`bw_pipeline_builder::add`], and keeps `owner` alive as long as the builder
+    /// and every pipeline built from it.
+    pub(crate) fn add_keeping(
+        &self,
+        owner: Keep,
+        stage: impl Fn(CBuilder) -> CBuilder + Send + Sync + 'static,
+    ) {
+        self.keep.lock().push(owner);
+        self.add(stage);
+    }
 }
 
 /// Policies composed around a call (see `bw_pipeline_call`). Thread-safe.
 pub struct bw_pipeline {
+    // Dropped first: the owners below may shut down what the pipeline used.
     pipeline: CPipeline,
+    _keep: Vec<Keep>,
 }
 
 /// What the guarded callback of `bw_pipeline_call` knows about its attempt. Valid only
@@ -97,6 +114,7 @@ pub unsafe extern "C" fn bw_pipeline_builder_new(
         out.set(into_handle(bw_pipeline_builder {
             clock,
             stages: Mutex::new(Vec::new()),
+            keep: Mutex::new(Vec::new()),
         }));
         Ok(())
     })
@@ -140,8 +158,9 @@ pub unsafe extern "C" fn bw_pipeline_builder_add_time_limiter(
 ) -> bw_status {
     ffi_boundary!(err, {
         let builder = try_ref!(builder);
-        let limiter = try_ref!(tl).limiter.clone();
-        builder.add(move |p| p.time_limit(limiter.clone()));
+        let owner = Arc::clone(&try_ref!(tl).owner);
+        let limiter = owner.limiter.clone();
+        builder.add_keeping(owner, move |p| p.time_limit(limiter.clone()));
         Ok(())
     })
 }
@@ -198,7 +217,10 @@ pub unsafe extern "C" fn bw_pipeline_builder_build(
         for stage in &stages {
             p = stage(p);
         }
-        out.set(into_handle(bw_pipeline { pipeline: p.build() }));
+        out.set(into_handle(bw_pipeline {
+            pipeline: p.build(),
+            _keep: builder.keep.lock().clone(),
+        }));
         Ok(())
     })
 }
@@ -295,6 +317,7 @@ mod tests {
         let b = bw_pipeline_builder {
             clock: Clock::monotonic(),
             stages: Mutex::new(Vec::new()),
+            keep: Mutex::new(Vec::new()),
         };
         b.add(|p| p.deadline(Duration::from_secs(1)));
         b.add(|p| p.fallback(0));

@@ -9,6 +9,7 @@
 
 use std::convert::Infallible;
 use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::cancel::bw_cancel;
@@ -25,8 +26,23 @@ use crate::timeout::TimeLimiter;
 /// A time limiter: runs callbacks on its own bounded set of worker threads and returns
 /// `BW_TIMED_OUT` at the deadline. Thread-safe.
 pub struct bw_time_limiter {
+    pub(crate) owner: Arc<LimiterOwner>,
+}
+
+/// Owns a limiter for C: the handle and every pipeline built with it share one owner;
+/// when the last goes, the limiter's workers are shut down with a bounded wait.
+pub(crate) struct LimiterOwner {
     pub(crate) limiter: TimeLimiter,
 }
+
+impl Drop for LimiterOwner {
+    fn drop(&mut self) {
+        self.limiter.shutdown_real_time(FREE_WAIT);
+    }
+}
+
+/// How long freeing the last reference to a limiter waits for its busy workers.
+const FREE_WAIT: Duration = Duration::from_secs(1);
 
 /// A snapshot of a time limiter's counters.
 #[repr(C)]
@@ -135,7 +151,9 @@ pub unsafe extern "C" fn bw_time_limiter_new_json(
             builder = builder.name(c.name);
         }
         out.set(into_handle(bw_time_limiter {
-            limiter: builder.build()?,
+            owner: Arc::new(LimiterOwner {
+                limiter: builder.build()?,
+            }),
         }));
         Ok(())
     })
@@ -180,12 +198,12 @@ pub unsafe extern "C" fn bw_time_limiter_call(
         let cancel = opt_ref!(cancel);
         let out_result = try_out!(out_result);
         let owned = Owned::new(user_data, release);
-        let ctx = Ctx::with_clock(tl.limiter.clock().clone());
+        let ctx = Ctx::with_clock(tl.owner.limiter.clock().clone());
         let ctx = match cancel {
             Some(c) => ctx.with_cancel(c.token.clone()),
             None => ctx,
         };
-        let result: Result<c_int, Error<Infallible>> = tl.limiter.call(&ctx, move |call_ctx| {
+        let result: Result<c_int, Error<Infallible>> = tl.owner.limiter.call(&ctx, move |call_ctx| {
             let owned = owned; // released when this closure ends (or is dropped unrun)
             let cancel = call_cancel(call_ctx);
             // SAFETY: the caller gave a valid function and user_data valid until the
@@ -210,7 +228,7 @@ pub unsafe extern "C" fn bw_time_limiter_get_metrics(
     ffi_boundary!(err, {
         let tl = try_ref!(tl);
         let out = try_out!(out);
-        let m = tl.limiter.metrics();
+        let m = tl.owner.limiter.metrics();
         out.set(bw_time_limiter_metrics {
             timed_out: m.timed_out,
             late_results_dropped: m.late_results_dropped,
@@ -222,9 +240,11 @@ pub unsafe extern "C" fn bw_time_limiter_get_metrics(
     })
 }
 
-/// Releases a time limiter. NULL is a no-op. Does not wait: its idle workers exit, and
-/// workers still running an (abandoned) callback exit when it returns, calling its
-/// `release` first. A pipeline built with the limiter keeps its own reference.
+/// Releases a time limiter. NULL is a no-op. A pipeline (or builder) given the limiter
+/// keeps its own reference; when the last reference goes, the limiter's workers are
+/// shut down: idle ones exit at once, and the call waits at most 1 second of real time
+/// for those still running an (abandoned) callback; workers still busy then exit on
+/// their own when their callback returns (calling its `release` first).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bw_time_limiter_free(tl: *mut bw_time_limiter) {
     ffi_boundary_value!((), {
