@@ -182,7 +182,9 @@ pub unsafe extern "C" fn bw_time_limiter_new_json(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bw_time_limiter_call(
     tl: *const bw_time_limiter,
-    callback: Option<unsafe extern "C" fn(user_data: *mut c_void, cancel: *const bw_cancel) -> c_int>,
+    callback: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, cancel: *const bw_cancel) -> c_int,
+    >,
     user_data: *mut c_void,
     release: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     cancel: *const bw_cancel,
@@ -203,13 +205,14 @@ pub unsafe extern "C" fn bw_time_limiter_call(
             Some(c) => ctx.with_cancel(c.token.clone()),
             None => ctx,
         };
-        let result: Result<c_int, Error<Infallible>> = tl.owner.limiter.call(&ctx, move |call_ctx| {
-            let owned = owned; // released when this closure ends (or is dropped unrun)
-            let cancel = call_cancel(call_ctx);
-            // SAFETY: the caller gave a valid function and user_data valid until the
-            // callback returned; `cancel` lives until then.
-            Ok(unsafe { f(owned.ptr(), &cancel) })
-        });
+        let result: Result<c_int, Error<Infallible>> =
+            tl.owner.limiter.call(&ctx, move |call_ctx| {
+                let owned = owned; // released when this closure ends (or is dropped unrun)
+                let cancel = call_cancel(call_ctx);
+                // SAFETY: the caller gave a valid function and user_data valid until the
+                // callback returned; `cancel` lives until then.
+                Ok(unsafe { f(owned.ptr(), &cancel) })
+            });
         let value = result.map_err(|e| FfiError::from_error(&e))?;
         out_result.set(value);
         Ok(())

@@ -13,6 +13,9 @@ from ._lib import last_error_message, path as library_path, status_name
 from ._version import __version__
 from .cancel import CancelToken
 from .clock import Clock, ManualClock, MonotonicClock
+from .pool import PoolMetrics, ShutdownReport, Task, ThreadPool
+from .timeout import TimeLimiter, TimeLimiterMetrics
+from .pipeline import Fallback, Pipeline, resilient
 from .errors import (
     BreakwaterError,
     BulkheadFullError,
@@ -51,23 +54,32 @@ __all__ = [
     "Clock",
     "DeadlineExceededError",
     "FailedError",
+    "Fallback",
     "ForcedOpenError",
     "InvalidArgumentError",
     "InvalidConfigError",
     "ManualClock",
     "MonotonicClock",
     "PanicError",
+    "Pipeline",
+    "PoolMetrics",
     "QueueFullError",
     "RateLimitedError",
     "RejectedError",
     "RetryBudgetExhaustedError",
+    "ShutdownReport",
     "ShutdownError",
     "StaleError",
+    "Task",
+    "ThreadPool",
+    "TimeLimiter",
+    "TimeLimiterMetrics",
     "TimeoutError",
     "TrialFullError",
     "__version__",
     "errors",
     "last_error_message",
+    "resilient",
     "library_path",
     "status_name",
     "version",

@@ -108,15 +108,14 @@ class _Functions:
         raise AttributeError(f"{name} is not declared in breakwater._lib._FUNCTIONS")
 
 
-def _load() -> tuple[Path, _Functions]:
-    path = _find()
-    try:
-        released = ctypes.CDLL(str(path))
-        kept = ctypes.PyDLL(str(path))
-    except OSError as e:
-        raise ImportError(f"cannot load the breakwater library {path}: {e}") from e
-    functions = _Functions()
-    for name, (restype, argtypes, keep_gil) in _FUNCTIONS.items():
+def _bind(
+    functions: _Functions,
+    handles: tuple[ctypes.CDLL, ctypes.PyDLL],
+    path: Path,
+    table: dict[str, tuple[Any, list[Any], bool]],
+) -> None:
+    released, kept = handles
+    for name, (restype, argtypes, keep_gil) in table.items():
         try:
             f = getattr(kept if keep_gil else released, name)
         except AttributeError as e:
@@ -124,6 +123,17 @@ def _load() -> tuple[Path, _Functions]:
         f.restype = restype
         f.argtypes = argtypes
         setattr(functions, name, f)
+
+
+def _load() -> tuple[Path, _Functions, tuple[ctypes.CDLL, ctypes.PyDLL]]:
+    path = _find()
+    try:
+        released = ctypes.CDLL(str(path))
+        kept = ctypes.PyDLL(str(path))
+    except OSError as e:
+        raise ImportError(f"cannot load the breakwater library {path}: {e}") from e
+    functions = _Functions()
+    _bind(functions, (released, kept), path, _FUNCTIONS)
     version = functions.bw_version().decode()
     if version != __version__:
         raise ImportError(
@@ -132,10 +142,17 @@ def _load() -> tuple[Path, _Functions]:
     abi = functions.bw_abi_version()
     if abi != _abi.ABI_VERSION:
         raise ImportError(f"{path} has ABI version {abi}, the package needs {_abi.ABI_VERSION}")
-    return path, functions
+    return path, functions, (released, kept)
 
 
-path, lib = _load()
+path, lib, _handles = _load()
+
+
+def declare(table: dict[str, tuple[Any, list[Any], bool]]) -> None:
+    """Declares a policy module's own C functions (same format as ``_FUNCTIONS``, to
+    which they are added) and binds them on :data:`lib`."""
+    _bind(lib, _handles, path, table)
+    _FUNCTIONS.update(table)
 
 _tls = threading.local()
 
