@@ -6,7 +6,7 @@
 //! retries and breakers see as a failure.
 //!
 //! Adding a stage for another policy handle is two lines in its `_add_` function, over
-//! [`bw_pipeline_builder::add`]:
+//! `bw_pipeline_builder::add`:
 //!
 //! ```text
 //! let breaker = try_ref!(breaker).breaker.clone();
@@ -64,7 +64,7 @@ impl bw_pipeline_builder {
         self.stages.lock().push(Arc::new(stage));
     }
 
-    /// Like [`bw_pipeline_builder::add`], and keeps `owner` alive as long as the builder
+    /// Like `bw_pipeline_builder::add`, and keeps `owner` alive as long as the builder
     /// and every pipeline built from it.
     pub(crate) fn add_keeping(
         &self,
