@@ -747,9 +747,11 @@ bw_status bw_time_limiter_get_metrics(const struct bw_time_limiter *tl,
                                       struct bw_error *err);
 
 /**
- * Releases a time limiter. NULL is a no-op. Does not wait: its idle workers exit, and
- * workers still running an (abandoned) callback exit when it returns, calling its
- * `release` first. A pipeline built with the limiter keeps its own reference.
+ * Releases a time limiter. NULL is a no-op. A pipeline (or builder) given the limiter
+ * keeps its own reference; when the last reference goes, the limiter's workers are
+ * shut down: idle ones exit at once, and the call waits at most 1 second of real time
+ * for those still running an (abandoned) callback; workers still busy then exit on
+ * their own when their callback returns (calling its `release` first).
  */
 void bw_time_limiter_free(struct bw_time_limiter *tl);
 
