@@ -50,12 +50,12 @@ for src in ffi-tests/c/test_*.c; do
   name=$(basename "$src" .c)
   cc "${cflags[@]}" "$src" -o "$out/$name.shared" \
     -L"$lib_dir" -lbreakwater -Wl,-rpath,"$lib_dir" -lpthread
-  if ! ldd "$out/$name.shared" | grep -q "libbreakwater.so"; then
+  if ! ldd "$out/$name.shared" | grep "libbreakwater.so" >/dev/null; then
     echo "error: $name.shared is not linked against libbreakwater.so" >&2
     exit 1
   fi
   cc "${cflags[@]}" "$src" -o "$out/$name.static" "$lib_dir/libbreakwater.a" "${static_libs[@]}"
-  if ldd "$out/$name.static" | grep -q "libbreakwater"; then
+  if ldd "$out/$name.static" | grep "libbreakwater" >/dev/null; then
     echo "error: $name.static should not need libbreakwater.so" >&2
     exit 1
   fi
