@@ -326,6 +326,38 @@
 #define BW_BREAKER_METRICS_MIN_SIZE 16
 
 /**
+ * `bw_pool_shutdown` mode: run every queued task, then stop.
+ */
+#define BW_SHUTDOWN_DRAIN 0
+
+/**
+ * `bw_pool_shutdown` mode: cancel the queued tasks (their joins give `BW_CANCELLED`
+ * with reason `BW_REASON_SHUTDOWN`); running ones finish.
+ */
+#define BW_SHUTDOWN_CANCEL 1
+
+/**
+ * `bw_pipeline_builder_add_fallback` flag: answer rejections (`BW_REJECTED`,
+ * `BW_CANCELLED`, `BW_SHUTDOWN`).
+ */
+#define BW_FALLBACK_ON_REJECTED 1
+
+/**
+ * `bw_pipeline_builder_add_fallback` flag: answer time-outs (`BW_TIMED_OUT`).
+ */
+#define BW_FALLBACK_ON_TIMED_OUT 2
+
+/**
+ * `bw_pipeline_builder_add_fallback` flag: answer failures of the callback (`BW_FAILED`).
+ */
+#define BW_FALLBACK_ON_FAILED 4
+
+/**
+ * `bw_pipeline_builder_add_fallback` flags: every error.
+ */
+#define BW_FALLBACK_ON_ALL 7
+
+/**
  * A circuit breaker handle. Thread-safe; free it with `bw_breaker_free`. Handles from a
  * registry share their breaker (and its event queue) with every other handle of the
  * same name.
@@ -375,6 +407,23 @@ typedef struct bw_deadline bw_deadline;
 typedef struct bw_limiter bw_limiter;
 
 /**
+ * Policies composed around a call (see `bw_pipeline_call`). Thread-safe.
+ */
+typedef struct bw_pipeline bw_pipeline;
+
+/**
+ * Collects stages, outermost first, for `bw_pipeline_builder_build` (which can be
+ * called more than once). Policy handles added to it are shared by reference count:
+ * they can be freed right after being added. Thread-safe.
+ */
+typedef struct bw_pipeline_builder bw_pipeline_builder;
+
+/**
+ * A thread-pool bulkhead: a named pool of worker threads and a bounded queue. Thread-safe.
+ */
+typedef struct bw_pool bw_pool;
+
+/**
  * A registry of named breakers: the same name gives handles on the same breaker.
  * Thread-safe; free it with `bw_registry_free` (handles stay valid).
  */
@@ -392,6 +441,18 @@ typedef struct bw_retry bw_retry;
  * of its delays. Thread-safe (calls on one state are serialised).
  */
 typedef struct bw_retry_state bw_retry_state;
+
+/**
+ * A submitted task: join it for its outcome, free it when done (freeing detaches the
+ * task, which still runs). Thread-safe (concurrent joins take turns).
+ */
+typedef struct bw_task bw_task;
+
+/**
+ * A time limiter: runs callbacks on its own bounded set of worker threads and returns
+ * `BW_TIMED_OUT` at the deadline. Thread-safe.
+ */
+typedef struct bw_time_limiter bw_time_limiter;
 
 /**
  * The result of a fallible call: `BW_OK` (0) or one of the `BW_*` error codes.
@@ -673,6 +734,125 @@ typedef struct bw_breaker_stats {
      */
     uint64_t events_dropped;
 } bw_breaker_stats;
+
+/**
+ * What `bw_pool_shutdown` did and left.
+ */
+typedef struct bw_shutdown_report {
+    /**
+     * The pool's mode after the call (`BW_SHUTDOWN_*`; a CANCEL upgrades an earlier DRAIN).
+     */
+    uint32_t mode;
+    /**
+     * Every worker had exited when the call returned.
+     */
+    bool terminated;
+    /**
+     * Queued tasks this call cancelled.
+     */
+    uint64_t cancelled;
+    /**
+     * Tasks still queued when the call returned (a DRAIN that timed out; they still run).
+     */
+    uint32_t still_queued;
+    /**
+     * Workers still running a task when the call returned.
+     */
+    uint32_t busy_workers;
+} bw_shutdown_report;
+
+/**
+ * A snapshot of a pool's counters.
+ */
+typedef struct bw_pool_metrics {
+    /**
+     * The configured number of workers.
+     */
+    uint32_t workers;
+    /**
+     * Worker threads spawned so far (lazily, at most `workers`).
+     */
+    uint32_t spawned;
+    /**
+     * Workers running a task now.
+     */
+    uint32_t busy;
+    /**
+     * Tasks waiting in the queue now.
+     */
+    uint32_t queue_depth;
+    /**
+     * The configured queue capacity.
+     */
+    uint32_t queue_capacity;
+    /**
+     * The deepest the queue has been.
+     */
+    uint32_t peak_queue;
+    /**
+     * Submissions refused (queue full or shut down), in total.
+     */
+    uint64_t rejected;
+    /**
+     * Tasks that returned, in total.
+     */
+    uint64_t completed;
+    /**
+     * Tasks that panicked, in total (always 0 for C callbacks).
+     */
+    uint64_t panicked;
+    /**
+     * Queued tasks cancelled by a shutdown, in total.
+     */
+    uint64_t cancelled;
+} bw_pool_metrics;
+
+/**
+ * A snapshot of a time limiter's counters.
+ */
+typedef struct bw_time_limiter_metrics {
+    /**
+     * Calls abandoned at their deadline, in total.
+     */
+    uint64_t timed_out;
+    /**
+     * Results that came after their call was abandoned and were dropped, in total.
+     */
+    uint64_t late_results_dropped;
+    /**
+     * Calls refused (no free worker, cancelled), in total.
+     */
+    uint64_t rejected;
+    /**
+     * Workers taken now (running a callback, abandoned or not).
+     */
+    uint32_t busy;
+    /**
+     * Worker threads spawned so far (at most `max_threads`).
+     */
+    uint32_t threads_spawned;
+} bw_time_limiter_metrics;
+
+/**
+ * What the guarded callback of `bw_pipeline_call` knows about its attempt. Valid only
+ * during the callback.
+ */
+typedef struct bw_call_info {
+    /**
+     * The attempt, from 1 (retries count up).
+     */
+    uint32_t attempt;
+    /**
+     * The time left until the call's deadline in nanoseconds (0 once it has passed),
+     * `UINT64_MAX` when there is no deadline. Pass it down (as an I/O timeout).
+     */
+    uint64_t remaining_ns;
+    /**
+     * The attempt's cancellation flag: set when a time limit abandoned the attempt or
+     * the caller's `cancel` fired. Poll it with `bw_cancel_is_cancelled`; do not free it.
+     */
+    const struct bw_cancel *cancel;
+} bw_call_info;
 
 /**
  * Success.
@@ -1532,6 +1712,259 @@ bw_status bw_registry_breaker(const struct bw_registry *registry,
                               const struct bw_clock *clock,
                               struct bw_breaker **out,
                               struct bw_error *err);
+
+/**
+ * Creates a thread pool from JSON text into `*out`: `{"name": "email", "workers": 5,
+ * "queue_capacity": 10}` (defaults: name "pool", 10 workers, a queue of 100; an empty
+ * text means all defaults). `clock` (may be NULL: the monotonic clock) is what the
+ * timed waits of `bw_task_join` and `bw_pool_shutdown` go through. No thread is
+ * spawned yet: workers start lazily, named `"<name>-<i>"`. Free it with `bw_pool_free`.
+ *
+ * `BW_INVALID_CONFIG` for bad JSON, `workers` 0 or a name with a NUL byte (the message
+ * names the field); `BW_INVALID_ARGUMENT` for a NULL `out`, or a NULL `json` with a
+ * non-zero `json_len`.
+ */
+bw_status bw_pool_new_json(const char *json,
+                           size_t json_len,
+                           const struct bw_clock *clock,
+                           struct bw_pool **out,
+                           struct bw_error *err);
+
+/**
+ * Queues `callback(user_data)` to run on one of the pool's worker threads; never waits. On
+ * success `*out` (may be NULL: the task is detached) receives the task's handle, to
+ * join and then free with `bw_task_free`.
+ *
+ * `user_data` must stay valid until the callback has returned (join the task, or have
+ * the callback signal its end); the callback runs on a worker thread, never on the
+ * caller's. It must not unwind (a C++ exception escaping it aborts the process).
+ *
+ * `BW_REJECTED` (policy `BW_POLICY_THREAD_POOL`, reason `BW_REASON_QUEUE_FULL`) when the
+ * pool already holds `workers + queue_capacity` tasks; `BW_SHUTDOWN` after a shutdown
+ * began; then `callback` is not called. `BW_INVALID_ARGUMENT` for a NULL `pool` or `callback`.
+ */
+bw_status bw_pool_submit(const struct bw_pool *pool,
+                         void (*callback)(void *user_data),
+                         void *user_data,
+                         struct bw_task **out,
+                         struct bw_error *err);
+
+/**
+ * Waits for the task's outcome, at most `timeout_ns` nanoseconds (`UINT64_MAX`:
+ * forever; 0: just look) on the pool's clock, and gives up early when `cancel` (may
+ * be NULL) is cancelled. Blocks the calling thread.
+ *
+ * Returns the outcome once: `BW_OK` (the callback returned) or `BW_CANCELLED` (reason
+ * `BW_REASON_SHUTDOWN`: a shutdown cancelled it before it started). A later join of the
+ * same task gives `BW_INVALID_ARGUMENT`. Without an outcome yet: `BW_TIMED_OUT` at the
+ * timeout, `BW_CANCELLED` (reason `BW_REASON_CANCELLED`) when `cancel` fired; the task
+ * goes on and can be joined again. `BW_INVALID_ARGUMENT` for a NULL `task`.
+ */
+bw_status bw_task_join(const struct bw_task *task,
+                       uint64_t timeout_ns,
+                       const struct bw_cancel *cancel,
+                       struct bw_error *err);
+
+/**
+ * Releases a task handle. NULL is a no-op. The task itself is not affected (it runs,
+ * or has run, to its outcome). Must not be called while another thread joins it.
+ */
+void bw_task_free(struct bw_task *task);
+
+/**
+ * Shuts the pool down: submissions are refused from now on (`BW_SHUTDOWN`); with
+ * `BW_SHUTDOWN_DRAIN` the queued tasks still run, with `BW_SHUTDOWN_CANCEL` they are
+ * cancelled (each gets its one outcome, `BW_CANCELLED`); running callbacks always
+ * finish (threads cannot be interrupted). Waits for the workers to exit at most
+ * `timeout_ns` (`UINT64_MAX`: until they all have) on the pool's clock, and writes what
+ * it did to `*out` (may be NULL). Blocks the calling thread; may be called again (a
+ * CANCEL after a DRAIN cancels what is still queued). Called from one of the pool's own
+ * callbacks it does not wait for that worker.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `pool` or an unknown `mode`.
+ */
+bw_status bw_pool_shutdown(const struct bw_pool *pool,
+                           uint32_t mode,
+                           uint64_t timeout_ns,
+                           struct bw_shutdown_report *out,
+                           struct bw_error *err);
+
+/**
+ * Writes a snapshot of the pool's counters to `*out`. Does not block.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `pool` or `out`.
+ */
+bw_status bw_pool_get_metrics(const struct bw_pool *pool,
+                              struct bw_pool_metrics *out,
+                              struct bw_error *err);
+
+/**
+ * Releases a pool. NULL is a no-op. If it was not shut down yet, this shuts it down
+ * with `BW_SHUTDOWN_CANCEL` (queued tasks cancelled) and waits for running callbacks
+ * at most 1 second of real time; workers still busy then are left to finish their
+ * callback and exit on their own (their `user_data` must stay valid until then). Call
+ * `bw_pool_shutdown` first for a wait of your choosing. Task handles stay valid.
+ */
+void bw_pool_free(struct bw_pool *pool);
+
+/**
+ * Creates a time limiter from JSON text into `*out`: `{"name": "authors",
+ * "timeout_ns": 2000000000, "max_threads": 8}` (defaults: name "time-limiter", 1 s, 8
+ * threads; an empty text means all defaults). `clock` (may be NULL: the monotonic
+ * clock) is what the caller waits on. No thread is spawned yet; workers start lazily,
+ * named `"<name>-<i>"`, at most `max_threads` of them ever. Free it with
+ * `bw_time_limiter_free`.
+ *
+ * `BW_INVALID_CONFIG` for bad JSON, `timeout_ns` 0, `max_threads` 0 or a name with a
+ * NUL byte (the message names the field); `BW_INVALID_ARGUMENT` for a NULL `out`, or a
+ * NULL `json` with a non-zero `json_len`.
+ */
+bw_status bw_time_limiter_new_json(const char *json,
+                                   size_t json_len,
+                                   const struct bw_clock *clock,
+                                   struct bw_time_limiter **out,
+                                   struct bw_error *err);
+
+/**
+ * Runs `callback(user_data, cancel)` on one of the limiter's worker threads and waits for it
+ * until the deadline (the limiter's timeout, on its clock). `BW_OK`: the callback
+ * returned in time, and `*out_result` holds its value (any `int`: the limiter does not
+ * interpret it). Blocks the calling thread.
+ *
+ * At the deadline the call returns `BW_TIMED_OUT` (policy `BW_POLICY_TIME_LIMITER`)
+ * *while the callback may still run*: its `cancel` handle (valid until it returns) is
+ * set so that it can stop early, and its late result is dropped. The caller regains
+ * control first, so `user_data` must stay valid until the callback has returned: pass
+ * `release` (may be NULL), which the library calls exactly once with `user_data` once
+ * it will no longer use it: on the worker after the callback returned, or before this
+ * function returns when the callback never ran (rejected). `release` is called for
+ * every call that gets past argument checking (any status but `BW_INVALID_ARGUMENT`).
+ *
+ * `cancel` (may be NULL) cancels the wait: the call returns `BW_CANCELLED` at once and
+ * the callback's own cancel handle is set. `BW_REJECTED` (reason
+ * `BW_REASON_QUEUE_FULL`) without running the callback when all `max_threads` workers
+ * are taken (by running or abandoned callbacks): the limiter never creates more
+ * threads. `BW_INVALID_ARGUMENT` for a NULL `tl`, `callback` or `out_result`. The callback
+ * must not unwind (a C++ exception escaping it aborts the process).
+ */
+bw_status bw_time_limiter_call(const struct bw_time_limiter *tl,
+                               int (*callback)(void *user_data, const struct bw_cancel *cancel),
+                               void *user_data,
+                               void (*release)(void *user_data),
+                               const struct bw_cancel *cancel,
+                               int *out_result,
+                               struct bw_error *err);
+
+/**
+ * Writes a snapshot of the limiter's counters to `*out`. Does not block.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `tl` or `out`.
+ */
+bw_status bw_time_limiter_get_metrics(const struct bw_time_limiter *tl,
+                                      struct bw_time_limiter_metrics *out,
+                                      struct bw_error *err);
+
+/**
+ * Releases a time limiter. NULL is a no-op. A pipeline (or builder) given the limiter
+ * keeps its own reference; when the last reference goes, the limiter's workers are
+ * shut down: idle ones exit at once, and the call waits at most 1 second of real time
+ * for those still running an (abandoned) callback; workers still busy then exit on
+ * their own when their callback returns (calling its `release` first).
+ */
+void bw_time_limiter_free(struct bw_time_limiter *tl);
+
+/**
+ * Creates an empty pipeline builder into `*out`. `clock` (may be NULL: the monotonic
+ * clock) is the clock of the calls' deadlines. Free it with `bw_pipeline_builder_free`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `out`.
+ */
+bw_status bw_pipeline_builder_new(const struct bw_clock *clock,
+                                  struct bw_pipeline_builder **out,
+                                  struct bw_error *err);
+
+/**
+ * Adds a deadline stage: the call's deadline narrows to `now + deadline_ns` (it never
+ * widens). Cooperative: inner stages and the callback (through
+ * `bw_call_info.remaining_ns`) respect it; a call that reaches the callback after it
+ * gets `BW_TIMED_OUT` (policy `BW_POLICY_DEADLINE`).
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `builder`, or a `deadline_ns` of 0.
+ */
+bw_status bw_pipeline_builder_add_deadline(const struct bw_pipeline_builder *builder,
+                                           uint64_t deadline_ns,
+                                           struct bw_error *err);
+
+/**
+ * Adds a time-limit stage: the inner stages and the callback run on one of `tl`'s
+ * workers, and the call gets `BW_TIMED_OUT` at its time limit (see
+ * `bw_time_limiter_call`). The builder keeps its own reference to the limiter.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `builder` or `tl`.
+ */
+bw_status bw_pipeline_builder_add_time_limiter(const struct bw_pipeline_builder *builder,
+                                               const struct bw_time_limiter *tl,
+                                               struct bw_error *err);
+
+/**
+ * Adds a fallback stage: the errors of the inner stages selected by `on` (a
+ * combination of `BW_FALLBACK_ON_*` flags) become `BW_OK` with `*out_result = value`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `builder`, `on` of 0 or with unknown bits.
+ */
+bw_status bw_pipeline_builder_add_fallback(const struct bw_pipeline_builder *builder,
+                                           int value,
+                                           uint32_t on,
+                                           struct bw_error *err);
+
+/**
+ * Builds a pipeline from the stages added so far (outermost first) into `*out`. The
+ * builder stays usable (more stages, more builds). Free the pipeline with
+ * `bw_pipeline_free`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `builder` or `out`.
+ */
+bw_status bw_pipeline_builder_build(const struct bw_pipeline_builder *builder,
+                                    struct bw_pipeline **out,
+                                    struct bw_error *err);
+
+/**
+ * Releases a pipeline builder. NULL is a no-op. Pipelines built from it stay valid.
+ */
+void bw_pipeline_builder_free(struct bw_pipeline_builder *builder);
+
+/**
+ * Runs `callback(user_data, info)` through every stage, outermost first. A result `>= 0` is
+ * a success: `BW_OK` with `*out_result` set to it. A negative result is a failure with
+ * that code: retried by a retry stage, counted by a breaker, answered by a fallback, or
+ * returned as `BW_FAILED` (the message holds the code and the number of attempts).
+ * Other errors: `BW_REJECTED` / `BW_CANCELLED` / `BW_SHUTDOWN` when a stage refused the
+ * call, `BW_TIMED_OUT` at a deadline or time limit. Blocks the calling thread.
+ *
+ * The callback runs on the calling thread, or on a time limiter's worker thread when
+ * the pipeline has a time-limit stage; then it may still run after this function
+ * returned (an abandoned attempt), and a retry may start another attempt meanwhile.
+ * `user_data` must stay valid until every attempt has returned: pass `release` (may be
+ * NULL), which the library calls exactly once with `user_data` when it will no longer
+ * use it (unless the call returns `BW_INVALID_ARGUMENT`). `cancel` (may be NULL) cancels
+ * the call: waits end with `BW_CANCELLED`, and the callback sees `info->cancel` set.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `p`, `callback` or `out_result`. The callback must not
+ * unwind.
+ */
+bw_status bw_pipeline_call(const struct bw_pipeline *p,
+                           int (*callback)(void *user_data, const struct bw_call_info *info),
+                           void *user_data,
+                           void (*release)(void *user_data),
+                           const struct bw_cancel *cancel,
+                           int *out_result,
+                           struct bw_error *err);
+
+/**
+ * Releases a pipeline. NULL is a no-op. Must not be called while a call runs through
+ * it; abandoned attempts on a time limiter's workers keep what they need.
+ */
+void bw_pipeline_free(struct bw_pipeline *p);
 
 #ifdef __cplusplus
 }  // extern "C"

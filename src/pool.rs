@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use crate::bulkhead::check_duration;
 use crate::clock::{Clock, Monitor};
+use crate::ctx::CancelToken;
 use crate::error::{ConfigError, Error, PolicyKind, RejectReason};
 use crate::registry::Registry;
 use crate::sync::MutexGuard;
@@ -65,7 +66,11 @@ use crate::sync::MutexGuard;
 /// let email = PoolConfig { name: "email".into(), workers: 5, queue_capacity: 10 };
 /// assert_eq!(email.workers, 5);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Deserialises from JSON (`{"name": "email", "workers": 5, "queue_capacity": 10}`,
+/// missing fields take their defaults, unknown fields are refused) for the C ABI.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PoolConfig {
     /// The pool's name, and the prefix of its worker threads' names. Empty means
     /// `"pool"`; the registry uses its own name for the pools it builds.
@@ -353,6 +358,9 @@ struct Shared {
     config: PoolConfig,
     clock: Clock,
     monitor: Arc<Monitor<PoolState>>,
+    /// The workers' join handles, joined by a shutdown that saw every worker exit, so
+    /// that their threads are gone (not just leaving) when it returns.
+    threads: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -387,7 +395,8 @@ impl Shared {
             let index = st.spawned as usize;
             let shared = Arc::clone(self);
             match spawn_thread(self.worker_name(index), move || worker_loop(shared, index)) {
-                Ok(()) => {
+                Ok(handle) => {
+                    self.threads.lock().extend(handle);
                     st.spawned += 1;
                     st.alive += 1;
                     st.worker_busy.push(false);
@@ -447,7 +456,24 @@ impl Shared {
                 }
             }
         }
-        self.report(&st, mode, cancelled)
+        let report = self.report(&st, mode, cancelled);
+        drop(st);
+        if report.terminated {
+            self.join_threads();
+        }
+        report
+    }
+
+    /// Joins the exited workers' threads, unless called from one of them (which cannot
+    /// join itself: the handles are then left, and dropped, detached, with the pool).
+    fn join_threads(self: &Arc<Self>) {
+        if current_pool() == self.id() {
+            return;
+        }
+        let handles = std::mem::take(&mut *self.threads.lock());
+        for handle in handles {
+            let _ = handle.join();
+        }
     }
 
     fn report(
@@ -537,13 +563,22 @@ fn drop_quietly(job: Option<Box<dyn Job>>) {
 }
 
 #[cfg(not(breakwater_loom))]
-fn spawn_thread(name: String, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    std::thread::Builder::new().name(name).spawn(f).map(drop)
+fn spawn_thread(
+    name: String,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    std::thread::Builder::new().name(name).spawn(f).map(Some)
 }
 
 #[cfg(breakwater_loom)]
-fn spawn_thread(name: String, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    loom::thread::Builder::new().name(name).spawn(f).map(drop)
+fn spawn_thread(
+    name: String,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    loom::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map(|_| None)
 }
 
 #[cfg(not(breakwater_loom))]
@@ -787,6 +822,7 @@ impl ThreadPoolBuilder {
                     config,
                     clock: self.clock,
                     monitor: Monitor::new(state),
+                    threads: parking_lot::Mutex::new(Vec::new()),
                 }),
                 drop_wait: self.drop_wait,
             }),
@@ -929,6 +965,15 @@ impl ThreadPool {
         shared.shutdown(mode, Some((deadline, &shared.clock)))
     }
 
+    /// Like [`ThreadPool::shutdown_timeout`], but waits at most `wait` of real time (on
+    /// the monotonic clock, whatever the pool's clock), as dropping the last handle does.
+    /// For the C ABI's `_free` functions.
+    pub(crate) fn shutdown_real_time(&self, mode: ShutdownMode, wait: Duration) -> ShutdownReport {
+        let clock = Clock::monotonic();
+        let deadline = clock.deadline_after(wait);
+        self.handle.shared.shutdown(mode, Some((deadline, &clock)))
+    }
+
     /// A snapshot of the counters.
     ///
     /// ```
@@ -1052,6 +1097,38 @@ impl<T: Send + 'static> TaskHandle<T> {
             g = g2;
             if result.timed_out() {
                 return take(&mut g).unwrap_or(Err(TaskError::TimedOut));
+            }
+        }
+    }
+
+    /// Waits for the outcome at most `timeout` (none: forever) on the pool's clock,
+    /// giving up early (`None`) when `cancel` is cancelled; the task goes on either way.
+    /// For the C ABI's `bw_task_join`.
+    pub(crate) fn join_cancellable(
+        &mut self,
+        timeout: Option<Duration>,
+        cancel: Option<&CancelToken>,
+    ) -> Option<Result<T, TaskError>> {
+        let deadline = timeout.map(|t| self.clock.deadline_after(t));
+        // Registered before the flag is checked under the slot's lock: no lost wake-up.
+        let _wake = cancel.map(|t| t.wake_on_cancel(&self.slot));
+        let mut g = self.slot.lock();
+        loop {
+            if let Some(outcome) = take(&mut g) {
+                return Some(outcome);
+            }
+            if cancel.is_some_and(CancelToken::is_cancelled) {
+                return None;
+            }
+            match deadline {
+                None => g = self.slot.wait(g),
+                Some(d) => {
+                    let (g2, result) = self.clock.wait_until(&self.slot, g, d);
+                    g = g2;
+                    if result.timed_out() {
+                        return Some(take(&mut g).unwrap_or(Err(TaskError::TimedOut)));
+                    }
+                }
             }
         }
     }

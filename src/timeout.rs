@@ -524,6 +524,16 @@ impl TimeLimiter {
         }
     }
 
+    /// Shuts the limiter's workers down (idle ones exit at once, busy ones when their
+    /// call returns) and waits at most `wait` of real time for them; later calls are
+    /// rejected ([`RejectReason::Shutdown`]). For the C ABI's `bw_time_limiter_free`,
+    /// once no pipeline uses the limiter any more.
+    pub(crate) fn shutdown_real_time(&self, wait: Duration) {
+        self.inner
+            .pool
+            .shutdown_real_time(crate::pool::ShutdownMode::Cancel, wait);
+    }
+
     fn reject<E>(&self, reason: RejectReason) -> Error<E> {
         self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
         Error::Rejected {

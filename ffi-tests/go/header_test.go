@@ -38,6 +38,27 @@ var notWrapped = map[string]string{
 	"bw_breaker_config_set_half_open_max_calls":   "BreakerConfig is built in Go and passed as JSON",
 	"bw_breaker_config_set_success_threshold":     "BreakerConfig is built in Go and passed as JSON",
 	"bw_breaker_config_set_half_open_max_wait_ns": "BreakerConfig is built in Go and passed as JSON",
+	// Executors run C callbacks on library threads; Go code runs in Go (SPEC 12): the
+	// binding has its own TimeLimiter, Pipeline and Fallback over goroutines and contexts.
+	"bw_pool_new_json":                     "C callbacks (the Go scheduler is Go's thread pool)",
+	"bw_pool_submit":                       "C callbacks (the Go scheduler is Go's thread pool)",
+	"bw_pool_shutdown":                     "C callbacks (the Go scheduler is Go's thread pool)",
+	"bw_pool_get_metrics":                  "C callbacks (the Go scheduler is Go's thread pool)",
+	"bw_pool_free":                         "C callbacks (the Go scheduler is Go's thread pool)",
+	"bw_task_join":                         "C callbacks (the Go scheduler is Go's thread pool)",
+	"bw_task_free":                         "C callbacks (the Go scheduler is Go's thread pool)",
+	"bw_time_limiter_new_json":             "C callbacks: Go's TimeLimiter uses context.WithTimeout",
+	"bw_time_limiter_call":                 "C callbacks: Go's TimeLimiter uses context.WithTimeout",
+	"bw_time_limiter_get_metrics":          "C callbacks: Go's TimeLimiter uses context.WithTimeout",
+	"bw_time_limiter_free":                 "C callbacks: Go's TimeLimiter uses context.WithTimeout",
+	"bw_pipeline_builder_new":              "C callbacks: Go's Pipeline composes Guard values",
+	"bw_pipeline_builder_add_deadline":     "C callbacks: Go's Pipeline composes Guard values",
+	"bw_pipeline_builder_add_time_limiter": "C callbacks: Go's Pipeline composes Guard values",
+	"bw_pipeline_builder_add_fallback":     "C callbacks: Go's Pipeline composes Guard values",
+	"bw_pipeline_builder_build":            "C callbacks: Go's Pipeline composes Guard values",
+	"bw_pipeline_builder_free":             "C callbacks: Go's Pipeline composes Guard values",
+	"bw_pipeline_call":                     "C callbacks: Go's Pipeline composes Guard values",
+	"bw_pipeline_free":                     "C callbacks: Go's Pipeline composes Guard values",
 }
 
 // Every function of include/breakwater.h is called by the binding (or listed above), and

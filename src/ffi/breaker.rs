@@ -1237,3 +1237,10 @@ mod tests {
         );
     }
 }
+
+impl bw_breaker {
+    /// The Rust breaker behind the handle (for pipeline stages).
+    pub(crate) fn policy(&self) -> &CircuitBreaker {
+        &self.shared.breaker
+    }
+}

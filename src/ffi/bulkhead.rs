@@ -281,3 +281,10 @@ pub unsafe extern "C" fn bw_bulkhead_free(bulkhead: *mut bw_bulkhead) {
         unsafe { free_handle(bulkhead) }
     })
 }
+
+impl bw_bulkhead {
+    /// The Rust bulkhead behind the handle (for pipeline stages).
+    pub(crate) fn policy(&self) -> &Bulkhead {
+        &self.bulkhead
+    }
+}

@@ -132,6 +132,12 @@ pub mod bulkhead;
 pub mod breaker;
 
 pub use breaker::*;
+pub mod pool;
+
+pub mod timeout;
+
+pub mod pipeline;
+
 pub use cancel::*;
 pub use clock::*;
 pub use error::*;

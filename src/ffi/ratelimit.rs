@@ -255,3 +255,10 @@ pub unsafe extern "C" fn bw_limiter_free(limiter: *mut bw_limiter) {
         unsafe { free_handle(limiter) }
     })
 }
+
+impl bw_limiter {
+    /// The Rust rate limiter behind the handle (for pipeline stages).
+    pub(crate) fn policy(&self) -> &RateLimiter {
+        &self.limiter
+    }
+}

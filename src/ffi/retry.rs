@@ -621,3 +621,10 @@ mod tests {
         assert!(!codes.contains(&BW_RETRY_CONTINUE));
     }
 }
+
+impl bw_retry {
+    /// The Rust retry behind the handle (for pipeline stages).
+    pub(crate) fn policy(&self) -> &Retry {
+        &self.retry
+    }
+}

@@ -16,6 +16,9 @@ from .breaker import BreakerMetrics, CircuitBreaker, Outcome, Permit, Registry, 
 from .cancel import CancelToken
 from .clock import Clock, ManualClock, MonotonicClock
 from .deadline import Deadline
+from .pool import PoolMetrics, ShutdownReport, Task, ThreadPool
+from .timeout import TimeLimiter, TimeLimiterMetrics
+from .pipeline import Fallback, Pipeline, resilient
 from .errors import (
     BreakwaterError,
     BulkheadFullError,
@@ -73,23 +76,32 @@ __all__ = [
     "Clock",
     "DeadlineExceededError",
     "FailedError",
+    "Fallback",
     "ForcedOpenError",
     "InvalidArgumentError",
     "InvalidConfigError",
     "ManualClock",
     "MonotonicClock",
     "PanicError",
+    "Pipeline",
+    "PoolMetrics",
     "QueueFullError",
     "RateLimitedError",
     "RejectedError",
     "RetryBudgetExhaustedError",
+    "ShutdownReport",
     "ShutdownError",
     "StaleError",
+    "Task",
+    "ThreadPool",
+    "TimeLimiter",
+    "TimeLimiterMetrics",
     "TimeoutError",
     "TrialFullError",
     "__version__",
     "errors",
     "last_error_message",
+    "resilient",
     "library_path",
     "status_name",
     "version",

@@ -70,6 +70,15 @@ RETRY_STOP_PERMANENT = 3
 RETRY_STOP_REJECTED = 4
 RETRY_STOP_BUDGET_EXHAUSTED = 5
 RETRY_STOP_DEADLINE_REACHED = 6
+# bw_pool_shutdown modes.
+SHUTDOWN_DRAIN = 0
+SHUTDOWN_CANCEL = 1
+
+# bw_pipeline_builder_add_fallback flags.
+FALLBACK_ON_REJECTED = 1
+FALLBACK_ON_TIMED_OUT = 2
+FALLBACK_ON_FAILED = 4
+FALLBACK_ON_ALL = 7
 
 
 class bw_error(ctypes.Structure):
@@ -119,3 +128,88 @@ BREAKER_EVENT_QUEUE_LEN = 256
 BREAKER_METRICS_MIN_SIZE = 16
 WINDOW_COUNT = 0
 WINDOW_TIME = 1
+# Executors: thread pool, time limiter, pipeline.
+
+
+class bw_pool(ctypes.Structure):
+    """Opaque ``bw_pool``."""
+
+
+class bw_task(ctypes.Structure):
+    """Opaque ``bw_task``."""
+
+
+class bw_time_limiter(ctypes.Structure):
+    """Opaque ``bw_time_limiter``."""
+
+
+class bw_pipeline_builder(ctypes.Structure):
+    """Opaque ``bw_pipeline_builder``."""
+
+
+class bw_pipeline(ctypes.Structure):
+    """Opaque ``bw_pipeline``."""
+
+
+class bw_shutdown_report(ctypes.Structure):
+    """``struct bw_shutdown_report``."""
+
+    _fields_ = [
+        ("mode", ctypes.c_uint32),
+        ("terminated", ctypes.c_bool),
+        ("cancelled", ctypes.c_uint64),
+        ("still_queued", ctypes.c_uint32),
+        ("busy_workers", ctypes.c_uint32),
+    ]
+
+
+class bw_pool_metrics(ctypes.Structure):
+    """``struct bw_pool_metrics``."""
+
+    _fields_ = [
+        ("workers", ctypes.c_uint32),
+        ("spawned", ctypes.c_uint32),
+        ("busy", ctypes.c_uint32),
+        ("queue_depth", ctypes.c_uint32),
+        ("queue_capacity", ctypes.c_uint32),
+        ("peak_queue", ctypes.c_uint32),
+        ("rejected", ctypes.c_uint64),
+        ("completed", ctypes.c_uint64),
+        ("panicked", ctypes.c_uint64),
+        ("cancelled", ctypes.c_uint64),
+    ]
+
+
+class bw_time_limiter_metrics(ctypes.Structure):
+    """``struct bw_time_limiter_metrics``."""
+
+    _fields_ = [
+        ("timed_out", ctypes.c_uint64),
+        ("late_results_dropped", ctypes.c_uint64),
+        ("rejected", ctypes.c_uint64),
+        ("busy", ctypes.c_uint32),
+        ("threads_spawned", ctypes.c_uint32),
+    ]
+
+
+class bw_call_info(ctypes.Structure):
+    """``struct bw_call_info``."""
+
+    _fields_ = [
+        ("attempt", ctypes.c_uint32),
+        ("remaining_ns", ctypes.c_uint64),
+        ("cancel", CANCEL_P),
+    ]
+
+
+POOL_P = ctypes.POINTER(bw_pool)
+TASK_P = ctypes.POINTER(bw_task)
+TIME_LIMITER_P = ctypes.POINTER(bw_time_limiter)
+PIPELINE_BUILDER_P = ctypes.POINTER(bw_pipeline_builder)
+PIPELINE_P = ctypes.POINTER(bw_pipeline)
+# void (*)(void *user_data)
+VOID_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+# int (*)(void *user_data, const bw_cancel *cancel)
+LIMITED_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, CANCEL_P)
+# int (*)(void *user_data, const bw_call_info *info)
+PIPELINE_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(bw_call_info))
