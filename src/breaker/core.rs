@@ -354,6 +354,13 @@ impl Shared {
                 acquired_nanos: self.stamp(),
             }));
         }
+        self.admit_counted(w, state)
+    }
+
+    /// [`Shared::admit`] outside the closed and disabled states (kept out of line so that
+    /// the closed-state path of `call` stays small).
+    #[inline(never)]
+    fn admit_counted(&self, w: u64, state: State) -> Result<Admission, BreakerRejected> {
         if let Some(rejected) = self.reject_fast(w, state) {
             return Err(rejected);
         }
@@ -364,7 +371,7 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn finish(&self, admission: Admission, outcome: Outcome) -> Recorded {
         let permit = match admission {
-            Admission::Counted(permit) => return self.record(permit, outcome, None),
+            Admission::Counted(permit) => return self.record_counted(permit, outcome),
             Admission::Deferred(permit) => permit,
         };
         let dur = self
@@ -400,6 +407,12 @@ impl Shared {
             }
         }
         self.record_slow(permit, outcome, dur, true)
+    }
+
+    /// [`Shared::record`] for a call admitted outside the closed state (out of line).
+    #[inline(never)]
+    fn record_counted(&self, permit: RawPermit, outcome: Outcome) -> Recorded {
+        self.record(permit, outcome, None)
     }
 
     /// The lock-free rejections: forced open; open or half-open-and-full while the
