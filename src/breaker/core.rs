@@ -2,16 +2,19 @@
 //! the state machine under the lock, and the ordered hand-off of transitions to the
 //! listeners.
 //!
-//! Fast paths (no lock):
-//! - admission while closed or disabled: one compare-and-swap on this thread's stripe;
-//! - success while closed or disabled under a count policy: one compare-and-swap;
+//! Fast paths (no lock; see `state.rs` for the words they use):
+//! - admission while closed or disabled: one compare-and-swap on this thread's stripe
+//!   (`call` admits on a read of the state word and counts its request with its outcome);
+//! - success while closed or disabled under a count policy, or under a time-window
+//!   failure rate while the current bucket is open (`Hot::fast_until`): one
+//!   compare-and-swap;
 //! - rejection while open, forced open, or half-open with a full trial: loads, a coarse
 //!   clock read (never ahead of the precise one, so never early), one counter increment.
 //!
 //! Everything else takes the lock for a short critical section: no allocation (the
 //! transition queue has room reserved; only a backlog beyond it grows it), no listener
 //! call, no system call (the clock is read before the lock; a precise read inside it
-//! happens only when a transition must be stamped after a coarse read).
+//! happens only when a success trips a rate policy after a coarse read).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -735,7 +738,7 @@ impl Shared {
                             && (sums.calls == before.calls
                                 || (sums.calls == before.calls + 1 && sums.calls != minimum_calls));
                         let evicted = w.take_evicted();
-                        !(diluted && !evicted)
+                        (!diluted || evicted)
                             && sums.calls >= minimum_calls
                             && (failure_threshold
                                 .is_some_and(|th| ratio(sums.failures, sums.calls) >= th)
