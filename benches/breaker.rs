@@ -39,18 +39,10 @@ fn breaker(policy: TripPolicy) -> CircuitBreaker {
 
 fn baselines(c: &mut Criterion) {
     let mut g = c.benchmark_group("baseline");
-    g.bench_function("bare closure call", |b| b.iter(|| black_box(work())));
-    g.bench_function("bare closure call (is_ok)", |b| {
+    // Every bench returns a bool: returning the 16-byte `Result` itself out of the
+    // measured closure costs criterion about 7 ns here, more than what is measured.
+    g.bench_function("bare closure call", |b| {
         b.iter(|| black_box(work().is_ok()))
-    });
-    g.bench_function("bare closure call (iter_custom)", |b| {
-        b.iter_custom(|iters| {
-            let t0 = Instant::now();
-            for _ in 0..iters {
-                black_box(work().is_ok());
-            }
-            t0.elapsed()
-        })
     });
     let m = parking_lot::Mutex::new(0u64);
     g.bench_function("parking_lot lock+unlock", |b| {

@@ -2,16 +2,19 @@
 //! the state machine under the lock, and the ordered hand-off of transitions to the
 //! listeners.
 //!
-//! Fast paths (no lock):
-//! - admission while closed or disabled: one compare-and-swap on this thread's stripe;
-//! - success while closed or disabled under a count policy: one compare-and-swap;
+//! Fast paths (no lock; see `state.rs` for the words they use):
+//! - admission while closed or disabled: one compare-and-swap on this thread's stripe
+//!   (`call` admits on a read of the state word and counts its request with its outcome);
+//! - success while closed or disabled under a count policy, or under a time-window
+//!   failure rate while the current bucket is open (`Hot::fast_until`): one
+//!   compare-and-swap;
 //! - rejection while open, forced open, or half-open with a full trial: loads, a coarse
 //!   clock read (never ahead of the precise one, so never early), one counter increment.
 //!
 //! Everything else takes the lock for a short critical section: no allocation (the
 //! transition queue has room reserved; only a backlog beyond it grows it), no listener
 //! call, no system call (the clock is read before the lock; a precise read inside it
-//! happens only when a transition must be stamped after a coarse read).
+//! happens only when a success trips a rate policy after a coarse read).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -354,6 +357,13 @@ impl Shared {
                 acquired_nanos: self.stamp(),
             }));
         }
+        self.admit_counted(w, state)
+    }
+
+    /// [`Shared::admit`] outside the closed and disabled states (kept out of line so that
+    /// the closed-state path of `call` stays small).
+    #[inline(never)]
+    fn admit_counted(&self, w: u64, state: State) -> Result<Admission, BreakerRejected> {
         if let Some(rejected) = self.reject_fast(w, state) {
             return Err(rejected);
         }
@@ -364,7 +374,7 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn finish(&self, admission: Admission, outcome: Outcome) -> Recorded {
         let permit = match admission {
-            Admission::Counted(permit) => return self.record(permit, outcome, None),
+            Admission::Counted(permit) => return self.record_counted(permit, outcome),
             Admission::Deferred(permit) => permit,
         };
         let dur = self
@@ -400,6 +410,12 @@ impl Shared {
             }
         }
         self.record_slow(permit, outcome, dur, true)
+    }
+
+    /// [`Shared::record`] for a call admitted outside the closed state (out of line).
+    #[inline(never)]
+    fn record_counted(&self, permit: RawPermit, outcome: Outcome) -> Recorded {
+        self.record(permit, outcome, None)
     }
 
     /// The lock-free rejections: forced open; open or half-open-and-full while the

@@ -79,11 +79,14 @@
 //! # Concurrency
 //!
 //! The state word (state and generation) is read lock-free on the way in. In the closed
-//! (and disabled) state admissions and, under the count policies, successes are counted
-//! lock-free in per-thread stripes of counters (one cache line each, so threads do not
-//! write a shared line): a permit costs one atomic operation to acquire and one to
-//! report a success; [`CircuitBreaker::call`] is admitted on a read of the state word and
-//! counts its request and its success in one atomic operation when it returns.
+//! (and disabled) state admissions and, under the count policies and time-window failure
+//! rates, successes are counted lock-free in per-thread stripes of counters (one cache
+//! line each, so threads do not write a shared line): a permit costs one atomic operation
+//! to acquire and one to report a success; [`CircuitBreaker::call`] is admitted on a read
+//! of the state word and counts its request and its success in one atomic operation when
+//! it returns. A time-window success is counted lock-free only when it provably lands in
+//! the current bucket and cannot raise the rate (the window holds `minimum_calls`
+//! evaluated outcomes and nothing is due to leave it); otherwise it takes the lock.
 //! Everything else happens under a mutex with a short critical section (no allocation,
 //! no listener call, no system call: the clock is read before the lock). A failure
 //! briefly closes the lock-free counters so that every success is ordered either

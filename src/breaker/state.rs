@@ -237,15 +237,13 @@ pub(crate) fn stripe_index() -> usize {
     thread_local! {
         static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    INDEX.with(|c| {
-        let i = c.get();
-        if i != usize::MAX {
-            return i;
-        }
-        let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & (usize::MAX >> 1);
-        c.set(i);
-        i
-    })
+    let i = INDEX.get();
+    if i != usize::MAX {
+        return i;
+    }
+    let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & (usize::MAX >> 1);
+    INDEX.set(i);
+    i
 }
 
 /// How many stripes a breaker gets: twice the parallelism, a power of two in 2..=64
