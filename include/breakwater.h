@@ -1907,6 +1907,50 @@ bw_status bw_pipeline_builder_add_time_limiter(const struct bw_pipeline_builder 
                                                struct bw_error *err);
 
 /**
+ * Adds a circuit breaker stage (shared with the handle: its state and metrics are the
+ * breaker's). Inner failures and time-outs are failures for it, inner rejections are
+ * ignored. The handle may be freed afterwards: the pipeline keeps the breaker.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `builder` or `breaker`.
+ */
+bw_status bw_pipeline_builder_add_breaker(const struct bw_pipeline_builder *builder,
+                                          const struct bw_breaker *breaker,
+                                          struct bw_error *err);
+
+/**
+ * Adds a retry stage: failures and time-outs of the inner stages are retried with the
+ * retry's backoff (sleeping through its clock); rejections are returned at once.
+ * The handle may be freed afterwards.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `builder` or `retry`.
+ */
+bw_status bw_pipeline_builder_add_retry(const struct bw_pipeline_builder *builder,
+                                        const struct bw_retry *retry,
+                                        struct bw_error *err);
+
+/**
+ * Adds a semaphore bulkhead stage (it waits up to its configured `max_wait_ms`, never
+ * past the call's deadline). The handle may be freed afterwards.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `builder` or `bulkhead`.
+ */
+bw_status bw_pipeline_builder_add_bulkhead(const struct bw_pipeline_builder *builder,
+                                           const struct bw_bulkhead *bulkhead,
+                                           struct bw_error *err);
+
+/**
+ * Adds a rate limit stage: a call waits for a permit at most `max_wait_ns` (0: fail
+ * fast with `BW_REJECTED`, reason `BW_REASON_RATE_LIMITED`). The handle may be freed
+ * afterwards.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `builder` or `limiter`.
+ */
+bw_status bw_pipeline_builder_add_limiter(const struct bw_pipeline_builder *builder,
+                                          const struct bw_limiter *limiter,
+                                          uint64_t max_wait_ns,
+                                          struct bw_error *err);
+
+/**
  * Adds a fallback stage: the errors of the inner stages selected by `on` (a
  * combination of `BW_FALLBACK_ON_*` flags) become `BW_OK` with `*out_result = value`.
  *

@@ -276,11 +276,94 @@ TEST(a_cancelled_call_is_refused) {
     job_destroy(&j);
 }
 
+
+/* ---- stages over the other policies' handles ---- */
+
+static int failing(void *ud, const bw_call_info *info) {
+    int *calls = ud;
+    (void)info;
+    (*calls)++;
+    return -1;
+}
+
+TEST(retry_around_a_breaker_returns_the_rejection_at_once) {
+    bw_clock *clock = NULL;
+    CHECK_STATUS(bw_clock_manual_new(&clock, NULL), BW_OK);
+    bw_error err = dirty_error();
+    bw_retry *retry = NULL;
+    const char *rj = "{\"max_attempts\": 7, \"backoff\": \"fixed\", \"initial_ms\": 1000}";
+    CHECK_STATUS(bw_retry_new_json(rj, strlen(rj), clock, &retry, &err), BW_OK);
+    bw_breaker *breaker = NULL;
+    const char *bj = "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 3},"
+                     " \"open_duration_ms\": 30000}";
+    CHECK_STATUS(bw_breaker_new_json(bj, strlen(bj), clock, &breaker, &err), BW_OK);
+    bw_bulkhead *bulkhead = NULL;
+    const char *hj = "{\"max_concurrent\": 2}";
+    CHECK_STATUS(bw_bulkhead_new_json(hj, strlen(hj), clock, &bulkhead, &err), BW_OK);
+    bw_limiter *limiter = NULL;
+    const char *lj = "{\"permits\": 100, \"period_ms\": 1000}";
+    CHECK_STATUS(bw_limiter_new_json(lj, strlen(lj), clock, &limiter, &err), BW_OK);
+
+    bw_pipeline_builder *b = NULL;
+    CHECK_STATUS(bw_pipeline_builder_new(clock, &b, &err), BW_OK);
+    CHECK_STATUS(bw_pipeline_builder_add_limiter(b, limiter, 0, &err), BW_OK);
+    CHECK_STATUS(bw_pipeline_builder_add_bulkhead(b, bulkhead, &err), BW_OK);
+    CHECK_STATUS(bw_pipeline_builder_add_retry(b, retry, &err), BW_OK);
+    CHECK_STATUS(bw_pipeline_builder_add_breaker(b, breaker, &err), BW_OK);
+    bw_pipeline *p = build(b);
+    /* The pipeline keeps its policies: the handles may go. */
+    bw_retry_free(retry);
+    bw_bulkhead_free(bulkhead);
+    bw_limiter_free(limiter);
+
+    int calls = 0, result = 42;
+    CHECK_STATUS(bw_pipeline_call(p, failing, &calls, NULL, NULL, &result, &err), BW_REJECTED);
+    CHECK_EQ_INT(err.policy, BW_POLICY_CIRCUIT_BREAKER);
+    CHECK_EQ_INT(err.reason, BW_REASON_OPEN);
+    CHECK_EQ_INT(result, 42);
+    /* Three attempts ran, the breaker opened, the fourth was refused at once:
+       three 1 s delays slept on the manual clock, none after the rejection. */
+    CHECK_EQ_INT(calls, 3);
+    uint64_t now = 0;
+    CHECK_STATUS(bw_clock_now_ns(clock, &now, NULL), BW_OK);
+    CHECK_EQ_U64(now, 3000000000ull);
+    uint32_t state = 99;
+    CHECK_STATUS(bw_breaker_state(breaker, &state, NULL), BW_OK);
+    CHECK_EQ_INT(state, BW_STATE_OPEN);
+
+    bw_pipeline_free(p);
+    bw_pipeline_builder_free(b);
+    bw_breaker_free(breaker);
+    bw_clock_free(clock);
+}
+
+TEST(policy_stages_refuse_null_handles) {
+    bw_pipeline_builder *b = NULL;
+    bw_error err = dirty_error();
+    CHECK_STATUS(bw_pipeline_builder_new(NULL, &b, &err), BW_OK);
+    CHECK_STATUS(bw_pipeline_builder_add_breaker(NULL, NULL, &err), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(err.message, "builder must not be NULL");
+    CHECK_STATUS(bw_pipeline_builder_add_breaker(b, NULL, &err), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(err.message, "breaker must not be NULL");
+    CHECK_STATUS(bw_pipeline_builder_add_retry(NULL, NULL, &err), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_pipeline_builder_add_retry(b, NULL, &err), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(err.message, "retry must not be NULL");
+    CHECK_STATUS(bw_pipeline_builder_add_bulkhead(NULL, NULL, &err), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_pipeline_builder_add_bulkhead(b, NULL, &err), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(err.message, "bulkhead must not be NULL");
+    CHECK_STATUS(bw_pipeline_builder_add_limiter(NULL, NULL, 0, &err), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_pipeline_builder_add_limiter(b, NULL, 0, &err), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(err.message, "limiter must not be NULL");
+    bw_pipeline_builder_free(b);
+}
+
 int main(void) {
     RUN(an_empty_pipeline_calls_on_the_calling_thread);
     RUN(bad_input_is_refused);
     RUN(a_deadline_reaches_the_callback_on_a_manual_clock);
     RUN(a_time_limit_abandons_a_stuck_callback_and_a_fallback_answers);
     RUN(a_cancelled_call_is_refused);
+    RUN(retry_around_a_breaker_returns_the_rejection_at_once);
+    RUN(policy_stages_refuse_null_handles);
     return check_summary();
 }

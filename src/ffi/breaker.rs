@@ -1156,6 +1156,13 @@ const _: () = {
     assert!(State::Disabled as u32 == BW_STATE_DISABLED);
 };
 
+impl bw_breaker {
+    /// The Rust breaker behind the handle (for pipeline stages).
+    pub(crate) fn policy(&self) -> &CircuitBreaker {
+        &self.shared.breaker
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1235,12 +1242,5 @@ mod tests {
             e.contains("unknown variant `cnt`, expected `count` or `time_ms`"),
             "{e}"
         );
-    }
-}
-
-impl bw_breaker {
-    /// The Rust breaker behind the handle (for pipeline stages).
-    pub(crate) fn policy(&self) -> &CircuitBreaker {
-        &self.shared.breaker
     }
 }

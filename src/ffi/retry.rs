@@ -551,6 +551,13 @@ pub unsafe extern "C" fn bw_retry_delays_ns(
     })
 }
 
+impl bw_retry {
+    /// The Rust retry behind the handle (for pipeline stages).
+    pub(crate) fn policy(&self) -> &Retry {
+        &self.retry
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,12 +626,5 @@ mod tests {
         .map(stop_code);
         assert_eq!(codes, [1, 2, 3, 4, 5, 6]);
         assert!(!codes.contains(&BW_RETRY_CONTINUE));
-    }
-}
-
-impl bw_retry {
-    /// The Rust retry behind the handle (for pipeline stages).
-    pub(crate) fn policy(&self) -> &Retry {
-        &self.retry
     }
 }

@@ -53,6 +53,28 @@ declare(
             [_abi.PIPELINE_BUILDER_P, _abi.TIME_LIMITER_P, _abi.ERROR_P],
             KEEP_GIL,
         ),
+        # Stages over other policies' handles: the Python Pipeline composes the policy
+        # objects in Python instead; declared so that the whole header is covered.
+        "bw_pipeline_builder_add_breaker": (
+            ctypes.c_int32,
+            [_abi.PIPELINE_BUILDER_P, ctypes.c_void_p, _abi.ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_pipeline_builder_add_retry": (
+            ctypes.c_int32,
+            [_abi.PIPELINE_BUILDER_P, ctypes.c_void_p, _abi.ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_pipeline_builder_add_bulkhead": (
+            ctypes.c_int32,
+            [_abi.PIPELINE_BUILDER_P, ctypes.c_void_p, _abi.ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_pipeline_builder_add_limiter": (
+            ctypes.c_int32,
+            [_abi.PIPELINE_BUILDER_P, ctypes.c_void_p, ctypes.c_uint64, _abi.ERROR_P],
+            KEEP_GIL,
+        ),
         "bw_pipeline_builder_add_fallback": (
             ctypes.c_int32,
             [_abi.PIPELINE_BUILDER_P, ctypes.c_int, ctypes.c_uint32, _abi.ERROR_P],
