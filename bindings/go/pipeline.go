@@ -145,7 +145,6 @@ func (t *TimeLimiter) ExecuteContext(ctx context.Context, fn func(context.Contex
 	done := make(chan outcome, 1)
 	go func() {
 		defer func() { <-t.slots }()
-		defer cancel()
 		var o outcome
 		func() {
 			defer func() {
@@ -157,13 +156,23 @@ func (t *TimeLimiter) ExecuteContext(ctx context.Context, fn func(context.Contex
 		}()
 		done <- o
 	}()
-	select {
-	case o := <-done:
+	finish := func(o outcome) error {
+		cancel()
 		if o.panic != nil {
 			panic(o.panic)
 		}
 		return o.err
+	}
+	select {
+	case o := <-done:
+		return finish(o)
 	case <-inner.Done():
+		// A result that arrived together with the deadline wins over it.
+		select {
+		case o := <-done:
+			return finish(o)
+		default:
+		}
 		cancel()
 		return contextError(inner.Err())
 	}
