@@ -70,3 +70,44 @@ def test_bad_input_is_refused():
     limiter.close()
     with pytest.raises(ValueError, match="closed"):
         limiter.call(lambda: 1)
+
+
+def test_main_thread_wait_is_interruptible_and_cancels_the_call() -> None:
+    """Ctrl-C on the main thread interrupts the sliced wait: the call is cancelled and
+    the callable sees its flag (SPEC 12: waits in slices so Ctrl-C works)."""
+    import _thread
+    import threading as _threading
+
+    from breakwater import TimeLimiter
+
+    assert _threading.current_thread() is _threading.main_thread()
+    started = _threading.Event()
+    release = _threading.Event()
+    finished = _threading.Event()
+    seen: list[bool] = []
+
+    def stuck(flag: object) -> int:
+        started.set()
+        release.wait(30)
+        seen.append(flag.cancelled())  # type: ignore[attr-defined]
+        finished.set()
+        return 1
+
+    def interrupt() -> None:
+        started.wait(30)
+        _thread.interrupt_main()
+
+    limiter = TimeLimiter(timeout=60, max_threads=1)
+    t = _threading.Thread(target=interrupt)
+    t.start()
+    try:
+        limiter.call(stuck, pass_cancel=True)
+        raise AssertionError("expected KeyboardInterrupt")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        t.join()
+        release.set()
+    # The abandoned callable finishes and saw its cancellation flag.
+    assert finished.wait(30)
+    assert seen == [True]

@@ -8,14 +8,18 @@ may go on running (Python threads cannot be killed): it can poll the
 :class:`~breakwater.CancelToken`-like flag it is given (``cancelled()``) and stop
 early; its late result is dropped.
 
-The wait is bounded by the limiter's timeout: choose timeouts of a few seconds at most
-if Ctrl-C must be prompt (a KeyboardInterrupt is seen when the call returns).
+On the main thread (where Ctrl-C arrives) the caller waits in slices of at most 100 ms
+while a helper thread makes the blocking library call, so Ctrl-C interrupts the wait at
+once: the call is cancelled (the callable sees its flag set) and KeyboardInterrupt
+propagates. On other threads, or when the caller passes its own ``cancel`` token (cancel
+it to stop waiting), the wait is one library call, bounded by the limiter's timeout.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
@@ -157,16 +161,57 @@ class TimeLimiter:
             job = Job(lambda flag: fn(*args, **kwargs))  # type: ignore[misc, arg-type]
         key = JOBS.add(job)
         out = ctypes.c_int()
-        call(
-            lib.bw_time_limiter_call,
-            self._h.get(),
-            _TRAMPOLINE,
-            key,
-            _RELEASE,
-            cancel._pointer() if cancel is not None else None,
-            ctypes.byref(out),
-        )
+        if cancel is None and threading.current_thread() is threading.main_thread():
+            # Ctrl-C arrives on the main thread only: wait there in slices of at most
+            # 100 ms while a helper thread makes the (GIL-releasing) blocking call, and
+            # cancel the call if the wait is interrupted.
+            self._call_interruptibly(key, out)
+        else:
+            call(
+                lib.bw_time_limiter_call,
+                self._h.get(),
+                _TRAMPOLINE,
+                key,
+                _RELEASE,
+                cancel._pointer() if cancel is not None else None,
+                ctypes.byref(out),
+            )
         return job.outcome()  # type: ignore[no-any-return]
+
+    def _call_interruptibly(self, key: int, out: "ctypes.c_int") -> None:
+        token = CancelToken()
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def blocking_call() -> None:
+            try:
+                call(
+                    lib.bw_time_limiter_call,
+                    self._h.get(),
+                    _TRAMPOLINE,
+                    key,
+                    _RELEASE,
+                    token._pointer(),
+                    ctypes.byref(out),
+                )
+            except BaseException as e:  # carried to the caller's thread
+                failure.append(e)
+            finally:
+                done.set()
+
+        waiter = threading.Thread(target=blocking_call, name="breakwater-time-limit-wait", daemon=True)
+        waiter.start()
+        try:
+            while not done.wait(0.1):
+                pass
+        except BaseException:
+            token.cancel()  # the library returns at once; the abandoned call sees its flag
+            done.wait()
+            raise
+        finally:
+            waiter.join()
+        if failure:
+            raise failure[0]
 
     def __call__(self, fn: Callable[..., T]) -> Callable[..., T]:
         """As a decorator: every call of ``fn`` goes through :meth:`call`."""
