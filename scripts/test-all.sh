@@ -5,16 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need() {
-  if ! command -v "$1" >/dev/null 2>&1; then
-    if [ "${CI:-}" = "true" ]; then
-      echo "error: $1 is required (CI=true) but not installed" >&2
-      exit 1
-    fi
-    echo "warning: $1 not installed, skipping: $2" >&2
-    return 1
-  fi
-}
+source scripts/need.sh
 
 echo "== Rust: cargo test (all features)"
 cargo test --all-features

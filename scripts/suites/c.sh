@@ -9,16 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-need() {
-  if ! command -v "$1" >/dev/null 2>&1; then
-    if [ "${CI:-}" = "true" ]; then
-      echo "error: $1 is required (CI=true) but not installed" >&2
-      exit 1
-    fi
-    echo "warning: $1 not installed, skipping: $2" >&2
-    return 1
-  fi
-}
+source scripts/need.sh
 
 echo "== C: ffi-tests/c"
 need cc "the C suite" || exit 0
