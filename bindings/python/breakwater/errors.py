@@ -9,6 +9,7 @@ configurations are also ``ValueError``.
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 from . import _abi
 
@@ -156,21 +157,14 @@ _BY_STATUS: dict[int, type[BreakwaterError]] = {
 }
 
 
-def _rejected(
-    cls: type[BreakwaterError], message: str, policy: int, reason: int, retry_after: float | None
-) -> BreakwaterError:
-    """``cls(message, status=BW_REJECTED, policy=..., reason=..., retry_after=...)``
-    built without the keyword-argument ``__init__`` (a third of a rejection's cost): the
-    same ``args``, attributes and message. For the rejection fast paths."""
-    e = BaseException.__new__(cls, message)
-    e.__dict__ = {
-        "message": message,
-        "status": _abi.REJECTED,
-        "policy": policy,
-        "reason": reason,
-        "retry_after": retry_after,
-    }
-    return e
+def _rejection_attributes(message: str, policy: int, reason: int) -> dict[str, Any]:
+    """The ``__dict__`` of ``cls(message, status=BW_REJECTED, policy=policy,
+    reason=reason)``: a rejection fast path builds its exception as
+    ``BaseException.__new__(cls, message)`` (the same ``args``) with a copy of this dict
+    (``retry_after`` updated), without the keyword-argument ``__init__``, which costs a
+    third of a rejection."""
+    e = BreakwaterError(message, status=_abi.REJECTED, policy=policy, reason=reason)
+    return dict(e.__dict__)
 
 
 def error_class(status: int, reason: int = _abi.REASON_NONE) -> type[BreakwaterError]:
