@@ -393,7 +393,8 @@ func (b *CircuitBreaker) admit() (C.bw_permit, error) {
 }
 
 // Allow asks to run one call: a Permit, or an error matching ErrCircuitOpen (and
-// ErrTrialFull or ErrForcedOpen) with RetryAfter when the breaker refuses.
+// ErrTrialFull or ErrForcedOpen) with RetryAfter when the breaker refuses. The *Error
+// of a trial-full or forced-open refusal is shared (no allocation): do not modify it.
 func (b *CircuitBreaker) Allow() (Permit, error) {
 	raw, err := b.admit()
 	if err != nil {
