@@ -34,8 +34,12 @@ fi
 
 echo "== Go" >&2
 if command -v go >/dev/null 2>&1; then
-  (cd benches/bindings/go && CGO_ENABLED=1 go test -run '^$' -bench . -benchtime 2s) \
-    | awk '/^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name); print "go_" name, $3 }' \
+  # Best of 5 runs of each benchmark (as Python's best of 7): load from other processes
+  # only ever adds time.
+  (cd benches/bindings/go && CGO_ENABLED=1 go test -run '^$' -bench . -benchtime 1s -count 5) \
+    | awk '/^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name);
+                          if (!(name in best) || $3 + 0 < best[name] + 0) best[name] = $3 }
+           END { for (n in best) print "go_" n, best[n] }' \
     | tee -a "$results" >&2
 else
   echo "go is not installed: Go skipped" >&2
