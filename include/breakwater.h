@@ -620,6 +620,30 @@ typedef struct bw_permit {
 } bw_permit;
 
 /**
+ * The answer of `bw_breaker_admit`: a permit, or why the breaker refused.
+ */
+typedef struct bw_breaker_admission {
+    /**
+     * The permit when admitted (`reason` is `BW_REASON_NONE`): report its outcome once
+     * with `bw_breaker_record` or `bw_breaker_record_ptr`. Zero when refused.
+     */
+    struct bw_permit permit;
+    /**
+     * `BW_REASON_NONE` when admitted; else `BW_REASON_OPEN`, `BW_REASON_TRIAL_FULL` or
+     * `BW_REASON_FORCED_OPEN`, as `bw_breaker_try_acquire` would report in its error.
+     */
+    uint32_t reason;
+    /**
+     * Whether `retry_after_ns` holds a hint (`BW_REASON_OPEN` only).
+     */
+    bool has_retry_after;
+    /**
+     * For `BW_REASON_OPEN`: the time left in the open state, in nanoseconds; else 0.
+     */
+    uint64_t retry_after_ns;
+} bw_breaker_admission;
+
+/**
  * A snapshot of a breaker's counts, written by `bw_breaker_metrics` (C keeps type and
  * function names in one namespace, hence the different name).
  *
@@ -1588,6 +1612,32 @@ bw_status bw_breaker_record_duration(const struct bw_breaker *breaker,
                                      uint32_t outcome,
                                      uint64_t duration_ns,
                                      struct bw_error *err);
+
+/**
+ * `bw_breaker_try_acquire` for callers that treat a refusal as an answer rather than
+ * an error: the one call of a binding's hot path. Writes to `*out` either a permit
+ * (`out->reason == BW_REASON_NONE`) or the reason of the refusal with its retry-after
+ * hint. A refusal is counted in the metrics exactly as by `bw_breaker_try_acquire`, but
+ * it is not an error: the status is `BW_OK` and the thread's last error is left alone.
+ * Does not block, allocates nothing.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out` (`*out` is then not written).
+ */
+bw_status bw_breaker_admit(const struct bw_breaker *breaker,
+                           struct bw_breaker_admission *out,
+                           struct bw_error *err);
+
+/**
+ * `bw_breaker_record` with the permit passed by pointer (cheaper to call from some
+ * foreign-function interfaces than a struct by value). `*permit` is read, not kept.
+ *
+ * `BW_STALE` as `bw_breaker_record`; `BW_INVALID_ARGUMENT` for a NULL `breaker` or
+ * `permit`, or an unknown outcome.
+ */
+bw_status bw_breaker_record_ptr(const struct bw_breaker *breaker,
+                                const struct bw_permit *permit,
+                                uint32_t outcome,
+                                struct bw_error *err);
 
 /**
  * Runs `func(user_data)` through the breaker, on the calling thread: it returns 0 for a

@@ -1,7 +1,8 @@
 /*
  * Per-call overhead of the breaker through the C ABI: a guarded no-op in the closed
  * state (try_acquire + record), the same through bw_breaker_call, and a rejection by an
- * open breaker. Prints "name ns/op" lines.
+ * open breaker (as an error, and as the answer of bw_breaker_admit, the bindings' hot
+ * path). Prints "name ns/op" lines.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -64,6 +65,12 @@ int main(void) {
             if (bw_breaker_try_acquire(open, &p, &err) != BW_REJECTED) bad++;
         }
         if (round) report("c_rejection", t0, N);
+        t0 = now_ns();
+        for (long i = 0; i < N; i++) {
+            bw_breaker_admission a;
+            if (bw_breaker_admit(open, &a, NULL) != BW_OK || a.reason != BW_REASON_OPEN) bad++;
+        }
+        if (round) report("c_admit_rejection", t0, N);
     }
     bw_breaker_free(closed);
     bw_breaker_free(open);

@@ -34,8 +34,12 @@ fi
 
 echo "== Go" >&2
 if command -v go >/dev/null 2>&1; then
-  (cd benches/bindings/go && CGO_ENABLED=1 go test -run '^$' -bench . -benchtime 2s) \
-    | awk '/^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name); print "go_" name, $3 }' \
+  # Best of 5 runs of each benchmark (as Python's best of 7): load from other processes
+  # only ever adds time.
+  (cd benches/bindings/go && CGO_ENABLED=1 go test -run '^$' -bench . -benchtime 1s -count 5) \
+    | awk '/^Benchmark/ { name=$1; sub(/-[0-9]+$/, "", name);
+                          if (!(name in best) || $3 + 0 < best[name] + 0) best[name] = $3 }
+           END { for (n in best) print "go_" n, best[n] }' \
     | tee -a "$results" >&2
 else
   echo "go is not installed: Go skipped" >&2
@@ -53,6 +57,7 @@ row "Rust API: rejection" "$(get rust_rejection)" ""
 row "C: acquire+record success" "$(get c_protocol_success)" "Rust $(get rust_protocol_success)"
 row "C: bw_breaker_call success" "$(get c_call_success)" "Rust $(get rust_call_success)"
 row "C: rejection" "$(get c_rejection)" "Rust $(get rust_rejection)"
+row "C: rejection, bw_breaker_admit" "$(get c_admit_rejection)" "Rust $(get rust_rejection)"
 row "Python: call() success" "$(get python_breakwater_success)" "pybreaker $(get python_pybreaker_success)"
 row "Python: rejection" "$(get python_breakwater_rejection)" "pybreaker $(get python_pybreaker_rejection)"
 row "Go: Execute success" "$(get go_BenchmarkBreakwaterSuccess)" "gobreaker $(get go_BenchmarkGobreakerSuccess)"

@@ -4,8 +4,8 @@ package breakwater
 #cgo noescape bw_breaker_new_json
 #cgo nocallback bw_breaker_new_json
 #cgo nocallback bw_breaker_free
-#cgo noescape bw_breaker_try_acquire
-#cgo nocallback bw_breaker_try_acquire
+#cgo noescape bw_breaker_admit
+#cgo nocallback bw_breaker_admit
 #cgo noescape bw_breaker_record
 #cgo nocallback bw_breaker_record
 #cgo noescape bw_breaker_record_duration
@@ -40,7 +40,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -312,29 +311,6 @@ func (p Permit) recordQuiet(outcome Outcome) {
 	p.b.h.release()
 }
 
-// rejectionMessages caches the message of each breaker rejection reason (the library's
-// text is fixed per reason), so that a rejection allocates only its *Error.
-var rejectionMessages [8]atomic.Pointer[string]
-
-func breakerRejection(e *C.bw_error) error {
-	r := Reason(e.reason)
-	if e.status != C.BW_REJECTED || int(r) >= len(rejectionMessages) {
-		return newError(e)
-	}
-	msg := rejectionMessages[r].Load()
-	if msg == nil {
-		s := messageString(&e.message)
-		msg = &s
-		rejectionMessages[r].Store(msg)
-	}
-	err := &Error{Status: StatusRejected, Policy: Policy(e.policy), Reason: r,
-		HasRetryAfter: bool(e.has_retry_after), Message: *msg}
-	if err.HasRetryAfter {
-		err.RetryAfter = nanosToDuration(uint64(e.retry_after_ns))
-	}
-	return err
-}
-
 func (p Permit) record(outcome Outcome) error {
 	ptr := p.b.h.acquire()
 	var e C.bw_error
@@ -368,18 +344,63 @@ func (p Permit) Report(outcome Outcome, duration time.Duration) error {
 	return check(s, &e)
 }
 
-// Allow asks to run one call: a Permit, or an error matching ErrCircuitOpen (and
-// ErrTrialFull or ErrForcedOpen) with RetryAfter when the breaker refuses.
-func (b *CircuitBreaker) Allow() (Permit, error) {
+// The errors of the refusals that carry no retry-after hint: shared, allocation-free
+// values (like the sentinels, they must not be modified). An open breaker's refusal
+// allocates its *Error, which carries the time left (RetryAfter).
+var (
+	errTrialFull = &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker,
+		Reason: ReasonTrialFull, Message: "circuit breaker rejected the call: half-open trial full"}
+	errForcedOpen = &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker,
+		Reason: ReasonForcedOpen, Message: "circuit breaker rejected the call: forced open"}
+)
+
+const openMessage = "circuit breaker rejected the call: open"
+
+// refusal is the error of a refusal answered by bw_breaker_admit.
+func refusal(a *C.bw_breaker_admission) error {
+	switch a.reason {
+	case C.BW_REASON_TRIAL_FULL:
+		return errTrialFull
+	case C.BW_REASON_FORCED_OPEN:
+		return errForcedOpen
+	}
+	err := &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker, Reason: Reason(a.reason),
+		HasRetryAfter: bool(a.has_retry_after), Message: openMessage}
+	if a.reason != C.BW_REASON_OPEN {
+		err.Message = fmt.Sprintf("circuit breaker rejected the call (reason %d)", int(a.reason))
+	}
+	if err.HasRetryAfter {
+		err.RetryAfter = nanosToDuration(uint64(a.retry_after_ns))
+	}
+	return err
+}
+
+// admit is one call of bw_breaker_admit: a refusal is an answer (no error object, no
+// message written, nothing formatted).
+func (b *CircuitBreaker) admit() (C.bw_permit, error) {
 	ptr := b.h.acquire()
-	var e C.bw_error
-	p := Permit{b: b}
-	s := C.bw_breaker_try_acquire(ptr, &p.raw, &e)
+	var a C.bw_breaker_admission
+	s := C.bw_breaker_admit(ptr, &a, nil)
 	b.h.release()
 	if s != C.BW_OK {
-		return Permit{}, breakerRejection(&e)
+		// Only a panic in the library can fail a call with valid pointers.
+		return a.permit, &Error{Status: Status(s), Message: "bw_breaker_admit failed"}
 	}
-	return p, nil
+	if a.reason != C.BW_REASON_NONE {
+		return a.permit, refusal(&a)
+	}
+	return a.permit, nil
+}
+
+// Allow asks to run one call: a Permit, or an error matching ErrCircuitOpen (and
+// ErrTrialFull or ErrForcedOpen) with RetryAfter when the breaker refuses. The *Error
+// of a trial-full or forced-open refusal is shared (no allocation): do not modify it.
+func (b *CircuitBreaker) Allow() (Permit, error) {
+	raw, err := b.admit()
+	if err != nil {
+		return Permit{}, err
+	}
+	return Permit{b: b, raw: raw}, nil
 }
 
 func (b *CircuitBreaker) succeeded(err error) bool {

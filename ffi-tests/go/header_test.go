@@ -22,6 +22,8 @@ var notWrapped = map[string]string{
 	"bw_deadline_expired":                         "Go callers use their context (context.WithTimeout)",
 	"bw_deadline_at_ns":                           "Go callers use their context (context.WithTimeout)",
 	"bw_deadline_free":                            "Go callers use their context (context.WithTimeout)",
+	"bw_breaker_try_acquire":                      "Allow uses bw_breaker_admit (a refusal is answered without an error object)",
+	"bw_breaker_record_ptr":                       "Go passes the permit by value (bw_breaker_record)",
 	"bw_breaker_call":                             "guarded Go code runs in Go through the permit protocol (no C-to-Go callbacks)",
 	"bw_breaker_new":                              "its event callback would call into Go: the binding uses bw_breaker_new_json and polls events",
 	"bw_breaker_config_from_json":                 "the binding builds JSON itself and passes it to bw_breaker_new_json",

@@ -487,3 +487,67 @@ def test_the_c_setters_build_the_same_configuration_as_json():
             call(lib.bw_breaker_config_set_failure_rate, c, 0.5, 9, 10, 5)
     finally:
         lib.bw_breaker_config_free(c)
+
+
+# ---- the call() fast path (bw_breaker_admit / bw_breaker_record_ptr) ----
+
+
+def _fields(e):
+    return (type(e), e.args, str(e), e.message, e.status, e.status_name, e.policy, e.reason, e.retry_after)
+
+
+def test_call_refusals_equal_acquire_refusals(clock):
+    b = CircuitBreaker(consecutive_failures=1, open_duration=7, clock=clock)
+    fail(b)
+    clock.advance(2)
+    refused = []
+    for f in (b.acquire, lambda: b.call(int)):
+        with pytest.raises(CircuitOpenError) as e:
+            f()
+        refused.append(_fields(e.value))
+    assert refused[0] == refused[1]
+    assert refused[1][0] is CircuitOpenError
+    assert refused[1][-1] == 5.0
+    assert refused[1][3] == "circuit breaker rejected the call: open"
+    clock.advance(5)
+    p = b.acquire()  # the trial (1 call) is now full
+    for f in (b.acquire, lambda: b.call(int)):
+        with pytest.raises(TrialFullError) as e:
+            f()
+        refused.append(_fields(e.value))
+    assert refused[2] == refused[3] and refused[3][-1] is None
+    p.success()
+    b.force_open()
+    for f in (b.acquire, lambda: b.call(int)):
+        with pytest.raises(ForcedOpenError) as e:
+            f()
+        refused.append(_fields(e.value))
+    assert refused[4] == refused[5]
+    m = b.metrics()
+    assert (m.rejected_open, m.rejected_trial_full, m.rejected_forced_open) == (2, 2, 2)
+
+
+def test_call_fast_path_records_outcomes_and_pickles_refusals(clock):
+    import pickle
+
+    b = CircuitBreaker(consecutive_failures=2, open_duration=3, clock=clock)
+    assert b.call(lambda x, y=1: x + y, 1, y=2) == 3
+    with pytest.raises(ZeroDivisionError):
+        b.call(lambda: 1 / 0)
+    m = b.metrics()
+    assert (m.total_successes, m.total_failures, m.consecutive_failures) == (1, 1, 1)
+    with pytest.raises(ZeroDivisionError):
+        b.call(lambda: 1 / 0)
+    with pytest.raises(CircuitOpenError) as e:
+        b.call(int)
+    copy = pickle.loads(pickle.dumps(e.value))
+    assert _fields(copy) == _fields(e.value)
+
+
+def test_call_on_a_closed_breaker_raises_value_error():
+    b = CircuitBreaker()
+    b.close()
+    with pytest.raises(ValueError, match="circuit breaker is closed"):
+        b.call(int)
+    with pytest.raises(ValueError, match="circuit breaker is closed"):
+        b(int)()

@@ -812,6 +812,75 @@ pub unsafe extern "C" fn bw_breaker_record_duration(
     })
 }
 
+/// The answer of `bw_breaker_admit`: a permit, or why the breaker refused.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct bw_breaker_admission {
+    /// The permit when admitted (`reason` is `BW_REASON_NONE`): report its outcome once
+    /// with `bw_breaker_record` or `bw_breaker_record_ptr`. Zero when refused.
+    pub permit: bw_permit,
+    /// `BW_REASON_NONE` when admitted; else `BW_REASON_OPEN`, `BW_REASON_TRIAL_FULL` or
+    /// `BW_REASON_FORCED_OPEN`, as `bw_breaker_try_acquire` would report in its error.
+    pub reason: u32,
+    /// Whether `retry_after_ns` holds a hint (`BW_REASON_OPEN` only).
+    pub has_retry_after: bool,
+    /// For `BW_REASON_OPEN`: the time left in the open state, in nanoseconds; else 0.
+    pub retry_after_ns: u64,
+}
+
+/// `bw_breaker_try_acquire` for callers that treat a refusal as an answer rather than
+/// an error: the one call of a binding's hot path. Writes to `*out` either a permit
+/// (`out->reason == BW_REASON_NONE`) or the reason of the refusal with its retry-after
+/// hint. A refusal is counted in the metrics exactly as by `bw_breaker_try_acquire`, but
+/// it is not an error: the status is `BW_OK` and the thread's last error is left alone.
+/// Does not block, allocates nothing.
+///
+/// `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out` (`*out` is then not written).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_admit(
+    breaker: *const bw_breaker,
+    out: *mut bw_breaker_admission,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        let breaker = try_ref!(breaker);
+        let out = try_out!(out);
+        out.set(match breaker.shared.breaker.try_acquire_raw() {
+            Ok(raw) => bw_breaker_admission {
+                permit: raw.into(),
+                ..bw_breaker_admission::default()
+            },
+            Err(r) => bw_breaker_admission {
+                permit: bw_permit::default(),
+                reason: super::status::reason_code(r.reason),
+                has_retry_after: r.retry_after.is_some(),
+                retry_after_ns: r.retry_after.map_or(0, crate::clock::duration_nanos),
+            },
+        });
+        Ok(())
+    })
+}
+
+/// `bw_breaker_record` with the permit passed by pointer (cheaper to call from some
+/// foreign-function interfaces than a struct by value). `*permit` is read, not kept.
+///
+/// `BW_STALE` as `bw_breaker_record`; `BW_INVALID_ARGUMENT` for a NULL `breaker` or
+/// `permit`, or an unknown outcome.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bw_breaker_record_ptr(
+    breaker: *const bw_breaker,
+    permit: *const bw_permit,
+    outcome: u32,
+    err: *mut bw_error,
+) -> bw_status {
+    ffi_boundary!(err, {
+        let breaker = try_ref!(breaker);
+        let permit = *try_ref!(permit);
+        let outcome = try_enum!(outcome as Outcome);
+        record(breaker, permit, outcome, None)
+    })
+}
+
 /// Runs `func(user_data)` through the breaker, on the calling thread: it returns 0 for a
 /// success and anything else for a failure, which is recorded.
 ///

@@ -124,6 +124,19 @@ def _bind(functions: _Functions, table: dict[str, tuple[Any, list[Any], bool]]) 
         setattr(functions, name, f)
 
 
+def fast_function(name: str) -> Any:
+    """A second binding of the declared, GIL-keeping function ``name`` for a hot path:
+    without ``argtypes``, so ctypes converts nothing. Callers must pass only ctypes
+    pointers (``c_void_p``, ``byref()``), ``None`` for NULL, and Python ints for
+    ``int``-sized integer parameters (enum codes): the conversion of typed arguments
+    costs more than the foreign call itself. Returns the C ``int`` status."""
+    if name not in _FUNCTIONS or not _FUNCTIONS[name][2]:
+        raise ValueError(f"{name} is not a declared GIL-keeping function")
+    f = _DLLS[2][name]  # a new function object: the declared one keeps its argtypes
+    f.restype = ctypes.c_int
+    return f
+
+
 def declare(table: dict[str, tuple[Any, list[Any], bool]]) -> None:
     """Declares more C functions on :data:`lib`, in the format of ``_FUNCTIONS``: a policy
     module registers its own functions at import (``_lib.declare({...})``)."""

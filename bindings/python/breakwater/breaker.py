@@ -40,6 +40,7 @@ import ctypes
 import enum
 import functools
 import json as _json
+import sys
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass
@@ -81,6 +82,13 @@ class bw_permit(ctypes.Structure):
     """``bw_permit``: a permit, by value."""
 
     _fields_ = [("generation", c_uint64), ("acquired_ns", c_uint64)]
+
+
+class bw_breaker_admission(bw_permit):
+    """``bw_breaker_admission``: its first member is a ``bw_permit`` (hence the base
+    class: an admission is passed where a permit pointer is expected)."""
+
+    _fields_ = [("reason", c_uint32), ("has_retry_after", ctypes.c_bool), ("retry_after_ns", c_uint64)]
 
 
 class bw_breaker_event(ctypes.Structure):
@@ -212,6 +220,16 @@ _lib.declare(
         "bw_breaker_free": (None, [BREAKER_P], KEEP_GIL),
         "bw_breaker_try_acquire": (c_int32, [BREAKER_P, POINTER(bw_permit), ERROR_P], KEEP_GIL),
         "bw_breaker_record": (c_int32, [BREAKER_P, bw_permit, c_uint32, ERROR_P], KEEP_GIL),
+        "bw_breaker_admit": (
+            c_int32,
+            [BREAKER_P, POINTER(bw_breaker_admission), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_record_ptr": (
+            c_int32,
+            [BREAKER_P, POINTER(bw_permit), c_uint32, ERROR_P],
+            KEEP_GIL,
+        ),
         "bw_breaker_record_duration": (
             c_int32,
             [BREAKER_P, bw_permit, c_uint32, c_uint64, ERROR_P],
@@ -259,6 +277,20 @@ _lib.declare(
         ),
     }
 )
+
+
+# The hot path of call(): no argument conversion (see _lib.fast_function), no error
+# object (a refusal is an answer of bw_breaker_admit, not an error), and the admission
+# as an array of 32-bit words, which ctypes passes as a pointer without a byref():
+# [0:4] the permit (what bw_breaker_record_ptr reads), [4] reason, [5] has_retry_after
+# (its first byte), [6:8] retry_after_ns (native byte order).
+_admit = _lib.fast_function("bw_breaker_admit")
+_record_ptr = _lib.fast_function("bw_breaker_record_ptr")
+_Admission = c_uint32 * 8
+assert ctypes.sizeof(_Admission) == ctypes.sizeof(bw_breaker_admission)
+assert bw_breaker_admission.reason.offset == 16
+assert bw_breaker_admission.has_retry_after.offset == 20
+assert bw_breaker_admission.retry_after_ns.offset == 24
 
 
 class State(enum.Enum):
@@ -504,6 +536,49 @@ def _rejection(err: _abi.bw_error) -> errors.BreakwaterError:
     )
 
 
+# The refusals reported by bw_breaker_admit (which carries no message): the exception
+# class and attributes of each reason, with the library's message (`<policy> rejected
+# the call: <reason>`).
+_REFUSALS: dict[int, tuple[type[errors.BreakwaterError], str, dict[str, Any]]] = {
+    reason: (cls, message, errors._rejection_attributes(message, _abi.POLICY_CIRCUIT_BREAKER, reason))
+    for reason, cls, message in [
+        (_abi.REASON_OPEN, errors.CircuitOpenError, "circuit breaker rejected the call: open"),
+        (
+            _abi.REASON_TRIAL_FULL,
+            errors.TrialFullError,
+            "circuit breaker rejected the call: half-open trial full",
+        ),
+        (
+            _abi.REASON_FORCED_OPEN,
+            errors.ForcedOpenError,
+            "circuit breaker rejected the call: forced open",
+        ),
+    ]
+}
+# Where an _Admission keeps the halves of retry_after_ns and the has_retry_after byte.
+_HI, _LO, _HAS = (7, 6, 0xFF) if sys.byteorder == "little" else (6, 7, 0xFF000000)
+_new_exception = BaseException.__new__
+
+
+def _refusal(adm: Any) -> errors.BreakwaterError:
+    """The exception for a refusal reported by ``bw_breaker_admit`` into an
+    ``_Admission``: as ``errors.from_error`` would build it from ``bw_try_acquire``'s
+    error object (tested), without its cost."""
+    cls, message, attributes = _REFUSALS[adm[4]]
+    e = _new_exception(cls, message)
+    d = attributes.copy()
+    if adm[5] & _HAS:
+        d["retry_after"] = (adm[_HI] << 32 | adm[_LO]) / 1e9
+    e.__dict__ = d
+    return e
+
+
+def _admit_failed(status: int) -> errors.BreakwaterError:
+    """The exception for a failed ``bw_breaker_admit`` on a live handle (a panic in the
+    library): its message is the thread's last error."""
+    return errors.error_class(status)(_lib.last_error_message(), status=status)
+
+
 def _err() -> _abi.bw_error:
     try:
         return _tls.err  # type: ignore[no-any-return]
@@ -621,6 +696,7 @@ class CircuitBreaker:
             lib.bw_breaker_config_free(cfg)
         self._h = Handle(self, ptr, lib.bw_breaker_free, "circuit breaker")
         self._ptr = ptr
+        self._vp = ctypes.cast(ptr, c_void_p)
 
     def _setup(self, classify: Optional[Classify], ignore: Any, failure_on: Any) -> None:
         if classify is not None and not callable(classify):
@@ -641,6 +717,7 @@ class CircuitBreaker:
         self._on_transition = None
         self._h = Handle(self, ptr, lib.bw_breaker_free, "circuit breaker")
         self._ptr = ptr
+        self._vp = ctypes.cast(ptr, c_void_p)
         return self
 
     # -- callbacks ------------------------------------------------------------------
@@ -713,21 +790,27 @@ class CircuitBreaker:
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Runs ``fn(*args, **kwargs)`` through the breaker and returns its result; an
         exception it raises is recorded (see ``classify``) and re-raised unchanged."""
-        raw = bw_permit()
-        err = _err()
-        ptr = self._h.get()
-        status = lib.bw_breaker_try_acquire(ptr, ctypes.byref(raw), ctypes.byref(err))
+        # One foreign call each way, no error object (see _admit); `self` keeps the
+        # handle alive for the whole call.
+        # After close() the handle is None: bw_breaker_admit refuses NULL, and the
+        # failure branch raises the ValueError (no check on the fast path).
+        handle = self._vp
+        adm = _Admission()
+        status = _admit(handle, adm, None)
         if status:
-            self._raise_pending()
-            raise _rejection(err)
+            self._h.get()
+            raise _admit_failed(status)
+        if adm[4]:
+            if self._pending:
+                self._raise_pending()
+            raise _refusal(adm)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            lib.bw_breaker_record(ptr, raw, int(self._classify_exception(exc)), None)
+            _record_ptr(handle, adm, int(self._classify_exception(exc)), None)
             self._raise_pending()
             raise
-        outcome = self._classify_value(result) if self._classify is not None else 0
-        lib.bw_breaker_record(ptr, raw, outcome, None)
+        _record_ptr(handle, adm, 0 if self._classify is None else self._classify_value(result), None)
         if self._pending:
             self._raise_pending()
         return result
@@ -823,6 +906,7 @@ class CircuitBreaker:
         """Makes later calls raise ``ValueError`` (the handle is freed with the object).
         Idempotent."""
         self._h.close()
+        self._vp = None
 
     def __repr__(self) -> str:
         if self._h.closed:

@@ -1,0 +1,60 @@
+package gotests
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	bw "github.com/breakwater-rs/breakwater/bindings/go"
+)
+
+// The refusals of Allow/Execute (answered by bw_breaker_admit): reason, sentinels,
+// message, retry-after, counts; and no allocation for the refusals without a hint.
+func TestBreakerRefusalsCarryReasonMessageAndRetryAfter(t *testing.T) {
+	clock := bw.NewManualClock()
+	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 30 * time.Second}, clock)
+	fail(t, b, 1)
+	clock.Advance(10 * time.Second)
+	_, err := b.Allow()
+	var e *bw.Error
+	if !errors.As(err, &e) || !errors.Is(err, bw.ErrCircuitOpen) || errors.Is(err, bw.ErrTrialFull) {
+		t.Fatalf("Allow on open = %v", err)
+	}
+	if e.Status != bw.StatusRejected || e.Policy != bw.PolicyCircuitBreaker || e.Reason != bw.ReasonOpen ||
+		!e.HasRetryAfter || e.RetryAfter != 20*time.Second ||
+		err.Error() != "breakwater: circuit breaker rejected the call: open" {
+		t.Fatalf("open refusal = %+v (%q)", e, err.Error())
+	}
+
+	clock.Advance(20 * time.Second)
+	trial, err := b.Allow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Execute(func() error { t.Fatal("ran"); return nil })
+	if !errors.As(err, &e) || !errors.Is(err, bw.ErrTrialFull) || !errors.Is(err, bw.ErrCircuitOpen) ||
+		e.Reason != bw.ReasonTrialFull || e.HasRetryAfter ||
+		err.Error() != "breakwater: circuit breaker rejected the call: half-open trial full" {
+		t.Fatalf("trial-full refusal = %+v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = b.Allow() }); n != 0 {
+		t.Fatalf("a trial-full refusal allocates %v times", n)
+	}
+	if err := trial.Success(); err != nil {
+		t.Fatal(err)
+	}
+
+	b.ForceOpen()
+	_, err = b.Allow()
+	if !errors.As(err, &e) || !errors.Is(err, bw.ErrForcedOpen) || e.Reason != bw.ReasonForcedOpen ||
+		e.HasRetryAfter || err.Error() != "breakwater: circuit breaker rejected the call: forced open" {
+		t.Fatalf("forced-open refusal = %+v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = b.Execute(func() error { return nil }) }); n != 0 {
+		t.Fatalf("a forced-open refusal allocates %v times", n)
+	}
+	m := b.Metrics()
+	if m.RejectedOpen != 1 || m.RejectedTrialFull != 102 || m.RejectedForcedOpen != 102 || m.TotalSuccesses != 1 {
+		t.Fatalf("metrics = %+v", m)
+	}
+}
