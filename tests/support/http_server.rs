@@ -306,11 +306,20 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
         .expect("spawn a test server thread")
 }
 
-/// Keeps a handle to join at stop, forgetting the finished ones.
+/// Keeps a handle to join at stop, and joins the ones whose closure has returned.
+///
+/// `is_finished` turns true when the thread's closure has returned, before the thread itself
+/// has exited: dropping such a handle (detaching the thread) let a `test-http-*` thread
+/// outlive `stop`. Joining it instead waits for the exit, which is then imminent.
 fn push(threads: &Threads, t: JoinHandle<()>) {
     let mut list = threads.lock().unwrap();
-    list.retain(|t| !t.is_finished());
+    let (done, running): (Vec<_>, Vec<_>) = list.drain(..).partition(|t| t.is_finished());
+    *list = running;
     list.push(t);
+    drop(list);
+    for t in done {
+        let _ = t.join();
+    }
 }
 
 fn handle(shared: &Shared, mut request: tiny_http::Request) {
