@@ -34,6 +34,7 @@ fi
 
 echo "== Go" >&2
 if command -v go >/dev/null 2>&1; then
+  source scripts/dev-prefix.sh  # the binding links the static library via pkg-config
   # Best of 5 runs of each benchmark (as Python's best of 7): load from other processes
   # only ever adds time.
   (cd benches/bindings/go && CGO_ENABLED=1 go test -run '^$' -bench . -benchtime 1s -count 5) \

@@ -2,9 +2,13 @@
 // resilience kit (circuit breaker, retry, deadlines, bulkheads, rate limiting) written in
 // Rust, through its C ABI.
 //
-// The package links the shared library of the repository it lives in
-// (target/release/libbreakwater.so, built by `cargo build --release`) with an rpath, so
-// tests and programs run without LD_LIBRARY_PATH. Guarded Go code always runs in Go:
+// The module is self-contained: the C header (breakwater.h) is inside it, and the
+// library is linked statically through pkg-config (package breakwater-static), so a
+// binary runs anywhere, with no libbreakwater.so beside it. Install the C library once
+// (from a checkout: `make install PREFIX=$HOME/.local`) and let pkg-config find it
+// (`export PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig`); a missing library stops the
+// build at once with pkg-config's one-line "Package breakwater-static was not found".
+// Guarded Go code always runs in Go:
 // the binding uses the library's callback-free protocols, never C-to-Go callbacks.
 //
 // Errors are *Error values that match the sentinel errors of this package with
@@ -13,8 +17,7 @@
 package breakwater
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/release -lbreakwater -Wl,-rpath,${SRCDIR}/../../target/release
+#cgo pkg-config: breakwater-static
 
 // For every C function this package calls (a function must be called to be listed):
 // the library keeps no Go pointer after the call (noescape: Go may keep the error

@@ -49,6 +49,7 @@ fi
 
 if have go "the Go example"; then
   echo "-- examples/go"
+  source scripts/dev-prefix.sh
   unformatted=$(cd examples/go && gofmt -l .)
   if [ -n "$unformatted" ]; then
     echo "error: gofmt needed on: $unformatted" >&2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Go suite: builds the library (release profile: the binding links
-# target/release/libbreakwater.so through ${SRCDIR} with an rpath), then runs `go vet`,
+# Go suite: installs the library into target/prefix (`make install`, as users do) so that
+# the binding links its static library through pkg-config, then runs `go vet`,
 # `go test` and `go test -race` on the binding's own tests (bindings/go) and on the tests
 # that use it as a client (ffi-tests/go). No third-party Go module is needed, so nothing
 # is downloaded.
@@ -15,7 +15,7 @@ echo "== Go: bindings/go and ffi-tests/go"
 need go "the Go suite" || exit 0
 need cc "the Go suite (cgo)" || exit 0
 
-cargo build --release --lib
+source scripts/dev-prefix.sh
 # GOPROXY=off: the modules have no dependency to fetch (the tests reach the binding
 # through a replace directive).
 export CGO_ENABLED=1 GOPROXY=off

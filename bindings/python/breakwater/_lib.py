@@ -66,21 +66,33 @@ def _library_name() -> str:
     return "libbreakwater.so"
 
 
+def _checkout_root(package_dir: Path) -> Path | None:
+    """The repository root when the package is used from a source checkout (the package
+    folder is ``bindings/python/breakwater`` next to the crate's ``Cargo.toml``), else
+    ``None``: an installed package has no cargo target folder to look in."""
+    root = package_dir.parent.parent.parent
+    if (package_dir.parent / "setup.py").is_file() and (root / "Cargo.toml").is_file():
+        return root
+    return None
+
+
 def candidates() -> list[Path]:
-    """Where the library is looked for, in order: the package folder, then the cargo
-    target folders (``$CARGO_TARGET_DIR``, then the repository's ``target/``), release
-    before debug. ``BREAKWATER_LIB``, when set, replaces the whole list."""
+    """Where the library is looked for, in order: the package folder (where the wheel
+    puts it), then, in a source checkout only, the cargo target folders
+    (``$CARGO_TARGET_DIR``, then the repository's ``target/``), release before debug.
+    ``BREAKWATER_LIB``, when set, replaces the whole list."""
     name = _library_name()
     here = Path(__file__).resolve().parent
     found = [here / name]
-    targets = []
-    if os.environ.get("CARGO_TARGET_DIR"):
-        targets.append(Path(os.environ["CARGO_TARGET_DIR"]))
-    # bindings/python/breakwater/_lib.py -> the repository root is three levels up.
-    targets.append(here.parents[2] / "target")
-    for target in targets:
-        found.append(target / "release" / name)
-        found.append(target / "debug" / name)
+    root = _checkout_root(here)
+    if root is not None:
+        targets = []
+        if os.environ.get("CARGO_TARGET_DIR"):
+            targets.append(Path(os.environ["CARGO_TARGET_DIR"]))
+        targets.append(root / "target")
+        for target in targets:
+            found.append(target / "release" / name)
+            found.append(target / "debug" / name)
     return found
 
 
@@ -89,15 +101,22 @@ def _find() -> Path:
     if explicit:
         path = Path(explicit)
         if not path.is_file():
-            raise ImportError(f"BREAKWATER_LIB={explicit} is not a file")
+            raise ImportError(
+                f"BREAKWATER_LIB={explicit} is not a file: point it at libbreakwater "
+                "(e.g. target/release/libbreakwater.so), or unset it to use the library "
+                "inside the package"
+            )
         return path
-    for path in candidates():
+    tried = candidates()
+    for path in tried:
         if path.is_file():
             return path
-    tried = ", ".join(str(p) for p in candidates())
+    listing = "\n".join(f"  {p}" for p in tried)
     raise ImportError(
-        f"breakwater library not found (tried {tried}); build it with "
-        "`cargo build --release` or set BREAKWATER_LIB to its path"
+        f"the breakwater library ({_library_name()}) was not found; tried:\n{listing}\n"
+        "Install the package as a wheel (`pip install ./bindings/python` from the "
+        "repository builds one with the library inside), or build the library with "
+        "`cargo build --release` in a checkout, or set BREAKWATER_LIB to its path."
     )
 
 
