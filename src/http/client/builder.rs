@@ -218,7 +218,12 @@ impl ServiceClientBuilder {
         };
         let key = ClientKey {
             profile: self.profile.clone(),
-            instances: self.instances.clone(),
+            // Compared in normal form: `HTTP://A.local/` is `http://a.local`.
+            instances: self
+                .instances
+                .iter()
+                .map(|u| crate::http::base_url::normalize(u).unwrap_or_else(|_| u.clone()))
+                .collect(),
             strategy: self.strategy,
             health: self.health.clone(),
         };
