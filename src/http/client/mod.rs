@@ -94,7 +94,7 @@ use crate::ratelimit::RateLimiter;
 use crate::{
     Ctx,
     error::{Error, PolicyKind},
-    http::{HttpOutcome, classify},
+    http::HttpOutcome,
 };
 
 /// Everything a client's clones share.
