@@ -17,15 +17,17 @@
 //! - anything else is returned as it is.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::attempt::AttemptError;
+use super::attempt::{AttemptError, CallState};
 use super::call::Request;
 use super::{HttpError, Inner, Reply};
 use crate::bulkhead::Bulkhead;
 use crate::clock::Clock;
 use crate::ctx::Ctx;
 use crate::error::Error;
+use crate::http::classify::HttpOutcome;
 use crate::http::profile::Profile;
 use crate::pipeline::Pipeline;
 use crate::ratelimit::RateLimiter;
@@ -90,9 +92,7 @@ impl Inner {
         caller: Option<&Ctx>,
         request: Request,
     ) -> Result<Reply, Error<HttpError>> {
-        self.counters
-            .calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let result = self.run_pipeline(caller, request);
         self.counters.finished(&result);
         result
@@ -104,7 +104,7 @@ impl Inner {
         request: Request,
     ) -> Result<Reply, Error<HttpError>> {
         if let Some(message) = &request.invalid {
-            let e = HttpError::new(crate::http::HttpOutcome::Invalid, "", message.clone());
+            let e = HttpError::new(HttpOutcome::Invalid, "", message.clone());
             return Err(Error::failed(e.with_call(
                 &request.correlation_id,
                 request.idempotency_key.as_deref(),
@@ -119,8 +119,9 @@ impl Inner {
                 &fresh
             }
         };
+        // The pipeline wants a closure that owns what it uses.
         let inner = Arc::clone(self);
-        let call = Arc::new(super::attempt::CallState::new(request));
+        let call = CallState::new(request);
         let result = self
             .engine
             .call_ctx(ctx, move |attempt_ctx| inner.attempt(attempt_ctx, &call));
