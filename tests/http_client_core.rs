@@ -399,3 +399,30 @@ fn bad_configuration_is_refused_naming_the_field() {
         .unwrap_err();
     assert_eq!(e.field, "interval");
 }
+
+#[test]
+fn a_cancelled_call_sends_nothing_and_takes_no_permit() {
+    let server = TestServer::start();
+    let clock = ManualClock::new();
+    let mut p = profile(3, 100);
+    p.rate_limit_per_sec = Some(1);
+    p.bulkhead = Some(1);
+    let c = client(&[server.url()], p, &clock);
+    let token = breakwater::CancelToken::new();
+    token.cancel();
+    let ctx = Ctx::with_clock(Clock::from(&clock)).with_cancel(token);
+    match c.get("/").ctx(&ctx).send() {
+        // The pipeline of the client's policies stops a cancelled call before its first stage.
+        Err(Error::Rejected {
+            policy: PolicyKind::Pipeline,
+            reason: RejectReason::Cancelled,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.count(), 0);
+    assert_eq!(c.bulkhead().unwrap().metrics().available, 1);
+    // The rate limiter's one permit of this second is still there.
+    assert_eq!(c.get("/").send().unwrap().status(), 200);
+    assert_eq!(c.metrics().rejected, 1);
+}

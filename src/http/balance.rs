@@ -100,12 +100,14 @@ impl fmt::Debug for Balancer {
 
 impl Balancer {
     /// A balancer over `urls` (base URLs such as `http://10.0.0.1:8080` or
-    /// `https://api.local/v2`; a trailing `/` is dropped). Every instance starts healthy.
+    /// `https://api.local/v2`), normalised: the scheme and host lower-case, trailing `/`
+    /// dropped. Every instance starts healthy.
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] on the field `instances` when the list is empty or a URL does not
-    /// start with `http://` or `https://`, has no host, or contains whitespace.
+    /// A [`ConfigError`] on the field `instances`, naming the URL and the problem, when the
+    /// list is empty or a URL is not an `http://` or `https://` base URL with a host, a
+    /// valid port (1-65535) and no query, fragment, user information or whitespace.
     ///
     /// # Examples
     ///
@@ -115,6 +117,11 @@ impl Balancer {
     /// let e = Balancer::new(Vec::<String>::new(), Strategy::Random).unwrap_err();
     /// assert_eq!(e.field, "instances");
     /// assert!(Balancer::new(["ftp://a.local"], Strategy::Random).is_err());
+    /// let e = Balancer::new(["http://a.local:99999"], Strategy::Random).unwrap_err();
+    /// assert!(e.message.contains("invalid port"), "{e}");
+    /// let lb = Balancer::new(["HTTP://A.local/"], Strategy::Random)?;
+    /// assert_eq!(lb.url(0), Some("http://a.local"));
+    /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn new<I, S>(urls: I, strategy: Strategy) -> Result<Balancer, ConfigError>
     where
@@ -124,22 +131,11 @@ impl Balancer {
         let mut instances = Vec::new();
         for url in urls {
             let url: String = url.into();
-            let base = url.trim_end_matches('/');
-            let host = base
-                .strip_prefix("http://")
-                .or_else(|| base.strip_prefix("https://"));
-            match host {
-                Some(h) if !h.is_empty() && !base.chars().any(char::is_whitespace) => {}
-                _ => {
-                    return Err(ConfigError::new(
-                        PolicyKind::Http,
-                        "instances",
-                        format!("must be http:// or https:// base URLs with a host, got {url:?}"),
-                    ));
-                }
-            }
+            let base = super::base_url::normalize(&url).map_err(|problem| {
+                ConfigError::new(PolicyKind::Http, "instances", format!("entry {problem}"))
+            })?;
             instances.push(Instance {
-                url: base.into(),
+                url: base.into_boxed_str(),
                 in_flight: AtomicUsize::new(0),
                 healthy: AtomicBool::new(true),
             });

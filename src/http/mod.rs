@@ -39,6 +39,7 @@
 //! TLS. The `http-tls` feature adds HTTPS (ureq with rustls).
 
 pub mod balance;
+mod base_url;
 pub mod classify;
 pub mod client;
 mod health;

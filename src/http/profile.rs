@@ -13,6 +13,7 @@
 //! | retry: backoff | 0.5 s doubling, cap 10 s | 1 s doubling, cap 60 s |
 //! | retry: jitter | ±10 %, floor 0.1 s | ×0.5..1.5 |
 //! | attempt timeout | 10 s | 5 s |
+//! | longest `Retry-After` waited for | 30 s | 30 s |
 //!
 //! In JSON every duration is a whole number of milliseconds (`*_ms`); a field left out
 //! takes the [`Profile::normal`] value, and an unknown field is refused (a typo must not
@@ -96,6 +97,12 @@ pub struct Profile {
     /// The deadline of a whole call, all attempts and delays included; `None`: only the
     /// caller's deadline, if any.
     pub deadline_ms: Option<u64>,
+    /// The longest `Retry-After` hint the client waits for before a retry. A server that
+    /// asks for a longer wait (a 503 with `Retry-After: 3600`) ends the call at once with
+    /// its error and hint ([`HttpError::retry_after`](super::HttpError::retry_after)),
+    /// instead of parking the caller (and a bulkhead permit) that long. Defaults to 30 000
+    /// (30 s).
+    pub max_retry_after_ms: u64,
 }
 
 impl Default for Profile {
@@ -133,6 +140,7 @@ impl Profile {
             min_delay_ms: 0,
             attempt_timeout_ms: 5_000,
             deadline_ms: None,
+            max_retry_after_ms: 30_000,
         }
     }
 
@@ -266,6 +274,16 @@ impl Profile {
         };
         e.policy = PolicyKind::Http;
         e
+    }
+
+    /// The longest `Retry-After` hint waited for (see
+    /// [`max_retry_after_ms`](Profile::max_retry_after_ms)).
+    ///
+    /// ```
+    /// assert_eq!(breakwater::http::Profile::normal().max_retry_after().as_secs(), 30);
+    /// ```
+    pub fn max_retry_after(&self) -> Duration {
+        ms(self.max_retry_after_ms)
     }
 
     /// The attempt timeout.
