@@ -214,6 +214,7 @@ impl TripPolicy {
 /// | `half_open_max_calls` | 1 |
 /// | `success_threshold` | `None` = `half_open_max_calls` |
 /// | `half_open_max_wait` | `None` = `open_duration` |
+/// | `interval` | `None` (closed-state counts never cleared) |
 ///
 /// # JSON
 ///
@@ -293,6 +294,12 @@ pub struct BreakerConfig {
     /// duration. Greater than zero.
     #[serde(rename = "half_open_max_wait_ms", with = "opt_millis")]
     pub half_open_max_wait: Option<Duration>,
+    /// The cyclic period of the closed state (gobreaker's `Interval`): every `interval`
+    /// in the closed state the counts are cleared and a new generation starts (outcomes
+    /// of calls admitted before are then stale). `None` never clears them. Greater than
+    /// zero; count policies only (a time-based window already forgets on its own).
+    #[serde(rename = "interval_ms", with = "opt_millis")]
+    pub interval: Option<Duration>,
 }
 
 impl Default for BreakerConfig {
@@ -306,6 +313,7 @@ impl Default for BreakerConfig {
             half_open_max_calls: 1,
             success_threshold: None,
             half_open_max_wait: None,
+            interval: None,
         }
     }
 }
@@ -478,6 +486,15 @@ impl BreakerConfig {
         }
         if let Some(w) = self.half_open_max_wait {
             check_duration("half_open_max_wait", w)?;
+        }
+        if let Some(i) = self.interval {
+            check_duration("interval", i)?;
+            if matches!(self.policy.window(), Some(Window::Time(_))) {
+                return Err(err(
+                    "interval",
+                    "applies to count policies only: a time-based window already forgets old outcomes",
+                ));
+            }
         }
         Ok(())
     }
@@ -803,6 +820,30 @@ impl BreakerBuilder {
     /// ```
     pub fn half_open_max_wait(mut self, d: Duration) -> Self {
         self.config.half_open_max_wait = Some(d);
+        self
+    }
+
+    /// Clears the closed state's counts every `d` and starts a new generation
+    /// (gobreaker's `Interval`; see [`BreakerConfig::interval`]). The clearing is applied
+    /// lazily, by the first failure, `state`/`metrics` or locked admission after the
+    /// interval ends. Defaults to never.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = breakwater::ManualClock::new();
+    /// let b = breakwater::CircuitBreaker::builder()
+    ///     .consecutive_failures(3)
+    ///     .interval(Duration::from_secs(10))
+    ///     .clock(clock.clone().into())
+    ///     .build()
+    ///     .unwrap();
+    /// let _ = b.call(|| Err::<(), _>("down"));
+    /// let _ = b.call(|| Err::<(), _>("down"));
+    /// clock.advance(Duration::from_secs(10));
+    /// assert_eq!(b.metrics().current.failures, 0);
+    /// ```
+    pub fn interval(mut self, d: Duration) -> Self {
+        self.config.interval = Some(d);
         self
     }
 

@@ -80,6 +80,8 @@ struct Params {
     max_calls: u32,
     success_threshold: u32,
     max_wait: u64,
+    /// The closed state's interval (0: none).
+    interval_nanos: u64,
     /// Durations are measured (a slow-call policy or a call listener).
     needs_time: bool,
     /// Successes are counted lock-free while closed (count policies).
@@ -135,6 +137,7 @@ impl Params {
             max_calls: config.half_open_max_calls,
             success_threshold: config.effective_success_threshold(),
             max_wait: duration_nanos(config.effective_half_open_max_wait()),
+            interval_nanos: config.interval.map_or(0, duration_nanos),
             needs_time: slow_nanos.is_some() || has_call_listener,
             lockfree_success: !config.policy.is_rate(),
             time_window: matches!(config.policy.window(), Some(Window::Time(_))),
@@ -227,6 +230,11 @@ impl Shared {
         let stripes: Box<[Stripe]> = (0..n).map(|_| Stripe::new(key)).collect();
         let window = config.policy.window().map(RateWindow::new);
         let events = VecDeque::with_capacity(if on_transition.is_empty() { 0 } else { 16 });
+        let interval_end = if params.interval_nanos == 0 {
+            0
+        } else {
+            clock.nanos().saturating_add(params.interval_nanos)
+        };
         Shared {
             hot: Hot {
                 word: AtomicU64::new(pack(State::Closed, FIRST_GENERATION, false)),
@@ -234,6 +242,7 @@ impl Shared {
                 half_open_until: AtomicU64::new(0),
                 key: AtomicU64::new(key),
                 fast_until: AtomicU64::new(0),
+                interval_end: AtomicU64::new(interval_end),
             },
             stripes,
             stripe_mask: n - 1,
@@ -251,6 +260,7 @@ impl Shared {
                 open_k: 0,
                 open_until: 0,
                 half_open_until: 0,
+                interval_end,
                 events,
             }),
             delivery: Mutex::new(()),
@@ -311,13 +321,21 @@ impl Shared {
         (self.hot.word.load(Ordering::Acquire) == w).then_some(key)
     }
 
+    /// With an `interval`: whether the closed state's interval has ended (a coarse
+    /// reading: at most a tick late, never early). Always false without one.
+    #[inline]
+    fn interval_due(&self) -> bool {
+        self.params.interval_nanos != 0
+            && self.clock.nanos_coarse() >= self.hot.interval_end.load(Ordering::Acquire)
+    }
+
     // ---- admission
 
     #[inline]
     pub(crate) fn try_acquire(&self) -> Result<RawPermit, BreakerRejected> {
         let w = self.hot.word.load(Ordering::Acquire);
         let state = word_state(w);
-        if state.counts_lock_free() {
+        if state.counts_lock_free() && !self.interval_due() {
             if let Some(key) = self.admission_key(w) {
                 let stripe = self.stripe();
                 let mut v = stripe.fast.load(Ordering::Relaxed);
@@ -351,7 +369,7 @@ impl Shared {
     pub(crate) fn admit(&self) -> Result<Admission, BreakerRejected> {
         let w = self.hot.word.load(Ordering::Acquire);
         let state = word_state(w);
-        if state.counts_lock_free() {
+        if state.counts_lock_free() && !self.interval_due() {
             return Ok(Admission::Deferred(RawPermit {
                 generation: word_generation(w),
                 acquired_nanos: self.stamp(),
@@ -589,6 +607,9 @@ impl Shared {
                     now.precise();
                 }
                 Outcome::Success if self.params.time_window => {
+                    now.coarse();
+                }
+                _ if self.params.interval_nanos != 0 => {
                     now.coarse();
                 }
                 _ => {}
@@ -847,8 +868,50 @@ impl Shared {
                 self.transition(inner, State::Open, TransitionReason::HalfOpenTimeout, now);
                 true
             }
+            State::Closed
+                if self.params.interval_nanos != 0 && now.coarse() >= inner.interval_end =>
+            {
+                self.next_interval(inner, now);
+                false
+            }
             _ => false,
         }
+    }
+
+    /// The closed state's interval ended: clears the counts and starts a new generation
+    /// in the closed state, without a transition (nothing for the listeners: the state
+    /// did not change). What the stripes counted goes to the totals, as at a transition.
+    /// Under the lock.
+    fn next_interval(&self, inner: &mut Inner, now: &mut Now<'_>) {
+        let t = now.coarse();
+        for stripe in self.stripes.iter() {
+            let v = stripe.fast.swap(0, Ordering::AcqRel);
+            if v & ACTIVE != 0 {
+                inner.totals.requests += stripe_requests(v);
+                inner.totals.successes += stripe_successes(v);
+            }
+        }
+        inner.generation += 1;
+        inner.cur = Counts::default();
+        inner.window_start = 0;
+        inner.window_failures = 0;
+        if let Some(w) = inner.window.as_mut() {
+            w.clear();
+        }
+        // The next boundary after `t` on the interval grid, so that a breaker left alone
+        // for several intervals clears once, not once per missed interval.
+        let missed = (t - inner.interval_end) / self.params.interval_nanos;
+        inner.interval_end = inner
+            .interval_end
+            .saturating_add((missed + 1).saturating_mul(self.params.interval_nanos));
+        self.hot
+            .interval_end
+            .store(inner.interval_end, Ordering::Release);
+        self.hot.word.store(
+            pack(State::Closed, inner.generation, false),
+            Ordering::Release,
+        );
+        self.rekey(inner);
     }
 
     /// Starts a new generation in state `to`. Under the lock.
@@ -907,7 +970,13 @@ impl Shared {
                     .half_open_until
                     .store(inner.half_open_until, Ordering::Release);
             }
-            State::Closed => inner.open_k = 0,
+            State::Closed => {
+                inner.open_k = 0;
+                inner.interval_end = at.saturating_add(self.params.interval_nanos);
+                self.hot
+                    .interval_end
+                    .store(inner.interval_end, Ordering::Release);
+            }
             State::ForcedOpen | State::Disabled => {}
         }
         self.hot
@@ -925,13 +994,20 @@ impl Shared {
         }
     }
 
-    /// `reset()` (always a new generation), `force_open()`, `disable()` (no-ops when
-    /// already in that mode).
+    /// `reset()` (always a new generation), `force_open()`, `disable()`,
+    /// `transition_to_open()`, `transition_to_half_open()` (no-ops when already in that
+    /// state). The timed ones first apply a due lazy transition, so that opening a breaker
+    /// whose open period has run out starts a new period.
     pub(crate) fn manual(&self, to: State, reason: TransitionReason) {
         let mut now = Now::new(&self.clock);
         now.precise();
         let mut inner = self.inner.lock();
+        if matches!(to, State::Open | State::HalfOpen) {
+            self.apply_due(&mut inner, &mut now);
+        }
         if to != State::Closed && inner.state == to {
+            drop(inner);
+            self.deliver();
             return;
         }
         self.transition(&mut inner, to, reason, &mut now);
@@ -1072,6 +1148,27 @@ impl Shared {
             self.deliver();
         }
         state
+    }
+
+    /// While open: the time left before a trial may be admitted (zero once it has come,
+    /// even before the lazy transition is applied); `None` in every other state. Reads,
+    /// never transitions.
+    pub(crate) fn remaining_open(&self) -> Option<Duration> {
+        let w = self.hot.word.load(Ordering::Acquire);
+        if word_state(w) != State::Open {
+            return None;
+        }
+        let until = self.hot.open_until.load(Ordering::Acquire);
+        if self.hot.word.load(Ordering::Acquire) != w {
+            // A transition landed between the two reads: read again, under the lock.
+            let inner = self.inner.lock();
+            return (inner.state == State::Open).then(|| {
+                Duration::from_nanos(inner.open_until.saturating_sub(self.clock.nanos()))
+            });
+        }
+        Some(Duration::from_nanos(
+            until.saturating_sub(self.clock.nanos()),
+        ))
     }
 
     /// The state as last published, without applying a due transition.

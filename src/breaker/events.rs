@@ -37,6 +37,10 @@ pub enum TransitionReason {
     ForcedOpen,
     /// Any -> disabled, by `disable()`.
     Disabled,
+    /// Any -> open, by `transition_to_open()` (timed, like a trip).
+    ManualOpen,
+    /// Any -> half-open, by `transition_to_half_open()`.
+    ManualHalfOpen,
 }
 
 impl TransitionReason {
@@ -55,6 +59,8 @@ impl TransitionReason {
             TransitionReason::Reset => "reset",
             TransitionReason::ForcedOpen => "forced open",
             TransitionReason::Disabled => "disabled",
+            TransitionReason::ManualOpen => "transitioned to open",
+            TransitionReason::ManualHalfOpen => "transitioned to half-open",
         }
     }
 }

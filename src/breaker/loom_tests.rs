@@ -422,3 +422,46 @@ fn loom_lock_free_time_window_success_against_a_tripping_failure() {
         }
     });
 }
+
+/// With an `interval` whose end has come: two threads admit and record at once (one
+/// success, one failure); whatever the interleaving, the interval is cleared once (one new
+/// generation), every admission is in the totals, and each outcome is either counted or
+/// dropped as stale, never both or neither.
+#[test]
+fn loom_interval_end_two_callers_count_exactly_once() {
+    model(|| {
+        let clock = ManualClock::new();
+        let b = CircuitBreaker::builder()
+            .clock((&clock).into())
+            .consecutive_failures(10)
+            .interval(OPEN)
+            .build()
+            .unwrap();
+        let g = b.metrics().generation;
+        clock.advance(OPEN);
+        let handles: Vec<_> = [Outcome::Success, Outcome::Failure]
+            .into_iter()
+            .map(|outcome| {
+                let b = b.clone();
+                thread::spawn(move || {
+                    let p = b.try_acquire_raw().unwrap();
+                    b.record_raw(p, outcome, None)
+                })
+            })
+            .collect();
+        let stale = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|r| *r == Recorded::Stale)
+            .count() as u64;
+        let m = b.metrics();
+        assert_eq!(
+            stale, 0,
+            "both calls were admitted after the interval ended"
+        );
+        assert_eq!(m.generation, g + 1, "the interval was cleared once");
+        assert_eq!(m.totals.requests, 2);
+        assert_eq!(m.totals.successes + m.totals.failures + stale, 2);
+        assert_eq!(m.current.requests, 2);
+    });
+}

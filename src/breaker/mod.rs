@@ -463,6 +463,69 @@ impl CircuitBreaker {
         self.shared
             .manual(State::Disabled, TransitionReason::Disabled);
     }
+
+    /// Opens the breaker now, as a trip would: calls are rejected for the open duration
+    /// (grown as after a trip when it comes from half-open), then a half-open trial
+    /// follows. Listeners see the reason [`TransitionReason::ManualOpen`]. A no-op when
+    /// already open (the open period in course is kept); from the manual modes it leaves
+    /// them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = breakwater::ManualClock::new();
+    /// let b = breakwater::CircuitBreaker::builder()
+    ///     .open_duration(Duration::from_secs(30))
+    ///     .clock(clock.clone().into())
+    ///     .build()
+    ///     .unwrap();
+    /// b.transition_to_open();
+    /// assert_eq!(b.state(), breakwater::State::Open);
+    /// clock.advance(Duration::from_secs(30));
+    /// assert_eq!(b.state(), breakwater::State::HalfOpen);
+    /// ```
+    pub fn transition_to_open(&self) {
+        self.shared
+            .manual(State::Open, TransitionReason::ManualOpen);
+    }
+
+    /// Starts a half-open trial now (`half_open_max_calls` admissions, decided as after an
+    /// open period). Listeners see the reason [`TransitionReason::ManualHalfOpen`]. A
+    /// no-op when already half-open.
+    ///
+    /// ```
+    /// let b = breakwater::CircuitBreaker::builder().build().unwrap();
+    /// b.transition_to_half_open();
+    /// assert_eq!(b.state(), breakwater::State::HalfOpen);
+    /// b.call(|| Ok::<_, ()>(())).unwrap();
+    /// assert_eq!(b.state(), breakwater::State::Closed);
+    /// ```
+    pub fn transition_to_half_open(&self) {
+        self.shared
+            .manual(State::HalfOpen, TransitionReason::ManualHalfOpen);
+    }
+
+    /// While open: how long until the breaker may admit a trial (failsafe-go's
+    /// `RemainingDelay`); zero once that time has come. `None` in every other state,
+    /// forced-open included (it never ends by itself). Side-effect free: it applies no
+    /// transition and counts nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = breakwater::ManualClock::new();
+    /// let b = breakwater::CircuitBreaker::builder()
+    ///     .consecutive_failures(1)
+    ///     .open_duration(Duration::from_secs(60))
+    ///     .clock(clock.clone().into())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(b.remaining_open(), None);
+    /// let _ = b.call(|| Err::<(), _>("down"));
+    /// clock.advance(Duration::from_secs(20));
+    /// assert_eq!(b.remaining_open(), Some(Duration::from_secs(40)));
+    /// ```
+    pub fn remaining_open(&self) -> Option<Duration> {
+        self.shared.remaining_open()
+    }
 }
 
 /// Records a failure for a call whose code is unwinding (the panic goes on).

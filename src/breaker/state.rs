@@ -226,6 +226,10 @@ pub(crate) struct Hot {
     /// clock is before this (the end of the current bucket, the next expiry; 0 while
     /// the window is below `minimum_calls` or has an unevaluated change).
     pub(crate) fast_until: AtomicU64,
+    /// With an `interval`: when the closed state's current interval ends (a copy of
+    /// `Inner::interval_end`); a lock-free admission at or after it takes the lock, so
+    /// that the call is admitted in the new interval's generation.
+    pub(crate) interval_end: AtomicU64,
 }
 
 /// This thread's stripe number (threads are numbered on first use, round robin).
@@ -319,6 +323,9 @@ pub(crate) struct Inner {
     pub(crate) open_k: u32,
     pub(crate) open_until: u64,
     pub(crate) half_open_until: u64,
+    /// With an `interval`: when the closed state's current interval ends (its counts are
+    /// then cleared and a new generation starts).
+    pub(crate) interval_end: u64,
     /// Transitions waiting for the listeners, in order.
     pub(crate) events: VecDeque<Transition>,
 }

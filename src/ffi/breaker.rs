@@ -56,6 +56,10 @@ pub const BW_TRANSITION_RESET: u32 = 5;
 pub const BW_TRANSITION_FORCED_OPEN: u32 = 6;
 /// `bw_breaker_event.reason`: `bw_breaker_disable`.
 pub const BW_TRANSITION_DISABLED: u32 = 7;
+/// Any -> open, by `bw_breaker_transition_to_open` (timed, like a trip).
+pub const BW_TRANSITION_MANUAL_OPEN: u32 = 8;
+/// Any -> half-open, by `bw_breaker_transition_to_half_open`.
+pub const BW_TRANSITION_MANUAL_HALF_OPEN: u32 = 9;
 
 /// How many transition events a breaker keeps for `bw_breaker_poll_events`: when the
 /// queue is full a new event is dropped (the queue keeps the oldest) and counted in
@@ -195,6 +199,8 @@ fn reason_code(reason: TransitionReason) -> u32 {
         TransitionReason::Reset => BW_TRANSITION_RESET,
         TransitionReason::ForcedOpen => BW_TRANSITION_FORCED_OPEN,
         TransitionReason::Disabled => BW_TRANSITION_DISABLED,
+        TransitionReason::ManualOpen => BW_TRANSITION_MANUAL_OPEN,
+        TransitionReason::ManualHalfOpen => BW_TRANSITION_MANUAL_HALF_OPEN,
     }
 }
 
