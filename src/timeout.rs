@@ -154,12 +154,18 @@ pub struct TimeLimiterBuilder {
     clock: Clock,
 }
 
+/// The default timeout of a [`TimeLimiter`]: 1 second.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The default most worker threads of a [`TimeLimiter`]: 8.
+pub const DEFAULT_MAX_THREADS: u32 = 8;
+
 impl Default for TimeLimiterBuilder {
     fn default() -> Self {
         TimeLimiterBuilder {
             name: "time-limiter".to_owned(),
-            timeout: Duration::from_secs(1),
-            max_threads: 8,
+            timeout: DEFAULT_TIMEOUT,
+            max_threads: DEFAULT_MAX_THREADS,
             clock: Clock::monotonic(),
         }
     }

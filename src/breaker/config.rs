@@ -173,6 +173,21 @@ impl TripPolicy {
         )
     }
 
+    /// The policy's key in the JSON configuration (`consecutive_failures`,
+    /// `failures_in_window`, `failure_rate` or `slow_call_rate`), the name errors use.
+    ///
+    /// ```
+    /// assert_eq!(breakwater::TripPolicy::default().json_key(), "consecutive_failures");
+    /// ```
+    pub fn json_key(&self) -> &'static str {
+        match self {
+            TripPolicy::ConsecutiveFailures { .. } => "consecutive_failures",
+            TripPolicy::FailuresInWindow { .. } => "failures_in_window",
+            TripPolicy::FailureRate { .. } => "failure_rate",
+            TripPolicy::SlowCallRate { .. } => "slow_call_rate",
+        }
+    }
+
     /// The slow-call settings of the policy, if it tracks slow calls.
     ///
     /// ```
@@ -334,27 +349,53 @@ fn check_rate(field: &'static str, rate: f64) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn check_window(window: Window, minimum_calls: u32) -> Result<(), ConfigError> {
+/// The JSON key of a rate policy's section (`failure_rate` or `slow_call_rate`), and the
+/// field names under it, as the user writes them.
+struct Section {
+    threshold: &'static str,
+    window: &'static str,
+    minimum_calls: &'static str,
+    slow_threshold: &'static str,
+    slow_duration: &'static str,
+}
+
+const FAILURE_RATE: Section = Section {
+    threshold: "failure_rate.threshold",
+    window: "failure_rate.window",
+    minimum_calls: "failure_rate.minimum_calls",
+    slow_threshold: "failure_rate.slow.threshold",
+    slow_duration: "failure_rate.slow.slow_duration_ms",
+};
+
+const SLOW_CALL_RATE: Section = Section {
+    threshold: "slow_call_rate.threshold",
+    window: "slow_call_rate.window",
+    minimum_calls: "slow_call_rate.minimum_calls",
+    slow_threshold: "slow_call_rate.threshold",
+    slow_duration: "slow_call_rate.slow_duration_ms",
+};
+
+fn check_window(s: &Section, window: Window, minimum_calls: u32) -> Result<(), ConfigError> {
     match window {
         Window::Count(0) => {
-            return Err(err("window", "a count window must hold at least 1 outcome"));
+            return Err(err(s.window, "must hold at least 1 outcome (count >= 1)"));
         }
         Window::Count(n) if n > MAX_COUNT_WINDOW => {
             return Err(err(
-                "window",
+                s.window,
                 format!("a count window holds at most {MAX_COUNT_WINDOW} outcomes, got {n}"),
             ));
         }
         Window::Count(_) => {}
-        Window::Time(d) => check_duration("window", d)?,
+        Window::Time(d) => check_duration(s.window, d)?,
     }
     if minimum_calls == 0 {
-        return Err(err("minimum_calls", "must be at least 1"));
+        return Err(err(s.minimum_calls, "must be at least 1"));
     }
     if let Window::Count(n) = window {
         if minimum_calls > n {
             return Err(err(
-                "minimum_calls",
+                s.minimum_calls,
                 format!("must not exceed the count window's size ({n}), got {minimum_calls}"),
             ));
         }
@@ -362,9 +403,27 @@ fn check_window(window: Window, minimum_calls: u32) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn check_slow(slow: &SlowCalls) -> Result<(), ConfigError> {
-    check_rate("slow.threshold", slow.threshold)?;
-    check_duration("slow.slow_duration", slow.slow_duration)
+fn check_slow(s: &Section, slow: &SlowCalls) -> Result<(), ConfigError> {
+    check_rate(s.slow_threshold, slow.threshold)?;
+    check_duration(s.slow_duration, slow.slow_duration)
+}
+
+/// The error for a configuration that sets two trip policies (`first` and `second`, by
+/// their JSON names): a breaker has exactly one. The one message every language gives.
+///
+/// ```
+/// let e = breakwater::breaker::two_trip_policies("consecutive_failures", "failure_rate");
+/// assert!(e.to_string().contains("consecutive_failures and failure_rate are both set"));
+/// ```
+pub fn two_trip_policies(first: &'static str, second: &'static str) -> ConfigError {
+    ConfigError::new(
+        PolicyKind::CircuitBreaker,
+        first,
+        format!(
+            "and {second} are both set: a breaker has one trip policy (to count slow calls \
+             with a failure rate, set failure_rate.slow)"
+        ),
+    )
 }
 
 impl BreakerConfig {
@@ -398,14 +457,14 @@ impl BreakerConfig {
         match &self.policy {
             TripPolicy::ConsecutiveFailures { threshold } => {
                 if *threshold == 0 {
-                    return Err(err("threshold", "must be at least 1"));
+                    return Err(err("consecutive_failures", "must be at least 1"));
                 }
             }
             TripPolicy::FailuresInWindow { threshold, window } => {
                 if *threshold == 0 {
-                    return Err(err("threshold", "must be at least 1"));
+                    return Err(err("failures_in_window.threshold", "must be at least 1"));
                 }
-                check_duration("window", *window)?;
+                check_duration("failures_in_window.window_ms", *window)?;
             }
             TripPolicy::FailureRate {
                 threshold,
@@ -413,10 +472,10 @@ impl BreakerConfig {
                 minimum_calls,
                 slow,
             } => {
-                check_rate("threshold", *threshold)?;
-                check_window(*window, *minimum_calls)?;
+                check_rate(FAILURE_RATE.threshold, *threshold)?;
+                check_window(&FAILURE_RATE, *window, *minimum_calls)?;
                 if let Some(slow) = slow {
-                    check_slow(slow)?;
+                    check_slow(&FAILURE_RATE, slow)?;
                 }
             }
             TripPolicy::SlowCallRate {
@@ -424,11 +483,11 @@ impl BreakerConfig {
                 window,
                 minimum_calls,
             } => {
-                check_slow(slow)?;
-                check_window(*window, *minimum_calls)?;
+                check_slow(&SLOW_CALL_RATE, slow)?;
+                check_window(&SLOW_CALL_RATE, *window, *minimum_calls)?;
             }
         }
-        check_duration("open_duration", self.open_duration)?;
+        check_duration("open_duration_ms", self.open_duration)?;
         let m = self.open_duration_multiplier;
         if m.is_nan() || m.is_infinite() || m < 1.0 {
             return Err(err(
@@ -439,15 +498,15 @@ impl BreakerConfig {
         if let Some(cap) = self.open_duration_cap {
             if cap > MAX_DURATION {
                 return Err(err(
-                    "open_duration_cap",
+                    "open_duration_cap_ms",
                     format!("must be at most {MAX_DURATION:?} (it overflows u64 nanoseconds)"),
                 ));
             }
             if cap < self.open_duration {
                 return Err(err(
-                    "open_duration_cap",
+                    "open_duration_cap_ms",
                     format!(
-                        "must not be less than open_duration ({:?}), got {cap:?}",
+                        "must not be less than open_duration_ms ({:?}), got {cap:?}",
                         self.open_duration
                     ),
                 ));
@@ -477,7 +536,7 @@ impl BreakerConfig {
             }
         }
         if let Some(w) = self.half_open_max_wait {
-            check_duration("half_open_max_wait", w)?;
+            check_duration("half_open_max_wait_ms", w)?;
         }
         Ok(())
     }
@@ -566,6 +625,8 @@ pub(crate) fn grown_nanos(base: u64, multiplier: f64, cap: u64, k: u32) -> u64 {
 pub struct BreakerBuilder {
     config: BreakerConfig,
     policy_set: bool,
+    /// Two different trip policies were set (by their JSON keys): refused at build.
+    trip_conflict: Option<(&'static str, &'static str)>,
     slow: Option<SlowCalls>,
     clock: Clock,
     on_transition: Vec<TransitionListener>,
@@ -603,6 +664,7 @@ impl BreakerBuilder {
         BreakerBuilder {
             config: BreakerConfig::default(),
             policy_set: false,
+            trip_conflict: None,
             slow: None,
             clock: Clock::monotonic(),
             on_transition: Vec::new(),
@@ -621,6 +683,7 @@ impl BreakerBuilder {
     pub fn config(mut self, config: BreakerConfig) -> Self {
         self.config = config;
         self.policy_set = true;
+        self.trip_conflict = None;
         self.slow = None;
         self
     }
@@ -647,6 +710,10 @@ impl BreakerBuilder {
     /// assert_eq!(b.config().policy, TripPolicy::ConsecutiveFailures { threshold: 2 });
     /// ```
     pub fn policy(mut self, policy: TripPolicy) -> Self {
+        let (before, now) = (self.config.policy.json_key(), policy.json_key());
+        if self.policy_set && before != now && self.trip_conflict.is_none() {
+            self.trip_conflict = Some((before, now));
+        }
         self.config.policy = policy;
         self.policy_set = true;
         self
@@ -867,6 +934,9 @@ impl BreakerBuilder {
     /// assert_eq!(c.name, "x");
     /// ```
     pub fn to_config(&self) -> Result<BreakerConfig, ConfigError> {
+        if let Some((first, second)) = self.trip_conflict {
+            return Err(two_trip_policies(first, second));
+        }
         let mut config = self.config.clone();
         if let Some(extra) = self.slow {
             config.policy = match config.policy {
@@ -895,11 +965,8 @@ impl BreakerBuilder {
                     window: DEFAULT_RATE_WINDOW,
                     minimum_calls: DEFAULT_MINIMUM_CALLS,
                 },
-                _ => {
-                    return Err(err(
-                        "slow.threshold",
-                        "a slow-call rate can only be combined with a failure-rate policy",
-                    ));
+                other => {
+                    return Err(two_trip_policies(other.json_key(), "slow_call_rate"));
                 }
             };
         }
@@ -914,7 +981,7 @@ impl BreakerBuilder {
     ///
     /// ```
     /// let e = breakwater::CircuitBreaker::builder().consecutive_failures(0).build().unwrap_err();
-    /// assert_eq!(e.field, "threshold");
+    /// assert_eq!(e.field, "consecutive_failures");
     /// ```
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let config = self.to_config()?;
