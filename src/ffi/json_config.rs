@@ -25,9 +25,10 @@ use super::status::{BW_INVALID_CONFIG, bw_status};
 use crate::clock::Clock;
 use crate::error::{ConfigError, PolicyKind};
 
-/// The longest `name` a JSON configuration (or a registry) accepts, in bytes: names are
+/// The longest `name` a JSON configuration (or a registry) accepts, in bytes (longer
+/// names are refused with `BW_INVALID_CONFIG`): names are
 /// quoted in messages, and every message must fit in `bw_error.message`.
-pub const MAX_NAME_LEN: usize = 128;
+pub const BW_NAME_MAX_LEN: usize = 128;
 
 /// The most characters of a user's text (an unknown key, a string value) quoted in a
 /// message; longer text is cut with "...".
@@ -155,7 +156,7 @@ pub mod schema {
 
     /// The `name` property.
     pub fn name(description: &str) -> Value {
-        json!({"type": "string", "maxLength": super::MAX_NAME_LEN, "description": description})
+        json!({"type": "string", "maxLength": super::BW_NAME_MAX_LEN, "description": description})
     }
 
     /// One of a few strings.
@@ -261,17 +262,17 @@ pub fn to_ms(d: Duration) -> f64 {
     d.as_nanos() as f64 / 1e6
 }
 
-/// Refuses a `name` longer than [`MAX_NAME_LEN`] bytes.
+/// Refuses a `name` longer than [`BW_NAME_MAX_LEN`] bytes.
 ///
 /// # Errors
 ///
 /// A [`ConfigError`] naming `name`.
 pub fn check_name(policy: PolicyKind, name: &str) -> Result<(), ConfigError> {
-    if name.len() > MAX_NAME_LEN {
+    if name.len() > BW_NAME_MAX_LEN {
         return Err(ConfigError::new(
             policy,
             "name",
-            format!("is {} bytes long: at most {MAX_NAME_LEN} bytes", name.len()),
+            format!("is {} bytes long: at most {BW_NAME_MAX_LEN} bytes", name.len()),
         ));
     }
     Ok(())
