@@ -272,7 +272,10 @@ pub fn check_name(policy: PolicyKind, name: &str) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             policy,
             "name",
-            format!("is {} bytes long: at most {BW_NAME_MAX_LEN} bytes", name.len()),
+            format!(
+                "is {} bytes long: at most {BW_NAME_MAX_LEN} bytes",
+                name.len()
+            ),
         ));
     }
     Ok(())
