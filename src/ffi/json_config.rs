@@ -379,12 +379,20 @@ fn cut_quotes(text: &str) -> String {
 }
 
 /// The known key closest to `key` (edit distance at most a third of its length, at
-/// least 2), if any.
+/// least 2; a key that only lacks or adds the unit suffix `_ms` counts as close), if any.
 fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let limit = (key.chars().count() / 3).max(2);
+    let bare = |k: &str| k.strip_suffix("_ms").unwrap_or(k).to_owned();
     known
         .iter()
-        .map(|k| (distance(key, k), *k))
+        .map(|k| {
+            let d = if bare(k) == bare(key) {
+                1
+            } else {
+                distance(key, k)
+            };
+            (d, *k)
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)

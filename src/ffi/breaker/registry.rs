@@ -7,7 +7,7 @@ use crate::breaker::BreakerConfig;
 use crate::error::{ConfigError, PolicyKind};
 use crate::ffi::clock::{bw_clock, clock_or_monotonic};
 use crate::ffi::error::{FfiError, bw_error};
-use crate::ffi::json_config::{check_name, config_from_json, quote};
+use crate::ffi::json_config::{check_name, config_from_json};
 use crate::ffi::out::{free_handle, into_handle};
 use crate::ffi::status::bw_status;
 use crate::registry::Registry;
@@ -106,10 +106,7 @@ pub unsafe extern "C" fn bw_registry_breaker(
                 return Err(ConfigError::new(
                     PolicyKind::CircuitBreaker,
                     "name",
-                    format!(
-                        "{} is already registered with a different configuration",
-                        quote(name)
-                    ),
+                    format!("{name:?} is already registered with a different configuration"),
                 )
                 .into());
             }
