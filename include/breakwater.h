@@ -1011,6 +1011,14 @@ const char *bw_state_name(uint32_t state);
 const char *bw_transition_reason_name(uint32_t reason);
 
 /**
+ * The message a rejection by `policy` (`BW_POLICY_*`) for `reason` (`BW_REASON_*`)
+ * carries in `bw_error.message` (`"circuit breaker rejected the call: open"`), for
+ * bindings that report refusals without an error object (`bw_breaker_admit`). NULL
+ * when either code is unknown or is 0. Static; never fails; must not be freed.
+ */
+const char *bw_rejection_message(uint32_t policy, uint32_t reason);
+
+/**
  * Creates a clock of `kind` (`BW_CLOCK_MONOTONIC` or `BW_CLOCK_MANUAL`) into `*out`.
  * Free it with `bw_clock_free`.
  *

@@ -1,5 +1,6 @@
 //! The library describes its vocabularies, so that bindings keep no tables:
-//! `bw_policy_name`, `bw_reason_name`, `bw_state_name`, `bw_transition_reason_name`.
+//! `bw_policy_name`, `bw_reason_name`, `bw_state_name`, `bw_transition_reason_name`,
+//! and `bw_rejection_message`.
 //!
 //! Each returns a static NUL-terminated string for a code, or NULL for a code that is
 //! not one, so that a binding enumerates `0, 1, 2, ...` until NULL. The text is the Rust
@@ -149,6 +150,34 @@ pub extern "C" fn bw_transition_reason_name(reason: u32) -> *const c_char {
     })
 }
 
+/// The message a rejection by `policy` (`BW_POLICY_*`) for `reason` (`BW_REASON_*`)
+/// carries in `bw_error.message` (`"circuit breaker rejected the call: open"`), for
+/// bindings that report refusals without an error object (`bw_breaker_admit`). NULL
+/// when either code is unknown or is 0. Static; never fails; must not be freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_rejection_message(policy: u32, reason: u32) -> *const c_char {
+    static TEXTS: OnceLock<Vec<Option<CString>>> = OnceLock::new();
+    let stride = REASONS.len() as u32 + 1;
+    ffi_boundary_value!(std::ptr::null(), {
+        let texts = table(&TEXTS, || {
+            let mut v = Vec::new();
+            for p in POLICIES {
+                for r in REASONS {
+                    let message = super::error::Message::Rejected(p, r).to_string();
+                    v.push((policy_code(p) * stride + reason_code(r), message));
+                }
+            }
+            v
+        });
+        if policy == 0 || reason == 0 || reason >= stride {
+            return std::ptr::null();
+        }
+        policy
+            .checked_mul(stride)
+            .map_or(std::ptr::null(), |i| lookup(texts, i + reason))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +205,12 @@ mod tests {
         assert_eq!(all(bw_transition_reason_name).len(), TRANSITIONS.len());
         assert!(bw_policy_name(u32::MAX).is_null());
         assert!(bw_state_name(99).is_null());
+        // SAFETY: non-NULL results are static NUL-terminated strings.
+        let open = unsafe { CStr::from_ptr(bw_rejection_message(1, 1)) };
+        assert_eq!(open.to_str().unwrap(), "circuit breaker rejected the call: open");
+        assert!(bw_rejection_message(0, 1).is_null());
+        assert!(bw_rejection_message(1, 0).is_null());
+        assert!(bw_rejection_message(1, 11).is_null());
+        assert!(bw_rejection_message(u32::MAX, 1).is_null());
     }
 }
