@@ -207,7 +207,10 @@ mod tests {
         assert!(bw_state_name(99).is_null());
         // SAFETY: non-NULL results are static NUL-terminated strings.
         let open = unsafe { CStr::from_ptr(bw_rejection_message(1, 1)) };
-        assert_eq!(open.to_str().unwrap(), "circuit breaker rejected the call: open");
+        assert_eq!(
+            open.to_str().unwrap(),
+            "circuit breaker rejected the call: open"
+        );
         assert!(bw_rejection_message(0, 1).is_null());
         assert!(bw_rejection_message(1, 0).is_null());
         assert!(bw_rejection_message(1, 11).is_null());

@@ -641,6 +641,26 @@ impl bw_retry {
     }
 }
 
+/// The default retry configuration as JSON text (static, NUL-terminated, never freed):
+/// every key `bw_retry_new_json` accepts, unset ones as `null`.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_retry_config_defaults_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, defaults_json::<RetryJson>)
+    })
+}
+
+/// The JSON Schema (draft 2020-12) of the retry configuration (static, NUL-terminated,
+/// never freed): types, ranges, defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_retry_config_schema_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, schema_json::<RetryJson>)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -711,24 +731,4 @@ mod tests {
         assert_eq!(codes, [1, 2, 3, 4, 5, 6]);
         assert!(!codes.contains(&BW_RETRY_CONTINUE));
     }
-}
-
-/// The default retry configuration as JSON text (static, NUL-terminated, never freed):
-/// every key `bw_retry_new_json` accepts, unset ones as `null`.
-#[unsafe(no_mangle)]
-pub extern "C" fn bw_retry_config_defaults_json() -> *const c_char {
-    static TEXT: OnceLock<CString> = OnceLock::new();
-    ffi_boundary_value!(std::ptr::null(), {
-        static_text(&TEXT, defaults_json::<RetryJson>)
-    })
-}
-
-/// The JSON Schema (draft 2020-12) of the retry configuration (static, NUL-terminated,
-/// never freed): types, ranges, defaults.
-#[unsafe(no_mangle)]
-pub extern "C" fn bw_retry_config_schema_json() -> *const c_char {
-    static TEXT: OnceLock<CString> = OnceLock::new();
-    ffi_boundary_value!(std::ptr::null(), {
-        static_text(&TEXT, schema_json::<RetryJson>)
-    })
 }
