@@ -534,6 +534,7 @@ impl TimeLimiter {
     /// call returns) and waits at most `wait` of real time for them; later calls are
     /// rejected ([`RejectReason::Shutdown`]). For the C ABI's `bw_time_limiter_free`,
     /// once no pipeline uses the limiter any more.
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code, reason = "used by the C ABI"))]
     pub(crate) fn shutdown_real_time(&self, wait: Duration) {
         self.inner
             .pool

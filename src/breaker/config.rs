@@ -48,16 +48,13 @@ pub const DEFAULT_MINIMUM_CALLS: u32 = 100;
 /// let last_minute = Window::Time(Duration::from_secs(60));
 /// assert_ne!(last_100, last_minute);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Window {
     /// The last `n` recorded outcomes (successes and failures; ignored outcomes never
     /// enter a window). At most [`MAX_COUNT_WINDOW`].
-    #[serde(rename = "count")]
     Count(u32),
     /// The outcomes of the last `T`, kept in buckets no wider than `T/10`: an outcome
     /// leaves the window at most one bucket after it is `T` old, never before.
-    #[serde(rename = "time_ms", with = "millis")]
     Time(Duration),
 }
 
@@ -73,13 +70,11 @@ pub enum Window {
 /// let slow = SlowCalls { threshold: 0.5, slow_duration: Duration::from_secs(2) };
 /// assert_eq!(slow.threshold, 0.5);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SlowCalls {
     /// The slow-call rate, in `(0, 1]`, at which the breaker opens (`>=`).
     pub threshold: f64,
     /// A call that takes at least this long is slow. Must be greater than zero.
-    #[serde(rename = "slow_duration_ms", with = "millis")]
     pub slow_duration: Duration,
 }
 
@@ -100,8 +95,7 @@ pub struct SlowCalls {
 /// assert!(policy.is_rate());
 /// assert!(!TripPolicy::ConsecutiveFailures { threshold: 3 }.is_rate());
 /// ```
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TripPolicy {
     /// The `threshold`-th consecutive failure opens. A success resets the run.
     ConsecutiveFailures {
@@ -116,7 +110,6 @@ pub enum TripPolicy {
         /// Failures within the window that open the breaker (at least 1).
         threshold: u32,
         /// The window's length, from its first failure (greater than zero).
-        #[serde(rename = "window_ms", with = "millis")]
         window: Duration,
     },
     /// The failure rate of the window (failures / (successes + failures)) opens the
@@ -132,7 +125,6 @@ pub enum TripPolicy {
         /// the size of a count window).
         minimum_calls: u32,
         /// An optional slow-call rate over the same window.
-        #[serde(default)]
         slow: Option<SlowCalls>,
     },
     /// The slow-call rate of the window (slow calls / (successes + failures)) opens the
@@ -232,36 +224,10 @@ impl TripPolicy {
 ///
 /// # JSON
 ///
-/// The configuration is (de)serializable with serde, in the form the C ABI and the
-/// bindings use: every field is optional (the defaults above), unknown fields are
-/// refused, and durations are numbers of milliseconds in fields ending in `_ms` (a
-/// fraction is allowed: `0.5` is 500 µs):
-///
-/// ```json
-/// {"name": "db", "open_duration_ms": 30000, "open_duration_multiplier": 2.0,
-///  "open_duration_cap_ms": 300000, "half_open_max_calls": 3, "success_threshold": 2,
-///  "half_open_max_wait_ms": 10000,
-///  "policy": {"type": "failure_rate", "threshold": 0.5, "window": {"count": 100},
-///             "minimum_calls": 20, "slow": {"threshold": 0.8, "slow_duration_ms": 2000}}}
-/// ```
-///
-/// `policy.type` is `consecutive_failures` (`threshold`), `failures_in_window`
-/// (`threshold`, `window_ms`), `failure_rate` (`threshold`, `window`, `minimum_calls`,
-/// optional `slow`) or `slow_call_rate` (`slow`, `window`, `minimum_calls`); a `window` is
-/// `{"count": n}` or `{"time_ms": t}`.
-///
-/// ```
-/// use breakwater::{BreakerConfig, TripPolicy};
-/// use std::time::Duration;
-///
-/// let c: BreakerConfig = serde_json::from_str(
-///     r#"{"name": "db", "open_duration_ms": 1500,
-///         "policy": {"type": "consecutive_failures", "threshold": 3}}"#,
-/// ).unwrap();
-/// assert_eq!(c.open_duration, Duration::from_millis(1500));
-/// assert_eq!(c.policy, TripPolicy::ConsecutiveFailures { threshold: 3 });
-/// assert_eq!(serde_json::from_str::<BreakerConfig>(&serde_json::to_string(&c).unwrap()).unwrap(), c);
-/// ```
+/// The C ABI and the bindings configure a breaker with JSON (`bw_breaker_new_json`, keys
+/// such as `consecutive_failures`, `failure_rate.threshold`, `open_duration_ms`); that
+/// form is defined once, in the `ffi` module (feature `ffi`), which converts it to this
+/// type. Validation errors name fields by those JSON names.
 ///
 /// # Examples
 ///
@@ -278,15 +244,13 @@ impl TripPolicy {
 /// let breaker = CircuitBreaker::from_config(config.clone()).unwrap();
 /// assert_eq!(breaker.config(), &config);
 /// ```
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BreakerConfig {
     /// The breaker's name (not empty).
     pub name: String,
     /// When the breaker opens.
     pub policy: TripPolicy,
     /// How long the breaker stays open before a half-open trial (greater than zero).
-    #[serde(rename = "open_duration_ms", with = "millis")]
     pub open_duration: Duration,
     /// The growth of the open duration: the k-th consecutive re-open (k = 0 for the
     /// first open after closed) lasts `min(cap, open_duration * multiplier^k)`. At least
@@ -294,7 +258,6 @@ pub struct BreakerConfig {
     pub open_duration_multiplier: f64,
     /// The longest open duration when it grows; `None` is no cap but [`MAX_DURATION`].
     /// Not less than `open_duration`.
-    #[serde(rename = "open_duration_cap_ms", with = "opt_millis")]
     pub open_duration_cap: Option<Duration>,
     /// Admissions per half-open trial (at least 1). Counted per trial, not in flight: an
     /// admission is given back only by an ignored outcome or a dropped permit.
@@ -306,7 +269,6 @@ pub struct BreakerConfig {
     /// How long a half-open trial may stay undecided before the breaker re-opens (so a
     /// permit that is never reported cannot leave it stuck); `None` is the open
     /// duration. Greater than zero.
-    #[serde(rename = "half_open_max_wait_ms", with = "opt_millis")]
     pub half_open_max_wait: Option<Duration>,
 }
 
@@ -992,85 +954,5 @@ impl BreakerBuilder {
             self.on_transition,
             self.on_call,
         ))
-    }
-}
-
-/// Serde for a [`Duration`] as a number of milliseconds (an integer when exact, else a
-/// float; a fraction is accepted on input).
-mod millis {
-    use serde::de::{self, Visitor};
-    use serde::{Deserializer, Serializer};
-    use std::fmt;
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        if d.subsec_nanos() % 1_000_000 == 0 {
-            match u64::try_from(d.as_millis()) {
-                Ok(ms) => s.serialize_u64(ms),
-                Err(_) => s.serialize_f64(d.as_secs_f64() * 1e3),
-            }
-        } else {
-            s.serialize_f64(d.as_secs_f64() * 1e3)
-        }
-    }
-
-    struct Millis;
-
-    impl Visitor<'_> for Millis {
-        type Value = Duration;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a non-negative number of milliseconds")
-        }
-
-        fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Duration, E> {
-            Ok(Duration::from_millis(ms))
-        }
-
-        fn visit_i64<E: de::Error>(self, ms: i64) -> Result<Duration, E> {
-            u64::try_from(ms)
-                .map(Duration::from_millis)
-                .map_err(|_| E::invalid_value(de::Unexpected::Signed(ms), &self))
-        }
-
-        fn visit_f64<E: de::Error>(self, ms: f64) -> Result<Duration, E> {
-            if ms.is_nan() || ms < 0.0 {
-                return Err(E::invalid_value(de::Unexpected::Float(ms), &self));
-            }
-            Duration::try_from_secs_f64(ms / 1e3).map_err(|_| {
-                E::invalid_value(
-                    de::Unexpected::Float(ms),
-                    &"a number of milliseconds that fits a duration",
-                )
-            })
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        d.deserialize_any(Millis)
-    }
-}
-
-/// Serde for an `Option<Duration>` as milliseconds or `null`.
-mod opt_millis {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::time::Duration;
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(transparent)]
-    struct Ms(#[serde(with = "super::millis")] Duration);
-
-    #[allow(
-        clippy::ref_option,
-        reason = "serde's `with` passes the field by reference"
-    )]
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        d.map(Ms).serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<Ms>::deserialize(d)?.map(|m| m.0))
     }
 }
