@@ -146,14 +146,14 @@
 /**
  * The size of `bw_error.message`, the terminating NUL included.
  */
-#define BW_ERROR_MESSAGE_LEN 256
+#define BW_ERROR_MESSAGE_LEN 1024
 
 /**
  * The ABI version this header describes. It changes whenever a change could break a
  * program compiled against an older header (a changed signature or struct layout, a
  * removed function); additions keep it. Compare it with `bw_abi_version()` at start-up.
  */
-#define BW_ABI_VERSION 1
+#define BW_ABI_VERSION 2
 
 /**
  * `bw_clock_new` kind: the machine's monotonic clock.
@@ -164,6 +164,13 @@
  * `bw_clock_new` kind: a manual clock, starting at 0 ns.
  */
 #define BW_CLOCK_MANUAL 1
+
+/**
+ * The longest `name` a JSON configuration (or a registry) accepts, in bytes (longer
+ * names are refused with `BW_INVALID_CONFIG`): names are
+ * quoted in messages, and every message must fit in `bw_error.message`.
+ */
+#define BW_NAME_MAX_LEN 128
 
 /**
  * `bw_retry_next` outcome: the attempt succeeded.
@@ -302,28 +309,21 @@
 #define BW_TRANSITION_DISABLED 7
 
 /**
+ * `bw_breaker_event.reason`: `bw_breaker_transition_to_open` (timed, like a trip).
+ */
+#define BW_TRANSITION_MANUAL_OPEN 8
+
+/**
+ * `bw_breaker_event.reason`: `bw_breaker_transition_to_half_open`.
+ */
+#define BW_TRANSITION_MANUAL_HALF_OPEN 9
+
+/**
  * How many transition events a breaker keeps for `bw_breaker_poll_events`: when the
  * queue is full a new event is dropped (the queue keeps the oldest) and counted in
  * `bw_breaker_stats.events_dropped`.
  */
 #define BW_BREAKER_EVENT_QUEUE_LEN 256
-
-/**
- * `bw_breaker_config_set_failure_rate` window kind: the last `n` outcomes.
- */
-#define BW_WINDOW_COUNT 0
-
-/**
- * `bw_breaker_config_set_failure_rate` window kind: the outcomes of the last `n`
- * nanoseconds.
- */
-#define BW_WINDOW_TIME 1
-
-/**
- * The smallest `size` `bw_breaker_metrics` accepts: the `size`, `state` and
- * `generation` fields.
- */
-#define BW_BREAKER_METRICS_MIN_SIZE 16
 
 /**
  * `bw_pool_shutdown` mode: run every queued task, then stop.
@@ -363,13 +363,6 @@
  * same name.
  */
 typedef struct bw_breaker bw_breaker;
-
-/**
- * A breaker configuration, from JSON (`bw_breaker_config_from_json`) or built with
- * setters (`bw_breaker_config_new`, `bw_breaker_config_set_*`), to build breakers with
- * `bw_breaker_new`. Thread-safe; free it with `bw_breaker_config_free`.
- */
-typedef struct bw_breaker_config bw_breaker_config;
 
 /**
  * A semaphore bulkhead: at most `max_concurrent` permits held at once; waiters are
@@ -469,10 +462,18 @@ typedef int32_t bw_status;
  *
  * When given, it is written on every return: `status` equals the returned status; on
  * failure `policy` (`BW_POLICY_*`), `reason` (`BW_REASON_*`, for rejections),
- * `retry_after_ns` (when `has_retry_after`) and `message` (NUL-terminated UTF-8,
- * truncated to fit) describe the error; on success they are zero or empty. The library
- * keeps no pointer to it after the call. Its layout is part of the ABI (280 bytes on
+ * `retry_after_ns` (when `has_retry_after`), `message` (NUL-terminated UTF-8) and
+ * `message_len` describe the error; on success they are zero or empty. The library
+ * keeps no pointer to it after the call. Its layout is part of the ABI (1056 bytes on
  * 64-bit targets).
+ *
+ * Messages are never cut: every message the library writes fits in
+ * `BW_ERROR_MESSAGE_LEN` bytes, because the user text it quotes is bounded (names are
+ * refused beyond 128 bytes; an unknown key or a string value is quoted up to 64
+ * characters followed by "..."). `message_len` is the message's full length in bytes
+ * (without the NUL); it is larger than `BW_ERROR_MESSAGE_LEN - 1` only for a panic
+ * message (a bug), the one text the library does not produce itself, which is then cut
+ * at a character boundary.
  */
 typedef struct bw_error {
     /**
@@ -496,16 +497,20 @@ typedef struct bw_error {
      */
     uint64_t retry_after_ns;
     /**
+     * The full length of the message in bytes, without the NUL (0 on success).
+     */
+    size_t message_len;
+    /**
      * A human-readable message, NUL-terminated UTF-8; empty on success.
      */
     char message[BW_ERROR_MESSAGE_LEN];
 } bw_error;
 
 /**
- * A snapshot of a rate limiter's counters (`bw_limiter_get_metrics`). Set `size` to
- * `sizeof(bw_limiter_metrics)` before the call; fields may be added at the end.
+ * A snapshot of a rate limiter's counters (`bw_limiter_metrics`). Set `size` to
+ * `sizeof(bw_limiter_stats)` before the call; fields may be added at the end.
  */
-typedef struct bw_limiter_metrics {
+typedef struct bw_limiter_stats {
     /**
      * The size of the structure the caller knows (in) / of what was written (out).
      */
@@ -534,13 +539,13 @@ typedef struct bw_limiter_metrics {
      * The interval between two permits in steady state, in nanoseconds.
      */
     uint64_t emission_interval_ns;
-} bw_limiter_metrics;
+} bw_limiter_stats;
 
 /**
- * A snapshot of a bulkhead's counters (`bw_bulkhead_get_metrics`). Set `size` to
- * `sizeof(bw_bulkhead_metrics)` before the call; fields may be added at the end.
+ * A snapshot of a bulkhead's counters (`bw_bulkhead_metrics`). Set `size` to
+ * `sizeof(bw_bulkhead_stats)` before the call; fields may be added at the end.
  */
-typedef struct bw_bulkhead_metrics {
+typedef struct bw_bulkhead_stats {
     /**
      * The size of the structure the caller knows (in) / of what was written (out).
      */
@@ -573,33 +578,7 @@ typedef struct bw_bulkhead_metrics {
      * Permits granted.
      */
     uint64_t acquired;
-} bw_bulkhead_metrics;
-
-/**
- * A state transition of a breaker (`bw_breaker_poll_events`, or the event callback).
- */
-typedef struct bw_breaker_event {
-    /**
-     * The state left (`BW_STATE_*`).
-     */
-    uint32_t from;
-    /**
-     * The state entered (`BW_STATE_*`).
-     */
-    uint32_t to;
-    /**
-     * Why (`BW_TRANSITION_*`).
-     */
-    uint32_t reason;
-    /**
-     * The generation the transition started.
-     */
-    uint64_t generation;
-    /**
-     * When it happened, on the breaker's clock (`bw_clock_now_ns`).
-     */
-    uint64_t at_ns;
-} bw_breaker_event;
+} bw_bulkhead_stats;
 
 /**
  * A permit to run one call, returned by value by `bw_breaker_try_acquire`: report its
@@ -644,6 +623,32 @@ typedef struct bw_breaker_admission {
 } bw_breaker_admission;
 
 /**
+ * A state transition of a breaker (`bw_breaker_poll_events`, or the event callback).
+ */
+typedef struct bw_breaker_event {
+    /**
+     * The state left (`BW_STATE_*`).
+     */
+    uint32_t from;
+    /**
+     * The state entered (`BW_STATE_*`).
+     */
+    uint32_t to;
+    /**
+     * Why (`BW_TRANSITION_*`).
+     */
+    uint32_t reason;
+    /**
+     * The generation the transition started.
+     */
+    uint64_t generation;
+    /**
+     * When it happened, on the breaker's clock (`bw_clock_now_ns`).
+     */
+    uint64_t at_ns;
+} bw_breaker_event;
+
+/**
  * A snapshot of a breaker's counts, written by `bw_breaker_metrics` (C keeps type and
  * function names in one namespace, hence the different name).
  *
@@ -656,7 +661,7 @@ typedef struct bw_breaker_stats {
     /**
      * In: the caller's `sizeof(bw_breaker_stats)`; out: the bytes written.
      */
-    uint32_t size;
+    size_t size;
     /**
      * The current state (`BW_STATE_*`).
      */
@@ -788,7 +793,11 @@ typedef struct bw_shutdown_report {
 /**
  * A snapshot of a pool's counters.
  */
-typedef struct bw_pool_metrics {
+typedef struct bw_pool_stats {
+    /**
+     * In: the caller's `sizeof(bw_pool_stats)`; out: the bytes written.
+     */
+    size_t size;
     /**
      * The configured number of workers.
      */
@@ -829,12 +838,16 @@ typedef struct bw_pool_metrics {
      * Queued tasks cancelled by a shutdown, in total.
      */
     uint64_t cancelled;
-} bw_pool_metrics;
+} bw_pool_stats;
 
 /**
  * A snapshot of a time limiter's counters.
  */
-typedef struct bw_time_limiter_metrics {
+typedef struct bw_time_limiter_stats {
+    /**
+     * In: the caller's `sizeof(bw_time_limiter_stats)`; out: the bytes written.
+     */
+    size_t size;
     /**
      * Calls abandoned at their deadline, in total.
      */
@@ -855,7 +868,7 @@ typedef struct bw_time_limiter_metrics {
      * Worker threads spawned so far (at most `max_threads`).
      */
     uint32_t threads_spawned;
-} bw_time_limiter_metrics;
+} bw_time_limiter_stats;
 
 /**
  * What the guarded callback of `bw_pipeline_call` knows about its attempt. Valid only
@@ -978,6 +991,42 @@ const char *bw_version(void);
  * with). Never fails.
  */
 uint32_t bw_abi_version(void);
+
+/**
+ * The name of a policy code (`BW_POLICY_*`, as in `bw_error.policy`): `"none"` for
+ * `BW_POLICY_NONE`, `"circuit breaker"`, `"retry"`, ... NULL for an unknown code.
+ * Static; never fails; must not be freed.
+ */
+const char *bw_policy_name(uint32_t policy);
+
+/**
+ * The name of a rejection reason code (`BW_REASON_*`, as in `bw_error.reason`):
+ * `"none"` for `BW_REASON_NONE`, `"open"`, `"half-open trial full"`, ... NULL for an
+ * unknown code. Static; never fails; must not be freed.
+ */
+const char *bw_reason_name(uint32_t reason);
+
+/**
+ * The name of a breaker state code (`BW_STATE_*`): `"closed"`, `"open"`,
+ * `"half-open"`, `"forced-open"`, `"disabled"`; NULL for an unknown code. Static; never
+ * fails; must not be freed.
+ */
+const char *bw_state_name(uint32_t state);
+
+/**
+ * The name of a transition reason code (`BW_TRANSITION_*`, in `bw_breaker_event`):
+ * `"threshold reached"`, `"open duration elapsed"`, ...; NULL for an unknown code.
+ * Static; never fails; must not be freed.
+ */
+const char *bw_transition_reason_name(uint32_t reason);
+
+/**
+ * The message a rejection by `policy` (`BW_POLICY_*`) for `reason` (`BW_REASON_*`)
+ * carries in `bw_error.message` (`"circuit breaker rejected the call: open"`), for
+ * bindings that report refusals without an error object (`bw_breaker_admit`). NULL
+ * when either code is unknown or is 0. Static; never fails; must not be freed.
+ */
+const char *bw_rejection_message(uint32_t policy, uint32_t reason);
 
 /**
  * Creates a clock of `kind` (`BW_CLOCK_MONOTONIC` or `BW_CLOCK_MANUAL`) into `*out`.
@@ -1223,6 +1272,18 @@ bw_status bw_retry_delays_ns(const struct bw_retry *retry,
                              struct bw_error *err);
 
 /**
+ * The default retry configuration as JSON text (static, NUL-terminated, never freed):
+ * every key `bw_retry_new_json` accepts, unset ones as `null`.
+ */
+const char *bw_retry_config_defaults_json(void);
+
+/**
+ * The JSON Schema (draft 2020-12) of the retry configuration (static, NUL-terminated,
+ * never freed): types, ranges, defaults.
+ */
+const char *bw_retry_config_schema_json(void);
+
+/**
  * Creates a rate limiter from JSON configuration (`json`, `json_len` bytes; empty for
  * the defaults: 100 permits per 1000 ms) into `*out`, on `clock` (may be NULL: the
  * monotonic clock). Fields: `name`, `permits`, `period_ms`, `burst`, `max_wait_ms`.
@@ -1270,21 +1331,33 @@ bw_status bw_limiter_acquire_timeout(const struct bw_limiter *limiter,
 
 /**
  * Writes a snapshot of the counters to `*out`, whose `size` the caller sets to
- * `sizeof(bw_limiter_metrics)` (at most that many bytes are written; `size` receives
+ * `sizeof(bw_limiter_stats)` (at most that many bytes are written; `size` receives
  * the number written).
  *
  * `BW_INVALID_ARGUMENT` for a NULL `limiter` or `out`, or a `size` smaller than
  * `sizeof(size_t)`.
  */
-bw_status bw_limiter_get_metrics(const struct bw_limiter *limiter,
-                                 struct bw_limiter_metrics *out,
-                                 struct bw_error *err);
+bw_status bw_limiter_metrics(const struct bw_limiter *h,
+                             struct bw_limiter_stats *out,
+                             struct bw_error *err);
 
 /**
  * Releases a rate limiter. NULL is a no-op; must not be called while another thread
  * uses (or waits on) the handle.
  */
 void bw_limiter_free(struct bw_limiter *limiter);
+
+/**
+ * The default rate limiter configuration as JSON text (static, NUL-terminated, never freed):
+ * every key `bw_limiter_new_json` accepts, unset ones as `null`.
+ */
+const char *bw_limiter_config_defaults_json(void);
+
+/**
+ * The JSON Schema (draft 2020-12) of the rate limiter configuration (static, NUL-terminated,
+ * never freed): types, ranges, defaults.
+ */
+const char *bw_limiter_config_schema_json(void);
 
 /**
  * Creates a bulkhead from JSON configuration (`json`, `json_len` bytes; empty for the
@@ -1352,15 +1425,15 @@ bw_status bw_bulkhead_call(const struct bw_bulkhead *bulkhead,
 
 /**
  * Writes a snapshot of the counters to `*out`, whose `size` the caller sets to
- * `sizeof(bw_bulkhead_metrics)` (at most that many bytes are written; `size` receives
+ * `sizeof(bw_bulkhead_stats)` (at most that many bytes are written; `size` receives
  * the number written).
  *
  * `BW_INVALID_ARGUMENT` for a NULL `bulkhead` or `out`, or a `size` smaller than
  * `sizeof(size_t)`.
  */
-bw_status bw_bulkhead_get_metrics(const struct bw_bulkhead *bulkhead,
-                                  struct bw_bulkhead_metrics *out,
-                                  struct bw_error *err);
+bw_status bw_bulkhead_metrics(const struct bw_bulkhead *h,
+                              struct bw_bulkhead_stats *out,
+                              struct bw_error *err);
 
 /**
  * Releases a bulkhead. NULL is a no-op. Permits still held through
@@ -1371,203 +1444,16 @@ bw_status bw_bulkhead_get_metrics(const struct bw_bulkhead *bulkhead,
 void bw_bulkhead_free(struct bw_bulkhead *bulkhead);
 
 /**
- * Parses a breaker configuration from JSON text into `*out` (free it with
- * `bw_breaker_config_free`). `json` is UTF-8 of `len` bytes; empty text (or NULL with
- * `len` 0) gives the defaults. Every field is optional, unknown fields are refused;
- * durations are milliseconds (fractions allowed) in fields ending in `_ms`:
- *
- * ```json
- * {"name": "db", "open_duration_ms": 30000, "open_duration_multiplier": 2.0,
- *  "open_duration_cap_ms": 300000, "half_open_max_calls": 3, "success_threshold": 2,
- *  "half_open_max_wait_ms": 10000,
- *  "policy": {"type": "failure_rate", "threshold": 0.5, "window": {"count": 100},
- *             "minimum_calls": 20, "slow": {"threshold": 0.8, "slow_duration_ms": 2000}}}
- * ```
- *
- * Defaults: name "default", `{"type": "consecutive_failures", "threshold": 5}`, open
- * 60000 ms, multiplier 1.0, no cap, 1 trial call, success threshold = trial size,
- * half-open wait = open duration. `policy.type` is one of `consecutive_failures`
- * (`threshold`), `failures_in_window` (`threshold`, `window_ms`), `failure_rate`
- * (`threshold`, `window`, `minimum_calls`, optional `slow`), `slow_call_rate` (`slow`,
- * `window`, `minimum_calls`); a `window` is `{"count": n}` or `{"time_ms": t}`.
- *
- * `BW_INVALID_CONFIG` (the message names the field) for malformed JSON, an unknown
- * field, or a value out of range (checked here, as `bw_breaker_new` would);
- * `BW_INVALID_ARGUMENT` for a NULL `out`, or a NULL `json` with a non-zero `len`.
+ * The default bulkhead configuration as JSON text (static, NUL-terminated, never freed):
+ * every key `bw_bulkhead_new_json` accepts, unset ones as `null`.
  */
-bw_status bw_breaker_config_from_json(const char *json,
-                                      size_t len,
-                                      struct bw_breaker_config **out,
-                                      struct bw_error *err);
+const char *bw_bulkhead_config_defaults_json(void);
 
 /**
- * Writes the configuration as JSON text (the form `bw_breaker_config_from_json` reads,
- * every field present) into `buf` (NUL-terminated) and its length without the NUL into
- * `*out_len`.
- *
- * `BW_INVALID_CONFIG` when the setters combined a slow-call rate with a count policy;
- * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
- * receives the length; `buf` may be NULL when `len` is 0); `BW_INVALID_ARGUMENT` for a
- * NULL `config` or `out_len`, or a NULL `buf` with a non-zero `len`.
+ * The JSON Schema (draft 2020-12) of the bulkhead configuration (static, NUL-terminated,
+ * never freed): types, ranges, defaults.
  */
-bw_status bw_breaker_config_to_json(const struct bw_breaker_config *config,
-                                    char *buf,
-                                    size_t len,
-                                    size_t *out_len,
-                                    struct bw_error *err);
-
-/**
- * Creates a configuration with the defaults (those of `bw_breaker_config_from_json`)
- * into `*out`, to change with the `bw_breaker_config_set_*` functions. The setters
- * check only what they cannot pass on (an unknown window kind, a count window over
- * 2^32 - 1); every value is checked when a breaker is built (`BW_INVALID_CONFIG` naming
- * the field). Free it with `bw_breaker_config_free`.
- *
- * `BW_INVALID_ARGUMENT` for a NULL `out`.
- */
-bw_status bw_breaker_config_new(struct bw_breaker_config **out, struct bw_error *err);
-
-/**
- * Sets the breaker's name (UTF-8, `len` bytes, not empty). Defaults to "default".
- *
- * `BW_INVALID_ARGUMENT` for a NULL `config`, a NULL `name` with a non-zero `len`, or
- * text that is not UTF-8.
- */
-bw_status bw_breaker_config_set_name(const struct bw_breaker_config *config,
-                                     const char *name,
-                                     size_t len,
-                                     struct bw_error *err);
-
-/**
- * Opens on the `threshold`-th consecutive failure (at least 1). Defaults to 5.
- * `BW_INVALID_ARGUMENT` for a NULL `config`.
- */
-bw_status bw_breaker_config_set_consecutive_failures(const struct bw_breaker_config *config,
-                                                     uint32_t threshold,
-                                                     struct bw_error *err);
-
-/**
- * Opens on `threshold` failures within `window_ns` nanoseconds from the first failure
- * of the window. Defaults to the consecutive-failures policy (5).
- * `BW_INVALID_ARGUMENT` for a NULL `config`.
- */
-bw_status bw_breaker_config_set_failures_in_window(const struct bw_breaker_config *config,
-                                                   uint32_t threshold,
-                                                   uint64_t window_ns,
-                                                   struct bw_error *err);
-
-/**
- * Opens when the failure rate of the window reaches `threshold` (in (0, 1]) once it
- * holds `minimum_calls` outcomes. The window is `window_kind` `BW_WINDOW_COUNT` (the
- * last `window_size` outcomes) or `BW_WINDOW_TIME` (the last `window_size`
- * nanoseconds). Defaults to the consecutive-failures policy (5).
- *
- * `BW_INVALID_ARGUMENT` for a NULL `config` or an unknown `window_kind`;
- * `BW_INVALID_CONFIG` for a count window over 2^32 - 1.
- */
-bw_status bw_breaker_config_set_failure_rate(const struct bw_breaker_config *config,
-                                             double threshold,
-                                             uint32_t window_kind,
-                                             uint64_t window_size,
-                                             uint32_t minimum_calls,
-                                             struct bw_error *err);
-
-/**
- * Adds a slow-call rate: calls of at least `slow_ns` nanoseconds are slow, and the
- * breaker opens when their rate reaches `threshold` (in (0, 1]), over the window of a
- * failure-rate policy, or alone over the last 100 calls (minimum 100). With a count
- * policy, building refuses it. Defaults to no slow-call rate.
- * `BW_INVALID_ARGUMENT` for a NULL `config`.
- */
-bw_status bw_breaker_config_set_slow_call_rate(const struct bw_breaker_config *config,
-                                               double threshold,
-                                               uint64_t slow_ns,
-                                               struct bw_error *err);
-
-/**
- * How long the breaker stays open before a trial, in nanoseconds (greater than zero).
- * Defaults to 60 s. `BW_INVALID_ARGUMENT` for a NULL `config`.
- */
-bw_status bw_breaker_config_set_open_duration_ns(const struct bw_breaker_config *config,
-                                                 uint64_t ns,
-                                                 struct bw_error *err);
-
-/**
- * Grows the open duration on consecutive re-opens: the k-th lasts
- * `min(cap_ns, open_duration * multiplier^k)` (`multiplier` at least 1, `cap_ns` at
- * least the open duration). Defaults to no growth. `BW_INVALID_ARGUMENT` for a NULL
- * `config`.
- */
-bw_status bw_breaker_config_set_open_duration_growth(const struct bw_breaker_config *config,
-                                                     double multiplier,
-                                                     uint64_t cap_ns,
-                                                     struct bw_error *err);
-
-/**
- * Admissions per half-open trial (at least 1). Defaults to 1. `BW_INVALID_ARGUMENT` for
- * a NULL `config`.
- */
-bw_status bw_breaker_config_set_half_open_max_calls(const struct bw_breaker_config *config,
-                                                    uint32_t n,
-                                                    struct bw_error *err);
-
-/**
- * Successes that close a half-open trial under a count policy (1 to the trial size).
- * Defaults to the trial size. `BW_INVALID_ARGUMENT` for a NULL `config`.
- */
-bw_status bw_breaker_config_set_success_threshold(const struct bw_breaker_config *config,
-                                                  uint32_t n,
-                                                  struct bw_error *err);
-
-/**
- * How long a half-open trial may stay undecided before the breaker re-opens, in
- * nanoseconds (greater than zero). Defaults to the open duration.
- * `BW_INVALID_ARGUMENT` for a NULL `config`.
- */
-bw_status bw_breaker_config_set_half_open_max_wait_ns(const struct bw_breaker_config *config,
-                                                      uint64_t ns,
-                                                      struct bw_error *err);
-
-/**
- * Releases a configuration. NULL is a no-op. Breakers built from it are not affected.
- */
-void bw_breaker_config_free(struct bw_breaker_config *config);
-
-/**
- * Builds a breaker from `config` into `*out` (free it with `bw_breaker_free`).
- *
- * `clock` (may be NULL: the monotonic clock) is kept by reference: it may be freed
- * after the call. `on_event` (may be NULL) is called with every state transition, with
- * `user_data`, on the thread whose call caused the transition (or applied a due one:
- * transitions are lazy), after the breaker's lock is released, one at a time and in
- * order; it may call back into the breaker (a transition it causes is delivered after it
- * returns) and must not unwind. `user_data` must stay valid, and usable from those
- * threads, until the breaker is freed. Events also go to the polling queue.
- *
- * `BW_INVALID_CONFIG` for a configuration out of range; `BW_INVALID_ARGUMENT` for a
- * NULL `config` or `out`.
- */
-bw_status bw_breaker_new(const struct bw_breaker_config *config,
-                         const struct bw_clock *clock,
-                         void (*on_event)(const struct bw_breaker_event *event, void *user_data),
-                         void *user_data,
-                         struct bw_breaker **out,
-                         struct bw_error *err);
-
-/**
- * Builds a breaker from JSON text (see `bw_breaker_config_from_json` for the form;
- * empty or NULL with `len` 0 gives the defaults) into `*out`, without an event callback
- * (events can be polled). `clock` may be NULL (the monotonic clock) and may be freed
- * after the call. Free the breaker with `bw_breaker_free`.
- *
- * `BW_INVALID_CONFIG` (the message names the field); `BW_INVALID_ARGUMENT` for a NULL
- * `out`, or a NULL `json` with a non-zero `len`.
- */
-bw_status bw_breaker_new_json(const char *json,
-                              size_t len,
-                              const struct bw_clock *clock,
-                              struct bw_breaker **out,
-                              struct bw_error *err);
+const char *bw_bulkhead_config_schema_json(void);
 
 /**
  * Releases a breaker handle. NULL is a no-op. Must not be called while another thread
@@ -1666,18 +1552,6 @@ bw_status bw_breaker_state(const struct bw_breaker *breaker,
                            struct bw_error *err);
 
 /**
- * Writes a snapshot of the breaker's counts to `*out` (applying a due transition
- * first). Set `out->size = sizeof(bw_breaker_stats)` before the call: the library
- * writes the fields that fit and sets `out->size` to the bytes written.
- *
- * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out`, or `out->size` less than
- * `BW_BREAKER_METRICS_MIN_SIZE` (`*out` is then not written).
- */
-bw_status bw_breaker_metrics(const struct bw_breaker *breaker,
-                             struct bw_breaker_stats *out,
-                             struct bw_error *err);
-
-/**
  * Closes the breaker (from any state, manual modes included) and starts a new
  * generation with fresh counts. `BW_INVALID_ARGUMENT` for a NULL `breaker`.
  */
@@ -1713,6 +1587,68 @@ bw_status bw_breaker_name(const struct bw_breaker *breaker,
                           struct bw_error *err);
 
 /**
+ * Builds a breaker from JSON configuration (`json`, `json_len` bytes of UTF-8; empty,
+ * or NULL with length 0, for the defaults) into `*out`, on `clock` (may be NULL: the
+ * monotonic clock; it may be freed after the call). No event callback: events can be
+ * polled with `bw_breaker_poll_events` (or use `bw_breaker_new_json_with_callback`).
+ * Free it with `bw_breaker_free`.
+ *
+ * Keys (all optional, `null` is unset; `bw_breaker_config_schema_json` has the schema,
+ * `bw_breaker_config_defaults_json` the defaults): `name` (at most 128 bytes); one trip
+ * policy of `consecutive_failures` (n), `failures_in_window` (`{"threshold",
+ * "window_ms"}`), `failure_rate` (`{"threshold", "window", "minimum_calls", "slow":
+ * {"threshold", "slow_duration_ms"}}`), `slow_call_rate` (`{"threshold",
+ * "slow_duration_ms", "window", "minimum_calls"}`), where a `window` is `{"count": n}`
+ * or `{"time_ms": t}` (default the last 100 outcomes, `minimum_calls` 100); none is
+ * `consecutive_failures` 5; `open_duration_ms`, `open_duration_multiplier`,
+ * `open_duration_cap_ms`, `half_open_max_calls`, `success_threshold`,
+ * `half_open_max_wait_ms`, `interval_ms`. Durations are milliseconds, fractions allowed.
+ *
+ * `BW_INVALID_CONFIG` (the message names the key as written, e.g.
+ * `failure_rate.threshold`) for malformed JSON, an unknown key, two trip policies or a
+ * value out of range; `BW_INVALID_ARGUMENT` for a NULL `out`, or a NULL `json` with a
+ * non-zero `json_len`.
+ */
+bw_status bw_breaker_new_json(const char *json,
+                              size_t json_len,
+                              const struct bw_clock *clock,
+                              struct bw_breaker **out,
+                              struct bw_error *err);
+
+/**
+ * The default breaker configuration as JSON text (static, NUL-terminated, never
+ * freed): every key `bw_breaker_new_json` accepts, unset ones as `null`.
+ */
+const char *bw_breaker_config_defaults_json(void);
+
+/**
+ * The JSON Schema (draft 2020-12) of the breaker configuration (static,
+ * NUL-terminated, never freed): types, ranges, defaults, and a `oneOf` for the trip
+ * policy.
+ */
+const char *bw_breaker_config_schema_json(void);
+
+/**
+ * `bw_breaker_new_json` with a transition callback: `on_event` (may be NULL) is called
+ * with every state transition, with `user_data`, on the thread whose call caused the
+ * transition (or applied a due one: transitions are lazy), after the breaker's lock is
+ * released, one at a time and in order; it may call back into the breaker (a
+ * transition it causes is delivered after it returns) and must not unwind. `user_data`
+ * must stay valid, and usable from those threads, until the breaker is freed. Events
+ * also go to the polling queue.
+ *
+ * Errors as `bw_breaker_new_json`.
+ */
+bw_status bw_breaker_new_json_with_callback(const char *json,
+                                            size_t json_len,
+                                            const struct bw_clock *clock,
+                                            void (*on_event)(const struct bw_breaker_event *event,
+                                                             void *user_data),
+                                            void *user_data,
+                                            struct bw_breaker **out,
+                                            struct bw_error *err);
+
+/**
  * Moves up to `cap` pending transition events, oldest first, into `buf` and their
  * number into `*out_n` (0 when none). Every handle on a breaker polls the same queue of
  * `BW_BREAKER_EVENT_QUEUE_LEN` events: when it is full, new events are dropped and
@@ -1726,6 +1662,33 @@ bw_status bw_breaker_poll_events(const struct bw_breaker *breaker,
                                  size_t cap,
                                  size_t *out_n,
                                  struct bw_error *err);
+
+/**
+ * Opens the breaker now, as a trip would (timed: a half-open trial follows the open
+ * duration); listeners and `bw_breaker_poll_events` see `BW_TRANSITION_MANUAL_OPEN`. A
+ * no-op when already open (the open period in course is kept); from the manual modes it
+ * leaves them. `BW_INVALID_ARGUMENT` for a NULL `breaker`.
+ */
+bw_status bw_breaker_transition_to_open(const struct bw_breaker *breaker, struct bw_error *err);
+
+/**
+ * Starts a half-open trial now; listeners and `bw_breaker_poll_events` see
+ * `BW_TRANSITION_MANUAL_HALF_OPEN`. A no-op when already half-open.
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker`.
+ */
+bw_status bw_breaker_transition_to_half_open(const struct bw_breaker *breaker,
+                                             struct bw_error *err);
+
+/**
+ * While the breaker is open: writes the nanoseconds left before it may admit a trial to
+ * `*out_ns` (0 once that time has come) and `true` to `*out_open`; in every other state
+ * (forced open included) writes `false` and 0. Side-effect free: applies no transition
+ * and counts nothing. `BW_INVALID_ARGUMENT` for a NULL `breaker`, `out_open` or `out_ns`.
+ */
+bw_status bw_breaker_remaining_open_ns(const struct bw_breaker *breaker,
+                                       bool *out_open,
+                                       uint64_t *out_ns,
+                                       struct bw_error *err);
 
 /**
  * Creates an empty registry into `*out`. Free it with `bw_registry_free`.
@@ -1744,7 +1707,7 @@ void bw_registry_free(struct bw_registry *registry);
  * breaker named `name` (UTF-8, `name_len` bytes, not empty), building it on first use.
  *
  * `json` (`json_len` bytes) is an explicit configuration (see
- * `bw_breaker_config_from_json`; its `name` is replaced by `name`), or NULL / empty for
+ * `bw_breaker_new_json`; its `name` is replaced by `name`), or NULL / empty for
  * none: the existing breaker whatever its configuration, or a new one with the default
  * configuration. `clock` (may be NULL: monotonic) is used only when the breaker is
  * built. Registry breakers have no event callback (events can be polled, by any
@@ -1762,6 +1725,19 @@ bw_status bw_registry_breaker(const struct bw_registry *registry,
                               const struct bw_clock *clock,
                               struct bw_breaker **out,
                               struct bw_error *err);
+
+/**
+ * Writes a snapshot of the breaker's counts to `*out` (applying a due transition
+ * first). Set `out->size = sizeof(bw_breaker_stats)` before the call: the library
+ * writes the fields that fit in `out->size` bytes (a prefix) and sets `out->size` to the
+ * bytes written.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `h` or `out`, or `out->size` less than
+ * `sizeof(size_t)` (`*out` is then not written).
+ */
+bw_status bw_breaker_metrics(const struct bw_breaker *h,
+                             struct bw_breaker_stats *out,
+                             struct bw_error *err);
 
 /**
  * Creates a thread pool from JSON text into `*out`: `{"name": "email", "workers": 5,
@@ -1844,9 +1820,7 @@ bw_status bw_pool_shutdown(const struct bw_pool *pool,
  *
  * `BW_INVALID_ARGUMENT` for a NULL `pool` or `out`.
  */
-bw_status bw_pool_get_metrics(const struct bw_pool *pool,
-                              struct bw_pool_metrics *out,
-                              struct bw_error *err);
+bw_status bw_pool_metrics(const struct bw_pool *h, struct bw_pool_stats *out, struct bw_error *err);
 
 /**
  * Releases a pool. NULL is a no-op. If it was not shut down yet, this shuts it down
@@ -1856,6 +1830,18 @@ bw_status bw_pool_get_metrics(const struct bw_pool *pool,
  * `bw_pool_shutdown` first for a wait of your choosing. Task handles stay valid.
  */
 void bw_pool_free(struct bw_pool *pool);
+
+/**
+ * The default thread pool configuration as JSON text (static, NUL-terminated, never freed):
+ * every key `bw_pool_new_json` accepts, unset ones as `null`.
+ */
+const char *bw_pool_config_defaults_json(void);
+
+/**
+ * The JSON Schema (draft 2020-12) of the thread pool configuration (static, NUL-terminated,
+ * never freed): types, ranges, defaults.
+ */
+const char *bw_pool_config_schema_json(void);
 
 /**
  * Creates a time limiter from JSON text into `*out`: `{"name": "authors",
@@ -1910,9 +1896,9 @@ bw_status bw_time_limiter_call(const struct bw_time_limiter *tl,
  *
  * `BW_INVALID_ARGUMENT` for a NULL `tl` or `out`.
  */
-bw_status bw_time_limiter_get_metrics(const struct bw_time_limiter *tl,
-                                      struct bw_time_limiter_metrics *out,
-                                      struct bw_error *err);
+bw_status bw_time_limiter_metrics(const struct bw_time_limiter *h,
+                                  struct bw_time_limiter_stats *out,
+                                  struct bw_error *err);
 
 /**
  * Releases a time limiter. NULL is a no-op. A pipeline (or builder) given the limiter
@@ -1922,6 +1908,18 @@ bw_status bw_time_limiter_get_metrics(const struct bw_time_limiter *tl,
  * their own when their callback returns (calling its `release` first).
  */
 void bw_time_limiter_free(struct bw_time_limiter *tl);
+
+/**
+ * The default time limiter configuration as JSON text (static, NUL-terminated, never freed):
+ * every key `bw_time_limiter_new_json` accepts, unset ones as `null`.
+ */
+const char *bw_time_limiter_config_defaults_json(void);
+
+/**
+ * The JSON Schema (draft 2020-12) of the time limiter configuration (static, NUL-terminated,
+ * never freed): types, ranges, defaults.
+ */
+const char *bw_time_limiter_config_schema_json(void);
 
 /**
  * Creates an empty pipeline builder into `*out`. `clock` (may be NULL: the monotonic

@@ -35,6 +35,7 @@ pub mod fallback;
     unsafe_code,
     reason = "the C ABI: raw pointers from C; every unsafe block has a SAFETY comment"
 )]
+#[cfg(feature = "ffi")]
 pub mod ffi;
 #[cfg(feature = "http")]
 pub mod http;

@@ -66,11 +66,7 @@ use crate::sync::MutexGuard;
 /// let email = PoolConfig { name: "email".into(), workers: 5, queue_capacity: 10 };
 /// assert_eq!(email.workers, 5);
 /// ```
-///
-/// Deserialises from JSON (`{"name": "email", "workers": 5, "queue_capacity": 10}`,
-/// missing fields take their defaults, unknown fields are refused) for the C ABI.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolConfig {
     /// The pool's name, and the prefix of its worker threads' names. Empty means
     /// `"pool"`; the registry uses its own name for the pools it builds.
@@ -968,6 +964,7 @@ impl ThreadPool {
     /// Like [`ThreadPool::shutdown_timeout`], but waits at most `wait` of real time (on
     /// the monotonic clock, whatever the pool's clock), as dropping the last handle does.
     /// For the C ABI's `_free` functions.
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code, reason = "used by the C ABI"))]
     pub(crate) fn shutdown_real_time(&self, mode: ShutdownMode, wait: Duration) -> ShutdownReport {
         let clock = Clock::monotonic();
         let deadline = clock.deadline_after(wait);
@@ -1104,6 +1101,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// Waits for the outcome at most `timeout` (none: forever) on the pool's clock,
     /// giving up early (`None`) when `cancel` is cancelled; the task goes on either way.
     /// For the C ABI's `bw_task_join`.
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code, reason = "used by the C ABI"))]
     pub(crate) fn join_cancellable(
         &mut self,
         timeout: Option<Duration>,

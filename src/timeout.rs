@@ -154,12 +154,18 @@ pub struct TimeLimiterBuilder {
     clock: Clock,
 }
 
+/// The default timeout of a [`TimeLimiter`]: 1 second.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The default most worker threads of a [`TimeLimiter`]: 8.
+pub const DEFAULT_MAX_THREADS: u32 = 8;
+
 impl Default for TimeLimiterBuilder {
     fn default() -> Self {
         TimeLimiterBuilder {
             name: "time-limiter".to_owned(),
-            timeout: Duration::from_secs(1),
-            max_threads: 8,
+            timeout: DEFAULT_TIMEOUT,
+            max_threads: DEFAULT_MAX_THREADS,
             clock: Clock::monotonic(),
         }
     }
@@ -528,6 +534,7 @@ impl TimeLimiter {
     /// call returns) and waits at most `wait` of real time for them; later calls are
     /// rejected ([`RejectReason::Shutdown`]). For the C ABI's `bw_time_limiter_free`,
     /// once no pipeline uses the limiter any more.
+    #[cfg_attr(not(feature = "ffi"), allow(dead_code, reason = "used by the C ABI"))]
     pub(crate) fn shutdown_real_time(&self, wait: Duration) {
         self.inner
             .pool

@@ -90,7 +90,12 @@ fn builder_shorthands_build_the_policies() {
         .slow_call_rate(0.9, SEC)
         .build()
         .unwrap_err();
-    assert_eq!(e.field, "slow.threshold");
+    assert_eq!(e.field, "consecutive_failures");
+    assert_eq!(
+        e.to_string(),
+        breakwater::breaker::two_trip_policies("consecutive_failures", "slow_call_rate")
+            .to_string()
+    );
     assert_eq!(e.policy, PolicyKind::CircuitBreaker);
 }
 
@@ -136,45 +141,57 @@ fn every_invalid_configuration_names_its_field() {
         refused(with_policy(TripPolicy::ConsecutiveFailures {
             threshold: 0
         })),
-        "threshold"
+        "consecutive_failures"
     );
     assert_eq!(
         refused(with_policy(TripPolicy::FailuresInWindow {
             threshold: 0,
             window: SEC
         })),
-        "threshold"
+        "failures_in_window.threshold"
     );
     assert_eq!(
         refused(with_policy(TripPolicy::FailuresInWindow {
             threshold: 1,
             window: Duration::ZERO
         })),
-        "window"
+        "failures_in_window.window_ms"
     );
     // Rates outside (0, 1], NaN, infinite.
     for bad in [0.0, -0.1, 1.01, f64::NAN, f64::INFINITY] {
         assert_eq!(
             refused(rate(bad, Window::Count(10), 5)),
-            "threshold",
+            "failure_rate.threshold",
             "{bad}"
         );
     }
     assert!(rate(1.0, Window::Count(10), 5).validate().is_ok());
     // Windows.
-    assert_eq!(refused(rate(0.5, Window::Count(0), 1)), "window");
+    assert_eq!(
+        refused(rate(0.5, Window::Count(0), 1)),
+        "failure_rate.window"
+    );
     assert_eq!(
         refused(rate(0.5, Window::Count(MAX_COUNT_WINDOW + 1), 1)),
-        "window"
+        "failure_rate.window"
     );
     assert_eq!(
         refused(rate(0.5, Window::Time(Duration::ZERO), 1)),
-        "window"
+        "failure_rate.window"
     );
-    assert_eq!(refused(rate(0.5, Window::Time(Duration::MAX), 1)), "window");
+    assert_eq!(
+        refused(rate(0.5, Window::Time(Duration::MAX), 1)),
+        "failure_rate.window"
+    );
     // Minimum calls: zero, or more than a count window holds.
-    assert_eq!(refused(rate(0.5, Window::Count(10), 0)), "minimum_calls");
-    assert_eq!(refused(rate(0.5, Window::Count(10), 11)), "minimum_calls");
+    assert_eq!(
+        refused(rate(0.5, Window::Count(10), 0)),
+        "failure_rate.minimum_calls"
+    );
+    assert_eq!(
+        refused(rate(0.5, Window::Count(10), 11)),
+        "failure_rate.minimum_calls"
+    );
     assert!(rate(0.5, Window::Time(SEC), 1000).validate().is_ok());
     // Slow calls.
     let slow = |threshold: f64, slow_duration: Duration| {
@@ -187,10 +204,16 @@ fn every_invalid_configuration_names_its_field() {
             minimum_calls: 10,
         })
     };
-    assert_eq!(refused(slow(f64::NAN, SEC)), "slow.threshold");
-    assert_eq!(refused(slow(0.0, SEC)), "slow.threshold");
-    assert_eq!(refused(slow(0.5, Duration::ZERO)), "slow.slow_duration");
-    assert_eq!(refused(slow(0.5, Duration::MAX)), "slow.slow_duration");
+    assert_eq!(refused(slow(f64::NAN, SEC)), "slow_call_rate.threshold");
+    assert_eq!(refused(slow(0.0, SEC)), "slow_call_rate.threshold");
+    assert_eq!(
+        refused(slow(0.5, Duration::ZERO)),
+        "slow_call_rate.slow_duration_ms"
+    );
+    assert_eq!(
+        refused(slow(0.5, Duration::MAX)),
+        "slow_call_rate.slow_duration_ms"
+    );
     assert_eq!(
         refused(with_policy(TripPolicy::FailureRate {
             threshold: 0.5,
@@ -201,7 +224,7 @@ fn every_invalid_configuration_names_its_field() {
                 slow_duration: SEC
             }),
         })),
-        "slow.threshold"
+        "failure_rate.slow.threshold"
     );
     // Durations: zero where meaningless, overflowing.
     assert_eq!(
@@ -209,14 +232,14 @@ fn every_invalid_configuration_names_its_field() {
             open_duration: Duration::ZERO,
             ..d()
         }),
-        "open_duration"
+        "open_duration_ms"
     );
     assert_eq!(
         refused(BreakerConfig {
             open_duration: Duration::MAX,
             ..d()
         }),
-        "open_duration"
+        "open_duration_ms"
     );
     assert!(
         BreakerConfig {
@@ -242,7 +265,7 @@ fn every_invalid_configuration_names_its_field() {
             open_duration_cap: Some(Duration::from_secs(59)),
             ..d()
         }),
-        "open_duration_cap"
+        "open_duration_cap_ms"
     );
     assert_eq!(
         refused(BreakerConfig {
@@ -250,7 +273,7 @@ fn every_invalid_configuration_names_its_field() {
             open_duration_cap: Some(Duration::MAX),
             ..d()
         }),
-        "open_duration_cap"
+        "open_duration_cap_ms"
     );
     // Half-open.
     assert_eq!(
@@ -287,14 +310,14 @@ fn every_invalid_configuration_names_its_field() {
             half_open_max_wait: Some(Duration::ZERO),
             ..d()
         }),
-        "half_open_max_wait"
+        "half_open_max_wait_ms"
     );
     assert_eq!(
         refused(BreakerConfig {
             half_open_max_wait: Some(Duration::MAX),
             ..d()
         }),
-        "half_open_max_wait"
+        "half_open_max_wait_ms"
     );
 }
 
@@ -308,7 +331,7 @@ fn builder_setters_are_validated_too() {
     );
     assert_eq!(
         field(CircuitBreaker::builder().open_duration_growth(2.0, SEC)),
-        "open_duration_cap"
+        "open_duration_cap_ms"
     );
     assert_eq!(
         field(CircuitBreaker::builder().half_open_max_calls(0)),
@@ -316,7 +339,7 @@ fn builder_setters_are_validated_too() {
     );
     assert_eq!(
         field(CircuitBreaker::builder().failure_rate(0.5, Window::Count(3), 4)),
-        "minimum_calls"
+        "failure_rate.minimum_calls"
     );
 }
 
@@ -370,7 +393,7 @@ fn registry_returns_the_same_instance_and_refuses_a_different_config() {
             )
             .unwrap_err()
             .field,
-        "threshold"
+        "consecutive_failures"
     );
     assert_eq!(registry.names(), vec!["authors", "presentations"]);
 }

@@ -176,13 +176,13 @@ fn interval_is_refused_when_zero_or_with_a_time_window() {
         .interval(Duration::ZERO)
         .build()
         .unwrap_err();
-    assert_eq!(e.field, "interval");
+    assert_eq!(e.field, "interval_ms");
     let e = CircuitBreaker::builder()
         .failure_rate(0.5, Window::Time(Duration::from_secs(10)), 5)
         .interval(INTERVAL)
         .build()
         .unwrap_err();
-    assert_eq!(e.field, "interval");
+    assert_eq!(e.field, "interval_ms");
     assert!(e.to_string().contains("count policies only"), "{e}");
 }
 

@@ -1,7 +1,10 @@
 //! The checked-in C header `include/breakwater.h` must be exactly what cbindgen generates
 //! from `src/ffi/` (build.rs writes it to `OUT_DIR` with the `header` feature).
 //!
-//! `BW_BLESS=1 cargo test --features header --test header` rewrites the checked-in copy.
+//! The Go module carries its own copy (`bindings/go/breakwater.h`, so that the module is
+//! self-contained): it must be the same text.
+//!
+//! `BW_BLESS=1 cargo test --features header --test header` rewrites both checked-in copies.
 #![cfg(feature = "header")]
 
 use std::path::Path;
@@ -12,12 +15,21 @@ fn the_checked_in_header_matches_the_generated_one() {
     let generated = std::fs::read_to_string(generated_path)
         .unwrap_or_else(|e| panic!("reading the generated header {generated_path}: {e}"));
     let checked_in_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("include/breakwater.h");
+    let go_copy_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("bindings/go/breakwater.h");
     if std::env::var("BW_BLESS").as_deref() == Ok("1") {
-        std::fs::write(&checked_in_path, &generated)
-            .unwrap_or_else(|e| panic!("writing {}: {e}", checked_in_path.display()));
-        eprintln!("blessed {}", checked_in_path.display());
+        for path in [&checked_in_path, &go_copy_path] {
+            std::fs::write(path, &generated)
+                .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            eprintln!("blessed {}", path.display());
+        }
         return;
     }
+    let go_copy = std::fs::read_to_string(&go_copy_path).unwrap_or_default();
+    assert!(
+        go_copy == generated,
+        "bindings/go/breakwater.h differs from the generated header: run \
+         `BW_BLESS=1 cargo test --features header --test header` and commit both copies"
+    );
     let checked_in = std::fs::read_to_string(&checked_in_path).unwrap_or_default();
     if checked_in != generated {
         let first_difference = checked_in

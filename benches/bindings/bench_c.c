@@ -22,7 +22,7 @@ static int noop(void *user_data) {
     return 0;
 }
 
-#define JSON "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 1}, \"open_duration_ms\": 3600000}"
+#define JSON "{\"consecutive_failures\": 1, \"open_duration_ms\": 3600000}"
 
 static bw_breaker *breaker(int open) {
     bw_breaker *b = NULL;

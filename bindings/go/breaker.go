@@ -56,12 +56,11 @@ const (
 	StateDisabled   BreakerState = C.BW_STATE_DISABLED
 )
 
-var stateNames = [...]string{"closed", "open", "half-open", "forced-open", "disabled"}
-
-// String returns "closed", "open", "half-open", "forced-open" or "disabled".
+// String returns the state's name as the library gives it (bw_state_name: "closed",
+// "open", "half-open", "forced-open" or "disabled").
 func (s BreakerState) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
+	if n := C.bw_state_name(C.uint32_t(s)); n != nil {
+		return C.GoString(n)
 	}
 	return fmt.Sprintf("state(%d)", uint32(s))
 }
@@ -76,11 +75,6 @@ const (
 	OutcomeIgnored Outcome = C.BW_OUTCOME_IGNORED
 )
 
-var transitionReasons = [...]string{
-	"threshold reached", "open duration elapsed", "trial succeeded", "trial failed",
-	"half-open timeout", "reset", "forced open", "disabled",
-}
-
 // Transition is a state change of a breaker, from PollEvents.
 type Transition struct {
 	From, To BreakerState
@@ -93,11 +87,12 @@ type Transition struct {
 	At time.Duration
 }
 
-// BreakerConfig configures a circuit breaker. Zero fields take the library's defaults
-// (name "default", 5 consecutive failures, 60 s open, 1 trial call). Set at most one
-// trip policy: ConsecutiveFailures; FailuresInWindow with FailureWindow; FailureRate
-// with a window (WindowCalls or WindowTime, default the last 100 calls) and MinimumCalls
-// (default 100), optionally with SlowCallRate and SlowDuration; or SlowCallRate alone.
+// BreakerConfig configures a circuit breaker. Zero fields are left out of the JSON, so
+// the library's defaults apply (ConfigDefaultsJSON(PolicyCircuitBreaker)). Set one trip
+// policy: ConsecutiveFailures; FailuresInWindow with FailureWindow; FailureRate with an
+// optional window (WindowCalls or WindowTime) and MinimumCalls, optionally with
+// SlowCallRate and SlowDuration; or SlowCallRate alone. The library validates every
+// value, and refuses two trip policies, with messages that name the JSON key.
 type BreakerConfig struct {
 	Name                   string
 	ConsecutiveFailures    int
@@ -117,6 +112,7 @@ type BreakerConfig struct {
 	HalfOpenMaxWait        time.Duration
 }
 
+// breakerMs is a duration as a JSON number of milliseconds (a fraction when it has one).
 func breakerMs(d time.Duration) any {
 	if d%time.Millisecond == 0 {
 		return int64(d / time.Millisecond)
@@ -124,55 +120,48 @@ func breakerMs(d time.Duration) any {
 	return float64(d) / 1e6
 }
 
-func configError(format string, args ...any) error {
-	return &Error{Status: StatusInvalidConfig, Policy: PolicyCircuitBreaker,
-		Message: "invalid circuit breaker configuration: " + fmt.Sprintf(format, args...)}
-}
-
-// JSON returns the configuration in the JSON form of the C ABI.
+// JSON returns the configuration in the JSON form of the C ABI (only the fields set).
 func (c BreakerConfig) JSON() (string, error) {
 	m := map[string]any{}
-	for name, d := range map[string]time.Duration{
-		"FailureWindow": c.FailureWindow, "SlowDuration": c.SlowDuration, "WindowTime": c.WindowTime,
-		"OpenDuration": c.OpenDuration, "OpenDurationCap": c.OpenDurationCap, "HalfOpenMaxWait": c.HalfOpenMaxWait,
-	} {
-		if d < 0 {
-			return "", configError("%s must not be negative, got %v", name, d)
-		}
-	}
 	if c.Name != "" {
 		m["name"] = c.Name
 	}
-	window := map[string]any{"count": 100}
+	rate := map[string]any{}
 	if c.WindowCalls != 0 {
-		window = map[string]any{"count": c.WindowCalls}
+		rate["window"] = map[string]any{"count": c.WindowCalls}
 	} else if c.WindowTime != 0 {
-		window = map[string]any{"time_ms": breakerMs(c.WindowTime)}
+		rate["window"] = map[string]any{"time_ms": breakerMs(c.WindowTime)}
 	}
-	minimum := 100
 	if c.MinimumCalls != 0 {
-		minimum = c.MinimumCalls
+		rate["minimum_calls"] = c.MinimumCalls
 	}
 	var slow map[string]any
 	if c.SlowCallRate != 0 || c.SlowDuration != 0 {
 		slow = map[string]any{"threshold": c.SlowCallRate, "slow_duration_ms": breakerMs(c.SlowDuration)}
 	}
-	switch {
-	case c.ConsecutiveFailures != 0:
-		m["policy"] = map[string]any{"type": "consecutive_failures", "threshold": c.ConsecutiveFailures}
-	case c.FailuresInWindow != 0:
-		m["policy"] = map[string]any{"type": "failures_in_window", "threshold": c.FailuresInWindow,
+	if c.ConsecutiveFailures != 0 {
+		m["consecutive_failures"] = c.ConsecutiveFailures
+	}
+	if c.FailuresInWindow != 0 || c.FailureWindow != 0 {
+		m["failures_in_window"] = map[string]any{"threshold": c.FailuresInWindow,
 			"window_ms": breakerMs(c.FailureWindow)}
-	case c.FailureRate != 0:
-		p := map[string]any{"type": "failure_rate", "threshold": c.FailureRate, "window": window,
-			"minimum_calls": minimum}
+	}
+	if c.FailureRate != 0 {
+		p := map[string]any{"threshold": c.FailureRate}
+		for k, v := range rate {
+			p[k] = v
+		}
 		if slow != nil {
 			p["slow"] = slow
 		}
-		m["policy"] = p
-	case slow != nil:
-		m["policy"] = map[string]any{"type": "slow_call_rate", "slow": slow, "window": window,
-			"minimum_calls": minimum}
+		m["failure_rate"] = p
+	} else if slow != nil {
+		for k, v := range rate {
+			slow[k] = v
+		}
+		m["slow_call_rate"] = slow
+	} else if len(rate) != 0 {
+		m["failure_rate"] = rate // refused by the library: failure_rate.threshold is required
 	}
 	if c.OpenDuration != 0 {
 		m["open_duration_ms"] = breakerMs(c.OpenDuration)
@@ -194,7 +183,7 @@ func (c BreakerConfig) JSON() (string, error) {
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return "", configError("%v", err)
+		return "", &Error{Status: StatusInvalidConfig, Policy: PolicyCircuitBreaker, Message: err.Error()}
 	}
 	return string(b), nil
 }
@@ -349,12 +338,11 @@ func (p Permit) Report(outcome Outcome, duration time.Duration) error {
 // allocates its *Error, which carries the time left (RetryAfter).
 var (
 	errTrialFull = &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker,
-		Reason: ReasonTrialFull, Message: "circuit breaker rejected the call: half-open trial full"}
+		Reason: ReasonTrialFull, Message: rejectionMessage(PolicyCircuitBreaker, ReasonTrialFull)}
 	errForcedOpen = &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker,
-		Reason: ReasonForcedOpen, Message: "circuit breaker rejected the call: forced open"}
+		Reason: ReasonForcedOpen, Message: rejectionMessage(PolicyCircuitBreaker, ReasonForcedOpen)}
+	openMessage = rejectionMessage(PolicyCircuitBreaker, ReasonOpen)
 )
-
-const openMessage = "circuit breaker rejected the call: open"
 
 // refusal is the error of a refusal answered by bw_breaker_admit.
 func refusal(a *C.bw_breaker_admission) error {
@@ -367,7 +355,7 @@ func refusal(a *C.bw_breaker_admission) error {
 	err := &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker, Reason: Reason(a.reason),
 		HasRetryAfter: bool(a.has_retry_after), Message: openMessage}
 	if a.reason != C.BW_REASON_OPEN {
-		err.Message = fmt.Sprintf("circuit breaker rejected the call (reason %d)", int(a.reason))
+		err.Message = rejectionMessage(PolicyCircuitBreaker, Reason(a.reason))
 	}
 	if err.HasRetryAfter {
 		err.RetryAfter = nanosToDuration(uint64(a.retry_after_ns))
@@ -524,7 +512,7 @@ func (b *CircuitBreaker) Metrics() BreakerMetrics {
 	defer b.h.release()
 	var e C.bw_error
 	var m C.bw_breaker_stats
-	m.size = C.uint32_t(unsafe.Sizeof(m))
+	m.size = C.size_t(unsafe.Sizeof(m))
 	if err := check(C.bw_breaker_metrics(ptr, &m, &e), &e); err != nil {
 		panic(err)
 	}
@@ -558,8 +546,8 @@ func (b *CircuitBreaker) PollEvents() []Transition {
 		}
 		for _, ev := range buf[:int(n)] {
 			reason := fmt.Sprintf("reason(%d)", uint32(ev.reason))
-			if int(ev.reason) < len(transitionReasons) {
-				reason = transitionReasons[ev.reason]
+			if n := C.bw_transition_reason_name(ev.reason); n != nil {
+				reason = C.GoString(n)
 			}
 			out = append(out, Transition{
 				From: BreakerState(ev.from), To: BreakerState(ev.to), Reason: reason,

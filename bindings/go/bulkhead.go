@@ -11,8 +11,8 @@ package breakwater
 #cgo nocallback bw_bulkhead_acquire
 #cgo noescape bw_bulkhead_release
 #cgo nocallback bw_bulkhead_release
-#cgo noescape bw_bulkhead_get_metrics
-#cgo nocallback bw_bulkhead_get_metrics
+#cgo noescape bw_bulkhead_metrics
+#cgo nocallback bw_bulkhead_metrics
 #cgo nocallback bw_bulkhead_free
 */
 import "C"
@@ -152,10 +152,10 @@ func (b *Bulkhead) ExecuteContext(ctx context.Context, fn func(ctx context.Conte
 func (b *Bulkhead) Metrics() BulkheadMetrics {
 	p := b.h.acquire()
 	defer b.h.release()
-	var m C.bw_bulkhead_metrics
+	var m C.bw_bulkhead_stats
 	m.size = C.size_t(unsafe.Sizeof(m))
 	var e C.bw_error
-	if err := check(C.bw_bulkhead_get_metrics(p, &m, &e), &e); err != nil {
+	if err := check(C.bw_bulkhead_metrics(p, &m, &e), &e); err != nil {
 		panic(err)
 	}
 	return BulkheadMetrics{Max: uint64(m.max), Available: uint64(m.available), InUse: uint64(m.in_use),

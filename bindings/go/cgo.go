@@ -39,6 +39,23 @@ package breakwater
 #cgo nocallback bw_status_name
 #cgo nocallback bw_version
 #cgo nocallback bw_abi_version
+#cgo nocallback bw_policy_name
+#cgo nocallback bw_reason_name
+#cgo nocallback bw_state_name
+#cgo nocallback bw_transition_reason_name
+#cgo nocallback bw_rejection_message
+#cgo nocallback bw_breaker_config_defaults_json
+#cgo nocallback bw_breaker_config_schema_json
+#cgo nocallback bw_retry_config_defaults_json
+#cgo nocallback bw_retry_config_schema_json
+#cgo nocallback bw_bulkhead_config_defaults_json
+#cgo nocallback bw_bulkhead_config_schema_json
+#cgo nocallback bw_limiter_config_defaults_json
+#cgo nocallback bw_limiter_config_schema_json
+#cgo nocallback bw_pool_config_defaults_json
+#cgo nocallback bw_pool_config_schema_json
+#cgo nocallback bw_time_limiter_config_defaults_json
+#cgo nocallback bw_time_limiter_config_schema_json
 
 #include "breakwater.h"
 */

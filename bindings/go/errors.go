@@ -52,25 +52,11 @@ const (
 	PolicyHTTP           Policy = C.BW_POLICY_HTTP
 )
 
-var policyNames = map[Policy]string{
-	PolicyNone:           "none",
-	PolicyCircuitBreaker: "circuit breaker",
-	PolicyRetry:          "retry",
-	PolicyDeadline:       "deadline",
-	PolicyTimeLimiter:    "time limiter",
-	PolicyBulkhead:       "bulkhead",
-	PolicyThreadPool:     "thread pool",
-	PolicyRateLimiter:    "rate limiter",
-	PolicyFallback:       "fallback",
-	PolicyCache:          "cache",
-	PolicyPipeline:       "pipeline",
-	PolicyHTTP:           "http",
-}
-
-// String returns the policy's name ("circuit breaker").
+// String returns the policy's name as the library gives it (bw_policy_name: "circuit
+// breaker"), or "policy(N)" for a code the library does not know.
 func (p Policy) String() string {
-	if n, ok := policyNames[p]; ok {
-		return n
+	if n := C.bw_policy_name(C.uint32_t(p)); n != nil {
+		return C.GoString(n)
 	}
 	return fmt.Sprintf("policy(%d)", uint32(p))
 }
@@ -93,26 +79,70 @@ const (
 	ReasonCancelled        Reason = C.BW_REASON_CANCELLED
 )
 
-var reasonNames = map[Reason]string{
-	ReasonNone:             "none",
-	ReasonOpen:             "open",
-	ReasonTrialFull:        "half-open trial full",
-	ReasonForcedOpen:       "forced open",
-	ReasonBulkheadFull:     "bulkhead full",
-	ReasonQueueFull:        "queue full",
-	ReasonShutdown:         "shut down",
-	ReasonRateLimited:      "rate limited",
-	ReasonBudgetExhausted:  "retry budget exhausted",
-	ReasonDeadlineExceeded: "deadline exceeded",
-	ReasonCancelled:        "cancelled",
-}
-
-// String returns the reason's description ("half-open trial full").
+// String returns the reason's name as the library gives it (bw_reason_name: "half-open
+// trial full"), or "reason(N)" for a code the library does not know.
 func (r Reason) String() string {
-	if n, ok := reasonNames[r]; ok {
-		return n
+	if n := C.bw_reason_name(C.uint32_t(r)); n != nil {
+		return C.GoString(n)
 	}
 	return fmt.Sprintf("reason(%d)", uint32(r))
+}
+
+// rejectionMessage is the library's message of a rejection (bw_rejection_message).
+func rejectionMessage(p Policy, r Reason) string {
+	if m := C.bw_rejection_message(C.uint32_t(p), C.uint32_t(r)); m != nil {
+		return C.GoString(m)
+	}
+	return fmt.Sprintf("%v: %v", p, r) // codes this library does not know
+}
+
+// ConfigDefaultsJSON returns the library's default configuration of a policy as JSON
+// (bw_<policy>_config_defaults_json: every key its JSON accepts), or "" for a policy
+// that takes no configuration.
+func ConfigDefaultsJSON(p Policy) string {
+	var s *C.char
+	switch p {
+	case PolicyCircuitBreaker:
+		s = C.bw_breaker_config_defaults_json()
+	case PolicyRetry:
+		s = C.bw_retry_config_defaults_json()
+	case PolicyBulkhead:
+		s = C.bw_bulkhead_config_defaults_json()
+	case PolicyRateLimiter:
+		s = C.bw_limiter_config_defaults_json()
+	case PolicyThreadPool:
+		s = C.bw_pool_config_defaults_json()
+	case PolicyTimeLimiter:
+		s = C.bw_time_limiter_config_defaults_json()
+	}
+	if s == nil {
+		return ""
+	}
+	return C.GoString(s)
+}
+
+// ConfigSchemaJSON returns the JSON Schema of a policy's configuration
+// (bw_<policy>_config_schema_json), or "" for a policy that takes no configuration.
+func ConfigSchemaJSON(p Policy) string {
+	var s *C.char
+	switch p {
+	case PolicyCircuitBreaker:
+		s = C.bw_breaker_config_schema_json()
+	case PolicyRetry:
+		s = C.bw_retry_config_schema_json()
+	case PolicyBulkhead:
+		s = C.bw_bulkhead_config_schema_json()
+	case PolicyRateLimiter:
+		s = C.bw_limiter_config_schema_json()
+	case PolicyThreadPool:
+		s = C.bw_pool_config_schema_json()
+	case PolicyTimeLimiter:
+		s = C.bw_time_limiter_config_schema_json()
+	}
+	if s == nil {
+		return ""
+	}
+	return C.GoString(s)
 }
 
 // Sentinel errors, for errors.Is. An *Error matches the sentinel of its status and the

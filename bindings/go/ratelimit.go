@@ -9,8 +9,8 @@ package breakwater
 #cgo nocallback bw_limiter_try_acquire
 #cgo noescape bw_limiter_acquire_timeout
 #cgo nocallback bw_limiter_acquire_timeout
-#cgo noescape bw_limiter_get_metrics
-#cgo nocallback bw_limiter_get_metrics
+#cgo noescape bw_limiter_metrics
+#cgo nocallback bw_limiter_metrics
 #cgo nocallback bw_limiter_free
 */
 import "C"
@@ -127,10 +127,10 @@ func (l *RateLimiter) Wait(ctx context.Context) error {
 func (l *RateLimiter) Metrics() RateLimiterMetrics {
 	p := l.h.acquire()
 	defer l.h.release()
-	var m C.bw_limiter_metrics
+	var m C.bw_limiter_stats
 	m.size = C.size_t(unsafe.Sizeof(m))
 	var e C.bw_error
-	if err := check(C.bw_limiter_get_metrics(p, &m, &e), &e); err != nil {
+	if err := check(C.bw_limiter_metrics(p, &m, &e), &e); err != nil {
 		panic(err)
 	}
 	return RateLimiterMetrics{Permitted: uint64(m.permitted), Rejected: uint64(m.rejected),

@@ -32,18 +32,16 @@ static int price(bw_breaker *b) {
 
 int main(void) {
     const char *json = "{\"name\": \"prices\", \"open_duration_ms\": 10000,"
-                       " \"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 3}}";
+                       " \"consecutive_failures\": 3}";
     bw_error err;
     bw_clock *clock = NULL;
-    bw_breaker_config *config = NULL;
     bw_breaker *b = NULL;
     if (bw_clock_manual_new(&clock, &err) != BW_OK ||
-        bw_breaker_config_from_json(json, strlen(json), &config, &err) != BW_OK ||
-        bw_breaker_new(config, clock, on_event, NULL, &b, &err) != BW_OK) {
+        bw_breaker_new_json_with_callback(json, strlen(json), clock, on_event, NULL, &b, &err) !=
+            BW_OK) {
         fprintf(stderr, "setup failed: %s\n", err.message);
         return 1;
     }
-    bw_breaker_config_free(config);
 
     printf("price: %d\n", price(b));
     dependency_up = 0;

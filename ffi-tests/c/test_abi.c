@@ -13,14 +13,15 @@
 #error "compile with -DBW_EXPECTED_VERSION=\"x.y.z\" (the crate version)"
 #endif
 
-_Static_assert(sizeof(bw_error) == 280, "bw_error is 280 bytes");
+_Static_assert(sizeof(bw_error) == 1056, "bw_error is 1056 bytes");
 _Static_assert(offsetof(bw_error, status) == 0, "bw_error.status");
 _Static_assert(offsetof(bw_error, policy) == 4, "bw_error.policy");
 _Static_assert(offsetof(bw_error, reason) == 8, "bw_error.reason");
 _Static_assert(offsetof(bw_error, has_retry_after) == 12, "bw_error.has_retry_after");
 _Static_assert(offsetof(bw_error, retry_after_ns) == 16, "bw_error.retry_after_ns");
-_Static_assert(offsetof(bw_error, message) == 24, "bw_error.message");
-_Static_assert(BW_ERROR_MESSAGE_LEN == 256, "message size");
+_Static_assert(offsetof(bw_error, message_len) == 24, "bw_error.message_len");
+_Static_assert(offsetof(bw_error, message) == 32, "bw_error.message");
+_Static_assert(BW_ERROR_MESSAGE_LEN == 1024, "message size");
 
 /* ---- versions and names ---- */
 

@@ -48,191 +48,206 @@ static bw_status one_call(const bw_breaker *b, uint32_t outcome) {
     return s;
 }
 
-/* ---- configuration ---- */
+/* ---- configuration, self-description ---- */
 
-TEST(config_from_json_round_trips_and_names_bad_fields) {
-    bw_breaker_config *c = SENTINEL_PTR;
-    bw_error e = dirty_error();
-    const char *json =
-        "{\"name\": \"db\", \"open_duration_ms\": 1500, \"half_open_max_calls\": 3,"
-        " \"policy\": {\"type\": \"failure_rate\", \"threshold\": 0.5,"
-        " \"window\": {\"count\": 10}, \"minimum_calls\": 4}}";
-    CHECK_STATUS(bw_breaker_config_from_json(JSON(json), &c, &e), BW_OK);
-    CHECK_EQ_INT(e.status, BW_OK);
-    CHECK_STR_EQ(e.message, "");
-    char buf[512];
-    size_t len = 0;
-    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_OK);
-    CHECK_EQ_U64(len, strlen(buf));
-    CHECK(strstr(buf, "\"name\":\"db\"") != NULL);
-    CHECK(strstr(buf, "\"open_duration_ms\":1500") != NULL);
-    CHECK(strstr(buf, "\"window\":{\"count\":10}") != NULL);
-    /* too small: the length is reported, the buffer untouched */
-    char small[4] = "xyz";
-    size_t need = 0;
-    CHECK_STATUS(bw_breaker_config_to_json(c, small, sizeof small, &need, &e),
-                 BW_BUFFER_TOO_SMALL);
-    CHECK_EQ_U64(need, len);
-    CHECK_STR_EQ(small, "xyz");
-    CHECK_STATUS(bw_breaker_config_to_json(c, NULL, 0, &need, NULL), BW_BUFFER_TOO_SMALL);
-    CHECK_STATUS(bw_breaker_config_to_json(c, NULL, 8, &need, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, NULL, &e), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(e.message, "out_len must not be NULL");
-    CHECK_STATUS(bw_breaker_config_to_json(NULL, buf, sizeof buf, &len, &e),
-                 BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(e.message, "config must not be NULL");
-    /* the JSON read back builds the same configuration */
-    bw_breaker_config *again = NULL;
-    CHECK_STATUS(bw_breaker_config_from_json(buf, len, &again, &e), BW_OK);
-    char buf2[512];
-    size_t len2 = 0;
-    CHECK_STATUS(bw_breaker_config_to_json(again, buf2, sizeof buf2, &len2, &e), BW_OK);
-    CHECK_STR_EQ(buf, buf2);
-    bw_breaker_config_free(again);
-    bw_breaker_config_free(c);
-    bw_breaker_config_free(NULL);
-
-    /* empty text and NULL with length 0 are the defaults */
-    c = NULL;
-    CHECK_STATUS(bw_breaker_config_from_json(NULL, 0, &c, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_OK);
-    CHECK(strstr(buf, "{\"type\":\"consecutive_failures\",\"threshold\":5}") != NULL);
-    CHECK(strstr(buf, "\"open_duration_ms\":60000") != NULL);
-    bw_breaker_config_free(c);
-
-    struct {
-        const char *json;
-        const char *message_prefix;
-    } bad[] = {
-        {"{\"open_duration_ms\": \"x\"}",
-         "invalid circuit breaker configuration: open_duration_ms: invalid type: string"},
-        {"{\"open_duratoin_ms\": 5}",
-         "invalid circuit breaker configuration: open_duratoin_ms: unknown field"},
-        {"{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 0}}",
-         "invalid circuit breaker configuration: threshold"},
-        {"{\"open_duration_ms\": 0}",
-         "invalid circuit breaker configuration: open_duration"},
-        {"{\"open_duration_ms\": -1}",
-         "invalid circuit breaker configuration: open_duration_ms: invalid value"},
-        {"{\"half_open_max_calls\": 0}",
-         "invalid circuit breaker configuration: half_open_max_calls"},
-        {"{\"policy\": {\"type\": \"failure_rate\", \"threshold\": 1.5, \"window\": {\"count\": 10},"
-         " \"minimum_calls\": 1}}",
-         "invalid circuit breaker configuration: threshold"},
-        {"{\"policy\": {\"type\": \"nope\"}}",
-         "invalid circuit breaker configuration: policy.type: unknown variant `nope`"},
-        {"{\"name\": 1,", "invalid circuit breaker configuration:"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        c = SENTINEL_PTR;
-        e = dirty_error();
-        CHECK_STATUS(bw_breaker_config_from_json(JSON(bad[i].json), &c, &e), BW_INVALID_CONFIG);
-        CHECK(c == SENTINEL_PTR);
-        CHECK_EQ_INT(e.policy, BW_POLICY_CIRCUIT_BREAKER);
-        CHECK_STR_PREFIX(e.message, bad[i].message_prefix);
-        bw_breaker *b = SENTINEL_PTR;
-        CHECK_STATUS(bw_breaker_new_json(JSON(bad[i].json), NULL, &b, &e), BW_INVALID_CONFIG);
-        CHECK(b == SENTINEL_PTR);
-        CHECK_STR_PREFIX(e.message, bad[i].message_prefix);
-    }
-    CHECK_STATUS(bw_breaker_config_from_json(NULL, 3, &c, &e), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(e.message, "json must not be NULL when len is not 0");
-    CHECK_STATUS(bw_breaker_config_from_json(JSON("{}"), NULL, &e), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(e.message, "out must not be NULL");
-    CHECK_STATUS(bw_breaker_new_json(NULL, 2, NULL, &(bw_breaker *){NULL}, &e),
-                 BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_new_json(JSON("{}"), NULL, NULL, &e), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(e.message, "out must not be NULL");
+/* The message of bw_breaker_new_json for `json` (which must be refused). */
+static const char *refusal(const char *json) {
+    static bw_error e;
+    bw_breaker *b = SENTINEL_PTR;
+    e = dirty_error();
+    CHECK_STATUS(bw_breaker_new_json(JSON(json), NULL, &b, &e), BW_INVALID_CONFIG);
+    CHECK(b == SENTINEL_PTR);
+    CHECK_EQ_INT(e.policy, BW_POLICY_CIRCUIT_BREAKER);
+    CHECK_EQ_U64(e.message_len, strlen(e.message));
+    CHECK(strstr(e.message, " at line ") == NULL || strstr(e.message, "malformed JSON") != NULL);
+    return e.message;
 }
 
-TEST(new_checks_its_arguments) {
-    bw_breaker_config *c = NULL;
+#define PREFIX "invalid circuit breaker configuration: "
+
+TEST(every_field_error_names_the_field_as_written) {
+    struct {
+        const char *json;
+        const char *message;
+    } bad[] = {
+        {"{\"name\": \"\"}", PREFIX "name must not be empty"},
+        {"{\"name\": 1}", PREFIX "name: invalid type: integer `1`, expected a string"},
+        {"{\"consecutive_failures\": 0}", PREFIX "consecutive_failures must be at least 1"},
+        {"{\"failures_in_window\": {\"threshold\": 0, \"window_ms\": 10}}",
+         PREFIX "failures_in_window.threshold must be at least 1"},
+        {"{\"failures_in_window\": {\"threshold\": 2, \"window_ms\": 0}}",
+         PREFIX "failures_in_window.window_ms must be greater than zero"},
+        {"{\"failures_in_window\": {\"threshold\": 2}}",
+         PREFIX "failures_in_window.window_ms is required"},
+        {"{\"failure_rate\": {\"threshold\": 1.5}}",
+         PREFIX "failure_rate.threshold must be in (0, 1], got 1.5"},
+        {"{\"failure_rate\": {\"threshold\": 0.5, \"window\": {\"count\": 0}}}",
+         PREFIX "failure_rate.window must hold at least 1 outcome (count >= 1)"},
+        {"{\"failure_rate\": {\"threshold\": 0.5, \"window\": {\"count\": 10}, \"minimum_calls\": 20}}",
+         PREFIX "failure_rate.minimum_calls must not exceed the count window's size (10), got 20"},
+        {"{\"failure_rate\": {\"threshold\": 0.5, \"slow\": {\"threshold\": 0, \"slow_duration_ms\": 1}}}",
+         PREFIX "failure_rate.slow.threshold must be in (0, 1], got 0"},
+        {"{\"failure_rate\": {\"threshold\": 0.5, \"slow\": {\"threshold\": 0.5, \"slow_duration_ms\": 0}}}",
+         PREFIX "failure_rate.slow.slow_duration_ms must be greater than zero"},
+        {"{\"slow_call_rate\": {\"threshold\": 2, \"slow_duration_ms\": 5}}",
+         PREFIX "slow_call_rate.threshold must be in (0, 1], got 2"},
+        {"{\"slow_call_rate\": {\"threshold\": 0.5, \"slow_duration_ms\": 5, \"minimum_calls\": 0}}",
+         PREFIX "slow_call_rate.minimum_calls must be at least 1"},
+        {"{\"open_duration_ms\": 0}", PREFIX "open_duration_ms must be greater than zero"},
+        {"{\"open_duration_ms\": -1}",
+         PREFIX "open_duration_ms must be a non-negative number of milliseconds, got -1"},
+        {"{\"open_duration_ms\": \"x\"}",
+         PREFIX "open_duration_ms: invalid type: string \"x\", expected f64"},
+        {"{\"open_duration_multiplier\": 0.5}",
+         PREFIX "open_duration_multiplier must be a finite number of at least 1.0, got 0.5"},
+        {"{\"open_duration_cap_ms\": 10}",
+         PREFIX "open_duration_cap_ms must not be less than open_duration_ms (60s), got 10ms"},
+        {"{\"half_open_max_calls\": 0}", PREFIX "half_open_max_calls must be at least 1"},
+        {"{\"half_open_max_calls\": 2, \"success_threshold\": 3}",
+         PREFIX "success_threshold must not exceed half_open_max_calls (2), got 3"},
+        {"{\"half_open_max_wait_ms\": 0}", PREFIX "half_open_max_wait_ms must be greater than zero"},
+        {"{\"open_duratoin_ms\": 5}",
+         PREFIX "unknown key \"open_duratoin_ms\" (did you mean \"open_duration_ms\"?)"},
+        {"{\"failure_rate\": {\"threshold\": 0.5, \"treshold\": 0.5}}",
+         PREFIX "unknown key \"treshold\" in failure_rate (did you mean \"threshold\"?)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK_STR_EQ(refusal(bad[i].json), bad[i].message);
+    CHECK_STR_PREFIX(refusal("{\"name\": \"x\","), PREFIX "malformed JSON: ");
+}
+
+TEST(two_trip_policies_are_refused_with_one_message) {
+    CHECK_STR_EQ(refusal("{\"consecutive_failures\": 3, \"failure_rate\": {\"threshold\": 0.5}}"),
+                 PREFIX "consecutive_failures and failure_rate are both set: a breaker has one trip "
+                        "policy (to count slow calls with a failure rate, set failure_rate.slow)");
+    /* null is "unset": the defaults text with one policy swapped in is accepted */
+    bw_breaker *b = breaker_json("{\"consecutive_failures\": null, \"failure_rate\": {\"threshold\": 0.5}}", NULL);
+    CHECK(b != NULL);
+    bw_breaker_free(b);
+}
+
+TEST(long_names_are_refused_and_messages_are_never_cut) {
+    char name[BW_NAME_MAX_LEN + 2];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = 0; /* BW_NAME_MAX_LEN + 1 bytes */
+    char json[512];
+    snprintf(json, sizeof json, "{\"name\": \"%s\"}", name);
+    CHECK_STR_EQ(refusal(json), PREFIX "name is 129 bytes long: at most 128 bytes");
+    /* the longest name is quoted whole in the registry's conflict message */
+    name[BW_NAME_MAX_LEN] = 0;
+    bw_registry *r = NULL;
     bw_error e;
-    CHECK_STATUS(bw_breaker_config_from_json(JSON("{\"name\": \"x\"}"), &c, &e), BW_OK);
-    bw_breaker *b = SENTINEL_PTR;
-    CHECK_STATUS(bw_breaker_new(NULL, NULL, NULL, NULL, &b, &e), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(e.message, "config must not be NULL");
-    CHECK(b == SENTINEL_PTR);
-    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_registry_new(&r, &e), BW_OK);
+    bw_breaker *a = NULL, *b = SENTINEL_PTR;
+    CHECK_STATUS(bw_registry_breaker(r, name, strlen(name), JSON("{\"consecutive_failures\": 2}"), NULL, &a, &e), BW_OK);
+    CHECK_STATUS(bw_registry_breaker(r, name, strlen(name), JSON("{\"consecutive_failures\": 3}"), NULL, &b, &e),
+                 BW_INVALID_CONFIG);
+    CHECK(strstr(e.message, name) != NULL);
+    CHECK_STR_PREFIX(strstr(e.message, name) + strlen(name), "\" is already registered with a different configuration");
+    CHECK_EQ_U64(e.message_len, strlen(e.message));
+    /* a 5000-byte unknown key is quoted up to 64 characters */
+    char *big = malloc(6000);
+    memset(big, 'k', 5000);
+    big[0] = '{';
+    big[1] = '"';
+    strcpy(big + 5000, "\": 1}");
+    const char *m = refusal(big);
+    CHECK(strlen(m) < 400);
+    CHECK(strstr(m, "...\" (known keys: ") != NULL || strstr(m, "...\"") != NULL);
+    free(big);
+    bw_breaker_free(a);
+    bw_registry_free(r);
+}
+
+TEST(new_json_checks_its_arguments) {
+    bw_error e = dirty_error();
+    CHECK_STATUS(bw_breaker_new_json(NULL, 2, NULL, &(bw_breaker *){NULL}, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(e.message, "json must not be NULL when json_len is not 0");
+    CHECK_STATUS(bw_breaker_new_json(JSON("{}"), NULL, NULL, &e), BW_INVALID_ARGUMENT);
     CHECK_STR_EQ(e.message, "out must not be NULL");
-    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_OK);
-    bw_breaker_config_free(c); /* the breaker keeps its own copy */
-    char name[8];
+    bw_breaker *b = NULL;
+    CHECK_STATUS(bw_breaker_new_json(NULL, 0, NULL, &b, &e), BW_OK); /* the defaults */
+    CHECK_EQ_U64(e.message_len, 0);
+    char name[32];
     size_t len = 0;
     CHECK_STATUS(bw_breaker_name(b, name, sizeof name, &len, &e), BW_OK);
-    CHECK_STR_EQ(name, "x");
-    CHECK_EQ_U64(len, 1);
-    CHECK_EQ_INT(state_of(b), BW_STATE_CLOSED);
+    CHECK_STR_EQ(name, "default");
     bw_breaker_free(b);
     bw_breaker_free(NULL);
 }
 
-TEST(config_setters_build_what_they_say) {
-    bw_breaker_config *c = SENTINEL_PTR;
-    bw_error e;
-    CHECK_STATUS(bw_breaker_config_new(NULL, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_new(&c, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_name(c, JSON("db"), &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, BW_WINDOW_TIME, 10 * SEC, 4, &e),
-                 BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_slow_call_rate(c, 0.75, 2 * SEC, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_open_duration_ns(c, 30 * SEC, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_open_duration_growth(c, 2.0, 120 * SEC, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(c, 3, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_half_open_max_wait_ns(c, 5 * SEC, &e), BW_OK);
-    char buf[512];
-    size_t len = 0;
-    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_OK);
-    CHECK_STR_EQ(buf,
-                 "{\"name\":\"db\",\"policy\":{\"type\":\"failure_rate\",\"threshold\":0.5,"
-                 "\"window\":{\"time_ms\":10000},\"minimum_calls\":4,\"slow\":{\"threshold\":0.75,"
-                 "\"slow_duration_ms\":2000}},\"open_duration_ms\":30000,"
-                 "\"open_duration_multiplier\":2.0,\"open_duration_cap_ms\":120000,"
-                 "\"half_open_max_calls\":3,\"success_threshold\":null,"
-                 "\"half_open_max_wait_ms\":5000}");
-    bw_breaker *b = NULL;
-    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_OK);
+/* Every code from 0 until NULL; returns how many. */
+static size_t count_names(const char *(*f)(uint32_t)) {
+    size_t n = 0;
+    while (f((uint32_t)n) != NULL) n++;
+    return n;
+}
+
+TEST(the_library_describes_itself) {
+    CHECK_STR_EQ(bw_policy_name(BW_POLICY_NONE), "none");
+    CHECK_STR_EQ(bw_policy_name(BW_POLICY_CIRCUIT_BREAKER), "circuit breaker");
+    CHECK_STR_EQ(bw_policy_name(BW_POLICY_THREAD_POOL), "thread pool");
+    CHECK_EQ_U64(count_names(bw_policy_name), BW_POLICY_HTTP + 1);
+    CHECK(bw_policy_name(BW_POLICY_HTTP + 1) == NULL);
+    CHECK_STR_EQ(bw_reason_name(BW_REASON_OPEN), "open");
+    CHECK_STR_EQ(bw_reason_name(BW_REASON_TRIAL_FULL), "half-open trial full");
+    CHECK_EQ_U64(count_names(bw_reason_name), BW_REASON_CANCELLED + 1);
+    CHECK_STR_EQ(bw_state_name(BW_STATE_HALF_OPEN), "half-open");
+    CHECK_EQ_U64(count_names(bw_state_name), BW_STATE_DISABLED + 1);
+    CHECK_STR_EQ(bw_transition_reason_name(BW_TRANSITION_TRIAL_FAILED), "trial failed");
+    CHECK_EQ_U64(count_names(bw_transition_reason_name), BW_TRANSITION_DISABLED + 1);
+    CHECK(bw_state_name(UINT32_MAX) == NULL);
+    /* the same pointer every time (static) */
+    CHECK(bw_state_name(0) == bw_state_name(0));
+
+    const char *d = bw_breaker_config_defaults_json();
+    CHECK(d == bw_breaker_config_defaults_json());
+    CHECK(strstr(d, "\"consecutive_failures\":5") != NULL);
+    CHECK(strstr(d, "\"failure_rate\":null") != NULL);
+    CHECK(strstr(d, "\"open_duration_ms\":60000") != NULL);
+    /* the defaults text builds the default breaker */
+    bw_breaker *b = breaker_json(d, NULL);
+    CHECK(b != NULL);
     bw_breaker_free(b);
+    const char *s = bw_breaker_config_schema_json();
+    CHECK(strstr(s, "\"oneOf\"") != NULL);
+    CHECK(strstr(s, "\"additionalProperties\":false") != NULL);
+    CHECK(strstr(s, "\"half_open_max_calls\":{\"default\":1,") != NULL);
+    const char *(*defaults[])(void) = {bw_breaker_config_defaults_json, bw_retry_config_defaults_json,
+                                       bw_bulkhead_config_defaults_json, bw_limiter_config_defaults_json,
+                                       bw_pool_config_defaults_json, bw_time_limiter_config_defaults_json};
+    const char *(*schemas[])(void) = {bw_breaker_config_schema_json, bw_retry_config_schema_json,
+                                      bw_bulkhead_config_schema_json, bw_limiter_config_schema_json,
+                                      bw_pool_config_schema_json, bw_time_limiter_config_schema_json};
+    for (size_t i = 0; i < 6; i++) {
+        CHECK(defaults[i]()[0] == '{');
+        CHECK(strstr(defaults[i](), "\"name\":") != NULL);
+        CHECK(strstr(defaults[i](), "_ns\"") == NULL); /* durations are *_ms */
+        CHECK(strstr(schemas[i](), "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\"") != NULL);
+    }
+    CHECK(strstr(bw_time_limiter_config_defaults_json(), "\"timeout_ms\":1000") != NULL);
+}
 
-    /* count policies: the success threshold; a slow-call rate is refused when building */
-    CHECK_STATUS(bw_breaker_config_set_consecutive_failures(c, 2, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_success_threshold(c, 2, &e), BW_OK);
-    b = SENTINEL_PTR;
-    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
-    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: slow.threshold");
-    CHECK(b == SENTINEL_PTR);
-    CHECK_STATUS(bw_breaker_config_to_json(c, buf, sizeof buf, &len, &e), BW_INVALID_CONFIG);
-    bw_breaker_config_free(c);
-
-    CHECK_STATUS(bw_breaker_config_new(&c, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_failures_in_window(c, 2, 0, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
-    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: window");
-    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(c, 0, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_config_set_failures_in_window(c, 2, SEC, &e), BW_OK);
-    CHECK_STATUS(bw_breaker_new(c, NULL, NULL, NULL, &b, &e), BW_INVALID_CONFIG);
-    CHECK_STR_PREFIX(e.message, "invalid circuit breaker configuration: half_open_max_calls");
-    /* bad arguments */
-    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, 2, 10, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(e.message, "window_kind: 2 is not a valid value (expected 0 (BW_WINDOW_COUNT) or "
-                            "1 (BW_WINDOW_TIME))");
-    CHECK_STATUS(bw_breaker_config_set_failure_rate(c, 0.5, BW_WINDOW_COUNT, 1ull << 32, 1, &e),
-                 BW_INVALID_CONFIG);
-    CHECK_STATUS(bw_breaker_config_set_name(c, NULL, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_name(c, "\xc3", 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_name(NULL, JSON("x"), &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_consecutive_failures(NULL, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_failures_in_window(NULL, 1, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_failure_rate(NULL, 0.5, 0, 1, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_slow_call_rate(NULL, 0.5, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_open_duration_ns(NULL, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_open_duration_growth(NULL, 1.0, 1, &e),
-                 BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_half_open_max_calls(NULL, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_success_threshold(NULL, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_breaker_config_set_half_open_max_wait_ns(NULL, 1, &e), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(e.message, "config must not be NULL");
-    bw_breaker_config_free(c);
+TEST(stats_sizing_writes_a_prefix) {
+    bw_breaker *b = breaker_json("{}", NULL);
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
+    bw_breaker_stats m;
+    memset(&m, 0xAB, sizeof m);
+    m.size = offsetof(bw_breaker_stats, requests);
+    bw_error e = dirty_error();
+    CHECK_STATUS(bw_breaker_metrics(b, &m, &e), BW_OK);
+    CHECK_EQ_U64(m.size, offsetof(bw_breaker_stats, requests));
+    CHECK_EQ_U64(m.generation, 1);
+    CHECK_EQ_U64(m.requests, 0xABABABABABABABABull); /* beyond the size: untouched */
+    m.size = sizeof m + 64; /* a newer caller: the library writes what it has */
+    CHECK_STATUS(bw_breaker_metrics(b, &m, &e), BW_OK);
+    CHECK_EQ_U64(m.size, sizeof m);
+    CHECK_EQ_U64(m.requests, 1);
+    m.size = sizeof(size_t) - 1;
+    CHECK_STATUS(bw_breaker_metrics(b, &m, &e), BW_INVALID_ARGUMENT);
+    CHECK_STR_PREFIX(e.message, "out->size is 7: set it to sizeof the stats structure");
+    CHECK_STATUS(bw_breaker_metrics(b, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_metrics(NULL, &m, &e), BW_INVALID_ARGUMENT);
+    bw_breaker_free(b);
 }
 
 /* ---- the protocol ---- */
@@ -240,7 +255,7 @@ TEST(config_setters_build_what_they_say) {
 TEST(protocol_counts_and_rejects_with_reasons) {
     bw_clock *clock = manual_clock();
     bw_breaker *b = breaker_json(
-        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 2},"
+        "{\"consecutive_failures\": 2,"
         " \"open_duration_ms\": 30000}",
         clock);
     bw_clock_free(clock); /* the breaker keeps its reference */
@@ -334,9 +349,9 @@ TEST(protocol_refuses_bad_arguments) {
 
     bw_breaker_stats m;
     memset(&m, 0x5a, sizeof m);
-    m.size = 8;
+    m.size = 4;
     CHECK_STATUS(bw_breaker_metrics(b, &m, &e), BW_INVALID_ARGUMENT);
-    CHECK_STR_PREFIX(e.message, "out->size must be set to sizeof(bw_breaker_stats)");
+    CHECK_STR_PREFIX(e.message, "out->size is 4: set it to sizeof the stats structure");
     CHECK_EQ_U64(m.generation, 0x5a5a5a5a5a5a5a5aull);
     CHECK_STATUS(bw_breaker_metrics(b, NULL, &e), BW_INVALID_ARGUMENT);
     CHECK_STATUS(bw_breaker_metrics(NULL, &m, &e), BW_INVALID_ARGUMENT);
@@ -377,7 +392,7 @@ static int returns_int(void *user_data) { return *(int *)user_data; }
 
 TEST(call_runs_the_function_and_records_its_verdict) {
     bw_breaker *b = breaker_json(
-        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 2}}", NULL);
+        "{\"consecutive_failures\": 2}", NULL);
     int ok = 0, bad = -7, result = 123;
     bw_error e;
     CHECK_STATUS(bw_breaker_call(b, returns_int, &ok, &result, &e), BW_OK);
@@ -425,17 +440,14 @@ static void check_event(const bw_breaker_event *ev, uint32_t from, uint32_t to,
 
 TEST(outage_exercise_on_the_manual_clock) {
     bw_clock *clock = manual_clock();
-    bw_breaker_config *c = NULL;
     bw_error e;
-    CHECK_STATUS(bw_breaker_config_from_json(
-                     JSON("{\"name\": \"authors\", \"open_duration_ms\": 10000,"
-                          " \"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 3}}"),
-                     &c, &e),
-                 BW_OK);
     recorder rec = {0};
     bw_breaker *b = NULL;
-    CHECK_STATUS(bw_breaker_new(c, clock, record_event, &rec, &b, &e), BW_OK);
-    bw_breaker_config_free(c);
+    CHECK_STATUS(bw_breaker_new_json_with_callback(
+                     JSON("{\"name\": \"authors\", \"open_duration_ms\": 10000,"
+                          " \"consecutive_failures\": 3}"),
+                     clock, record_event, &rec, &b, &e),
+                 BW_OK);
 
     /* the dependency fails three times: open */
     for (int i = 0; i < 3; i++) CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
@@ -510,7 +522,7 @@ TEST(registry_shares_breakers_by_name) {
     bw_registry *reg = NULL;
     bw_error e;
     CHECK_STATUS(bw_registry_new(&reg, &e), BW_OK);
-    const char *cfg = "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 1}}";
+    const char *cfg = "{\"consecutive_failures\": 1}";
     bw_breaker *a = NULL, *b = NULL, *c = NULL, *d = SENTINEL_PTR;
     CHECK_STATUS(bw_registry_breaker(reg, JSON("db"), JSON(cfg), NULL, &a, &e), BW_OK);
     CHECK_STATUS(bw_registry_breaker(reg, JSON("db"), NULL, 0, NULL, &b, &e), BW_OK);
@@ -588,7 +600,7 @@ static void *stress(void *p) {
 
 TEST(threads_hammering_one_breaker_keep_exact_counts) {
     bw_breaker *b = breaker_json(
-        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 1000000}}", NULL);
+        "{\"consecutive_failures\": 1000000}", NULL);
     pthread_t t[STRESS_THREADS];
     stress_arg args[STRESS_THREADS];
     for (int i = 0; i < STRESS_THREADS; i++) {
@@ -637,7 +649,7 @@ static void *trial(void *p) {
 TEST(sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial) {
     bw_clock *clock = manual_clock();
     bw_breaker *b = breaker_json(
-        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 1},"
+        "{\"consecutive_failures\": 1,"
         " \"half_open_max_calls\": 3, \"open_duration_ms\": 1000}",
         clock);
     pthread_barrier_t start, done;
@@ -678,9 +690,12 @@ TEST(sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial) {
 }
 
 int main(void) {
-    RUN(config_from_json_round_trips_and_names_bad_fields);
-    RUN(new_checks_its_arguments);
-    RUN(config_setters_build_what_they_say);
+    RUN(every_field_error_names_the_field_as_written);
+    RUN(two_trip_policies_are_refused_with_one_message);
+    RUN(long_names_are_refused_and_messages_are_never_cut);
+    RUN(new_json_checks_its_arguments);
+    RUN(the_library_describes_itself);
+    RUN(stats_sizing_writes_a_prefix);
     RUN(protocol_counts_and_rejects_with_reasons);
     RUN(protocol_refuses_bad_arguments);
     RUN(call_runs_the_function_and_records_its_verdict);

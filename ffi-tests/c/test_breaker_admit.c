@@ -34,7 +34,7 @@ TEST(admit_answers_permits_and_refusals_with_their_reasons) {
     bw_clock *clock = NULL;
     bw_clock_manual_new(&clock, NULL);
     bw_breaker *b = breaker_json(
-        "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 2},"
+        "{\"consecutive_failures\": 2,"
         " \"open_duration_ms\": 30000}",
         clock);
     bw_error e = dirty_error();

@@ -22,11 +22,11 @@ static bw_bulkhead *new_bulkhead(const char *json, size_t len, bw_clock *clock) 
     return b;
 }
 
-static bw_bulkhead_metrics metrics(const bw_bulkhead *b) {
-    bw_bulkhead_metrics m;
+static bw_bulkhead_stats metrics(const bw_bulkhead *b) {
+    bw_bulkhead_stats m;
     memset(&m, 0, sizeof m);
     m.size = sizeof m;
-    CHECK_STATUS(bw_bulkhead_get_metrics(b, &m, NULL), BW_OK);
+    CHECK_STATUS(bw_bulkhead_metrics(b, &m, NULL), BW_OK);
     CHECK_EQ_U64(m.size, sizeof m);
     return m;
 }
@@ -41,7 +41,7 @@ TEST(try_acquire_and_release_count_exactly) {
     CHECK_EQ_INT(e.reason, BW_REASON_BULKHEAD_FULL);
     CHECK_STR_EQ(e.message, "bulkhead rejected the call: bulkhead full");
     CHECK_STATUS(bw_bulkhead_acquire(b, 0, NULL, &e), BW_REJECTED);
-    bw_bulkhead_metrics m = metrics(b);
+    bw_bulkhead_stats m = metrics(b);
     CHECK_EQ_U64(m.max, 2);
     CHECK_EQ_U64(m.in_use, 2);
     CHECK_EQ_U64(m.available, 0);
@@ -75,7 +75,7 @@ static void *wait_for_permit(void *arg) {
 
 static void wait_until_waiting(const bw_bulkhead *b, uint64_t n) {
     for (;;) {
-        bw_bulkhead_metrics m = metrics(b);
+        bw_bulkhead_stats m = metrics(b);
         if (m.waiting >= n) return;
         sched_yield();
     }
@@ -91,7 +91,7 @@ TEST(a_waiter_gets_a_released_permit) {
     CHECK_STATUS(bw_bulkhead_release(b, NULL), BW_OK);
     CHECK_EQ_INT(pthread_join(t, NULL), 0);
     CHECK_STATUS(w.status, BW_OK);
-    bw_bulkhead_metrics m = metrics(b);
+    bw_bulkhead_stats m = metrics(b);
     CHECK_EQ_U64(m.in_use, 1);
     CHECK_EQ_U64(m.waiting, 0);
     CHECK_STATUS(bw_bulkhead_release(b, NULL), BW_OK);
@@ -112,7 +112,7 @@ TEST(a_timed_wait_ends_when_the_manual_clock_passes_it) {
     CHECK_EQ_INT(pthread_join(t, NULL), 0);
     CHECK_STATUS(w.status, BW_REJECTED);
     CHECK_EQ_INT(w.e.reason, BW_REASON_BULKHEAD_FULL);
-    bw_bulkhead_metrics m = metrics(b);
+    bw_bulkhead_stats m = metrics(b);
     CHECK_EQ_U64(m.in_use, 1);
     CHECK_EQ_U64(m.waiting, 0);
     CHECK_EQ_U64(m.rejected, 1);
@@ -222,7 +222,7 @@ TEST(eight_threads_never_exceed_the_permits) {
     CHECK_EQ_INT(atomic_load(&s.errors), 0);
     CHECK(atomic_load(&s.worst) <= MAX);
     CHECK(atomic_load(&s.worst) >= 1);
-    bw_bulkhead_metrics m = metrics(s.b);
+    bw_bulkhead_stats m = metrics(s.b);
     CHECK_EQ_U64(m.in_use, 0);
     CHECK_EQ_U64(m.available, MAX);
     CHECK_EQ_U64(m.waiting, 0);
@@ -246,8 +246,8 @@ TEST(bad_configuration_names_the_field) {
         {"{\"max_concurrent\": 0}", "invalid bulkhead configuration: max_concurrent"},
         {"{\"max_concurrent\": -1}", "invalid bulkhead configuration: max_concurrent: invalid value"},
         {"{\"max_wait_ms\": -1}", "invalid bulkhead configuration: max_wait_ms"},
-        {"{\"max_wait\": 1}", "invalid bulkhead configuration: max_wait: unknown field"},
-        {"{", "invalid bulkhead configuration: EOF"},
+        {"{\"max_wait\": 1}", "invalid bulkhead configuration: unknown key \"max_wait\" (did you mean \"max_wait_ms\"?)"},
+        {"{", "invalid bulkhead configuration: malformed JSON: EOF"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bw_bulkhead *b = SENTINEL_PTR;
@@ -280,15 +280,15 @@ TEST(bad_arguments_are_refused) {
     CHECK_EQ_INT(out, 5);
     CHECK_EQ_U64(metrics(b).in_use, 0); /* a refused call holds nothing */
     CHECK_EQ_U64(metrics(b).max, 25);
-    bw_bulkhead_metrics m;
+    bw_bulkhead_stats m;
     memset(&m, 0, sizeof m);
-    CHECK_STATUS(bw_bulkhead_get_metrics(NULL, &m, &e), BW_INVALID_ARGUMENT);
-    CHECK_STATUS(bw_bulkhead_get_metrics(b, NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_bulkhead_metrics(NULL, &m, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_bulkhead_metrics(b, NULL, &e), BW_INVALID_ARGUMENT);
     m.size = 3;
-    CHECK_STATUS(bw_bulkhead_get_metrics(b, &m, &e), BW_INVALID_ARGUMENT);
-    m.size = offsetof(bw_bulkhead_metrics, available);
+    CHECK_STATUS(bw_bulkhead_metrics(b, &m, &e), BW_INVALID_ARGUMENT);
+    m.size = offsetof(bw_bulkhead_stats, available);
     m.available = 777;
-    CHECK_STATUS(bw_bulkhead_get_metrics(b, &m, &e), BW_OK);
+    CHECK_STATUS(bw_bulkhead_metrics(b, &m, &e), BW_OK);
     CHECK_EQ_U64(m.max, 25);
     CHECK_EQ_U64(m.available, 777);
     bw_bulkhead_free(b);

@@ -193,7 +193,7 @@ TEST(a_time_limit_abandons_a_stuck_callback_and_a_fallback_answers) {
     bw_clock *clock = NULL;
     CHECK_STATUS(bw_clock_manual_new(&clock, NULL), BW_OK);
     bw_time_limiter *tl = NULL;
-    CHECK_STATUS(bw_time_limiter_new_json(JSON("{\"name\": \"authors\", \"timeout_ns\": 1000000, \"max_threads\": 1}"),
+    CHECK_STATUS(bw_time_limiter_new_json(JSON("{\"name\": \"authors\", \"timeout_ms\": 1, \"max_threads\": 1}"),
                                           clock, &tl, NULL), BW_OK);
     bw_pipeline_builder *b = NULL;
     CHECK_STATUS(bw_pipeline_builder_new(clock, &b, NULL), BW_OK);
@@ -294,7 +294,7 @@ TEST(retry_around_a_breaker_returns_the_rejection_at_once) {
     const char *rj = "{\"max_attempts\": 7, \"backoff\": \"fixed\", \"initial_ms\": 1000}";
     CHECK_STATUS(bw_retry_new_json(rj, strlen(rj), clock, &retry, &err), BW_OK);
     bw_breaker *breaker = NULL;
-    const char *bj = "{\"policy\": {\"type\": \"consecutive_failures\", \"threshold\": 3},"
+    const char *bj = "{\"consecutive_failures\": 3,"
                      " \"open_duration_ms\": 30000}";
     CHECK_STATUS(bw_breaker_new_json(bj, strlen(bj), clock, &breaker, &err), BW_OK);
     bw_bulkhead *bulkhead = NULL;

@@ -82,9 +82,10 @@ static bw_pool *new_pool(const char *json, size_t len) {
 
 TEST(new_json_accepts_a_configuration_and_defaults) {
     bw_pool *pool = new_pool(JSON("{\"name\": \"payments\", \"workers\": 3, \"queue_capacity\": 7}"));
-    bw_pool_metrics m;
+    bw_pool_stats m;
+    m.size = sizeof m;
     bw_error err = dirty_error();
-    CHECK_STATUS(bw_pool_get_metrics(pool, &m, &err), BW_OK);
+    CHECK_STATUS(bw_pool_metrics(pool, &m, &err), BW_OK);
     CHECK_EQ_INT(err.status, BW_OK);
     CHECK_EQ_INT(m.workers, 3);
     CHECK_EQ_INT(m.queue_capacity, 7);
@@ -93,7 +94,7 @@ TEST(new_json_accepts_a_configuration_and_defaults) {
     bw_pool_free(pool);
 
     pool = new_pool(NULL, 0); /* defaults: 10 workers, a queue of 100 */
-    CHECK_STATUS(bw_pool_get_metrics(pool, &m, NULL), BW_OK);
+    CHECK_STATUS(bw_pool_metrics(pool, &m, NULL), BW_OK);
     CHECK_EQ_INT(m.workers, 10);
     CHECK_EQ_INT(m.queue_capacity, 100);
     bw_pool_free(pool);
@@ -116,7 +117,7 @@ TEST(new_json_refuses_bad_configurations) {
     CHECK_STATUS(bw_pool_new_json(JSON("{\"workers\": -1}"), NULL, &pool, &err), BW_INVALID_CONFIG);
     CHECK_STR_PREFIX(err.message, "invalid thread pool configuration: workers:");
     CHECK_STATUS(bw_pool_new_json(JSON("{\"worker\": 2}"), NULL, &pool, &err), BW_INVALID_CONFIG);
-    CHECK(strstr(err.message, "unknown field") != NULL);
+    CHECK(strstr(err.message, "unknown key") != NULL);
     CHECK_STATUS(bw_pool_new_json(JSON("{\"name\": \"a\\u0000b\"}"), NULL, &pool, &err),
                  BW_INVALID_CONFIG);
     CHECK(strstr(err.message, "name") != NULL);
@@ -159,8 +160,9 @@ TEST(tasks_run_on_named_workers) {
     CHECK_STATUS(bw_pool_shutdown(pool, BW_SHUTDOWN_DRAIN, UINT64_MAX, &r, &err), BW_OK);
     CHECK(r.terminated);
     CHECK_EQ_INT(c.runs, 2);
-    bw_pool_metrics m;
-    CHECK_STATUS(bw_pool_get_metrics(pool, &m, &err), BW_OK);
+    bw_pool_stats m;
+    m.size = sizeof m;
+    CHECK_STATUS(bw_pool_metrics(pool, &m, &err), BW_OK);
     CHECK_EQ_U64(m.completed, 2);
     CHECK_EQ_U64(m.panicked, 0);
     CHECK_EQ_INT(m.spawned, 1);
@@ -179,11 +181,12 @@ TEST(submit_and_join_refuse_null_arguments) {
     CHECK(task == SENTINEL_PTR);
     CHECK_STATUS(bw_task_join(NULL, 0, NULL, &err), BW_INVALID_ARGUMENT);
     CHECK_STR_EQ(err.message, "task must not be NULL");
-    CHECK_STATUS(bw_pool_get_metrics(NULL, NULL, &err), BW_INVALID_ARGUMENT);
-    bw_pool_metrics m;
-    CHECK_STATUS(bw_pool_get_metrics(NULL, &m, &err), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(err.message, "pool must not be NULL");
-    CHECK_STATUS(bw_pool_get_metrics(pool, NULL, &err), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_pool_metrics(NULL, NULL, &err), BW_INVALID_ARGUMENT);
+    bw_pool_stats m;
+    m.size = sizeof m;
+    CHECK_STATUS(bw_pool_metrics(NULL, &m, &err), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(err.message, "h must not be NULL");
+    CHECK_STATUS(bw_pool_metrics(pool, NULL, &err), BW_INVALID_ARGUMENT);
     CHECK_STR_EQ(err.message, "out must not be NULL");
     CHECK_STATUS(bw_pool_shutdown(NULL, BW_SHUTDOWN_DRAIN, 0, NULL, &err), BW_INVALID_ARGUMENT);
     CHECK_STR_EQ(err.message, "pool must not be NULL");
@@ -259,8 +262,10 @@ TEST(payments_complete_while_email_workers_are_blocked) {
     CHECK_EQ_INT(c.runs, 20);
     CHECK_STR_PREFIX(c.thread_name, "payments-");
 
-    bw_pool_metrics m;
-    CHECK_STATUS(bw_pool_get_metrics(email, &m, &err), BW_OK);
+    bw_pool_stats m;
+
+    m.size = sizeof m;
+    CHECK_STATUS(bw_pool_metrics(email, &m, &err), BW_OK);
     CHECK_EQ_INT(m.busy, 5);
     CHECK_EQ_INT(m.queue_depth, 2);
     CHECK_EQ_U64(m.rejected, 1);
@@ -320,8 +325,9 @@ TEST(shutdown_gives_every_task_one_outcome) {
     }
     CHECK_EQ_INT(done, 2);
     CHECK_EQ_INT(cancelled, 5);
-    bw_pool_metrics m;
-    CHECK_STATUS(bw_pool_get_metrics(pool, &m, &err), BW_OK);
+    bw_pool_stats m;
+    m.size = sizeof m;
+    CHECK_STATUS(bw_pool_metrics(pool, &m, &err), BW_OK);
     CHECK_EQ_U64(m.completed, 2);
     CHECK_EQ_U64(m.cancelled, 5);
     CHECK_EQ_U64(m.rejected, 1);

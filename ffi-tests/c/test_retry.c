@@ -73,7 +73,7 @@ TEST(bad_configuration_names_the_field) {
         const char *prefix;
     } cases[] = {
         {"{\"max_attempts\": 0}", "invalid retry configuration: max_attempts"},
-        {"{\"max_atempts\": 2}", "invalid retry configuration: max_atempts: unknown field"},
+        {"{\"max_atempts\": 2}", "invalid retry configuration: unknown key \"max_atempts\" (did you mean \"max_attempts\"?)"},
         {"{\"max_attempts\": -1}", "invalid retry configuration: max_attempts: invalid value"},
         {"{\"initial_ms\": -5}", "invalid retry configuration: initial_ms"},
         {"{\"multiplier\": 0.5}", "invalid retry configuration: multiplier"},
@@ -84,7 +84,7 @@ TEST(bad_configuration_names_the_field) {
         {"{\"initial_ms\": 1e300}", "invalid retry configuration: initial_ms"},
         {"{\"budget\": {\"percent\": 1.5}}", "invalid retry configuration: percent"},
         {"{\"budget\": {\"ttl_ms\": 0}}", "invalid retry configuration: ttl"},
-        {"{\"max_attempts\": 2", "invalid retry configuration: EOF"},
+        {"{\"max_attempts\": 2", "invalid retry configuration: malformed JSON: EOF"},
         {"42", "invalid retry configuration: invalid type"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -109,10 +109,11 @@ static bw_time_limiter *new_limiter(const char *json, size_t len) {
 /* ---- construction ---- */
 
 TEST(new_json_accepts_a_configuration_and_defaults) {
-    bw_time_limiter *tl = new_limiter(JSON("{\"name\": \"authors\", \"timeout_ns\": 5000000000, \"max_threads\": 2}"));
-    bw_time_limiter_metrics m;
+    bw_time_limiter *tl = new_limiter(JSON("{\"name\": \"authors\", \"timeout_ms\": 5000, \"max_threads\": 2}"));
+    bw_time_limiter_stats m;
+    m.size = sizeof m;
     memset(&m, 0xff, sizeof m);
-    CHECK_STATUS(bw_time_limiter_get_metrics(tl, &m, NULL), BW_OK);
+    CHECK_STATUS(bw_time_limiter_metrics(tl, &m, NULL), BW_OK);
     CHECK_EQ_U64(m.timed_out, 0);
     CHECK_EQ_U64(m.rejected, 0);
     CHECK_EQ_INT(m.threads_spawned, 0);
@@ -133,15 +134,15 @@ TEST(new_json_accepts_a_configuration_and_defaults) {
 TEST(new_json_refuses_bad_configurations) {
     bw_time_limiter *tl = SENTINEL_PTR;
     bw_error err = dirty_error();
-    CHECK_STATUS(bw_time_limiter_new_json(JSON("{\"timeout_ns\": 0}"), NULL, &tl, &err), BW_INVALID_CONFIG);
+    CHECK_STATUS(bw_time_limiter_new_json(JSON("{\"timeout_ms\": 0}"), NULL, &tl, &err), BW_INVALID_CONFIG);
     CHECK_EQ_INT(err.policy, BW_POLICY_TIME_LIMITER);
     CHECK(strstr(err.message, "timeout") != NULL);
     CHECK_STATUS(bw_time_limiter_new_json(JSON("{\"max_threads\": 0}"), NULL, &tl, &err), BW_INVALID_CONFIG);
     CHECK(strstr(err.message, "max_threads") != NULL);
-    CHECK_STATUS(bw_time_limiter_new_json(JSON("{\"timeout_ns\": \"1s\"}"), NULL, &tl, &err), BW_INVALID_CONFIG);
-    CHECK_STR_PREFIX(err.message, "invalid time limiter configuration: timeout_ns:");
+    CHECK_STATUS(bw_time_limiter_new_json(JSON("{\"timeout_ms\": \"1s\"}"), NULL, &tl, &err), BW_INVALID_CONFIG);
+    CHECK_STR_PREFIX(err.message, "invalid time limiter configuration: timeout_ms:");
     CHECK_STATUS(bw_time_limiter_new_json(JSON("{\"timeout\": 1}"), NULL, &tl, &err), BW_INVALID_CONFIG);
-    CHECK(strstr(err.message, "unknown field") != NULL);
+    CHECK_STR_EQ(err.message, "invalid time limiter configuration: unknown key \"timeout\" (did you mean \"timeout_ms\"?)");
     CHECK(tl == SENTINEL_PTR);
     CHECK_STATUS(bw_time_limiter_new_json(NULL, 1, NULL, &tl, &err), BW_INVALID_ARGUMENT);
     CHECK_STR_EQ(err.message, "json must not be NULL when json_len is not 0");
@@ -153,7 +154,7 @@ TEST(new_json_refuses_bad_configurations) {
 /* ---- calls ---- */
 
 TEST(a_quick_call_returns_its_value_and_releases_once) {
-    bw_time_limiter *tl = new_limiter(JSON("{\"name\": \"quick\", \"timeout_ns\": 60000000000}"));
+    bw_time_limiter *tl = new_limiter(JSON("{\"name\": \"quick\", \"timeout_ms\": 60000}"));
     state s;
     state_init(&s);
     int result = 0;
@@ -168,8 +169,9 @@ TEST(a_quick_call_returns_its_value_and_releases_once) {
     CHECK_STATUS(bw_time_limiter_call(tl, quick, &s, NULL, NULL, &result, &err), BW_OK);
     CHECK_EQ_INT(result, 42);
     CHECK_EQ_INT(s.threads, 1); /* the idle worker was reused */
-    bw_time_limiter_metrics m;
-    CHECK_STATUS(bw_time_limiter_get_metrics(tl, &m, &err), BW_OK);
+    bw_time_limiter_stats m;
+    m.size = sizeof m;
+    CHECK_STATUS(bw_time_limiter_metrics(tl, &m, &err), BW_OK);
     CHECK_EQ_INT(m.threads_spawned, 1);
     bw_time_limiter_free(tl);
     CHECK_EQ_INT(s.released, 1);
@@ -192,10 +194,11 @@ TEST(call_refuses_null_arguments_without_releasing) {
     CHECK_EQ_INT(result, 99);
     CHECK_EQ_INT(s.released, 0);
     CHECK_EQ_INT(s.entered, 0);
-    bw_time_limiter_metrics m;
-    CHECK_STATUS(bw_time_limiter_get_metrics(NULL, &m, &err), BW_INVALID_ARGUMENT);
-    CHECK_STR_EQ(err.message, "tl must not be NULL");
-    CHECK_STATUS(bw_time_limiter_get_metrics(tl, NULL, &err), BW_INVALID_ARGUMENT);
+    bw_time_limiter_stats m;
+    m.size = sizeof m;
+    CHECK_STATUS(bw_time_limiter_metrics(NULL, &m, &err), BW_INVALID_ARGUMENT);
+    CHECK_STR_EQ(err.message, "h must not be NULL");
+    CHECK_STATUS(bw_time_limiter_metrics(tl, NULL, &err), BW_INVALID_ARGUMENT);
     CHECK_STR_EQ(err.message, "out must not be NULL");
     bw_time_limiter_free(tl);
     bw_time_limiter_free(NULL);
@@ -203,7 +206,7 @@ TEST(call_refuses_null_arguments_without_releasing) {
 }
 
 TEST(a_never_returning_callback_times_out_and_sees_its_cancel_flag) {
-    bw_time_limiter *tl = new_limiter(JSON("{\"name\": \"stuck\", \"timeout_ns\": 1000000, \"max_threads\": 1}"));
+    bw_time_limiter *tl = new_limiter(JSON("{\"name\": \"stuck\", \"timeout_ms\": 1, \"max_threads\": 1}"));
     state s;
     state_init(&s);
     int result = 99;
@@ -228,7 +231,7 @@ TEST(a_never_returning_callback_times_out_and_sees_its_cancel_flag) {
 }
 
 TEST(a_hundred_stuck_calls_never_create_more_than_8_threads) {
-    bw_time_limiter *tl = new_limiter(JSON("{\"name\": \"bounded\", \"timeout_ns\": 1000000, \"max_threads\": 8}"));
+    bw_time_limiter *tl = new_limiter(JSON("{\"name\": \"bounded\", \"timeout_ms\": 1, \"max_threads\": 8}"));
     state s;
     state_init(&s);
     int timed_out = 0, rejected = 0, other = 0;
@@ -243,8 +246,9 @@ TEST(a_hundred_stuck_calls_never_create_more_than_8_threads) {
     CHECK_EQ_INT(timed_out, 8);
     CHECK_EQ_INT(rejected, 92);
     CHECK_EQ_INT(other, 0);
-    bw_time_limiter_metrics m;
-    CHECK_STATUS(bw_time_limiter_get_metrics(tl, &m, NULL), BW_OK);
+    bw_time_limiter_stats m;
+    m.size = sizeof m;
+    CHECK_STATUS(bw_time_limiter_metrics(tl, &m, NULL), BW_OK);
     CHECK_EQ_INT(m.threads_spawned, 8);
     CHECK_EQ_INT(m.busy, 8);
     CHECK_EQ_U64(m.timed_out, 8);
@@ -260,7 +264,7 @@ TEST(a_hundred_stuck_calls_never_create_more_than_8_threads) {
     CHECK_EQ_INT(s.saw_cancelled, 8);
     /* The late results are counted once each worker has published (poll, no sleep). */
     for (long spins = 0; spins < 100000000L; spins++) {
-        CHECK_STATUS(bw_time_limiter_get_metrics(tl, &m, NULL), BW_OK);
+        CHECK_STATUS(bw_time_limiter_metrics(tl, &m, NULL), BW_OK);
         if (m.late_results_dropped == 8 && m.busy == 0) break;
         sched_yield();
     }

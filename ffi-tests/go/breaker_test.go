@@ -107,7 +107,7 @@ func TestBreakerSlowCallsWithReportedDurations(t *testing.T) {
 func TestBreakerOutageExerciseWithPolledEvents(t *testing.T) {
 	clock := bw.NewManualClock()
 	b := newBreaker(t, `{"name": "authors", "open_duration_ms": 10000,
-		"policy": {"type": "consecutive_failures", "threshold": 3}}`, clock)
+		"consecutive_failures": 3}`, clock)
 	fail(t, b, 3)
 	clock.Advance(10 * time.Second)
 	wantState(t, b, bw.StateHalfOpen)
@@ -372,11 +372,13 @@ func TestBreakerBadConfiguration(t *testing.T) {
 		config any
 		msg    string
 	}{
-		{bw.BreakerConfig{OpenDuration: -time.Second}, "OpenDuration must not be negative"},
+		{bw.BreakerConfig{OpenDuration: -time.Second}, "open_duration_ms must be a non-negative number of milliseconds, got -1000"},
 		{bw.BreakerConfig{HalfOpenMaxCalls: -1}, "half_open_max_calls"},
-		{bw.BreakerConfig{FailureRate: 2, WindowCalls: 10, MinimumCalls: 1}, "threshold"},
-		{`{"open_duratoin_ms": 1}`, "unknown field `open_duratoin_ms`"},
-		{[]byte(`{"policy": {"type": "consecutive_failures", "threshold": 0}}`), "threshold"},
+		{bw.BreakerConfig{FailureRate: 2, WindowCalls: 10, MinimumCalls: 1}, "failure_rate.threshold must be in (0, 1], got 2"},
+		{`{"open_duratoin_ms": 1}`, `unknown key "open_duratoin_ms" (did you mean "open_duration_ms"?)`},
+		{[]byte(`{"consecutive_failures": 0}`), "consecutive_failures must be at least 1"},
+		{bw.BreakerConfig{ConsecutiveFailures: 3, FailureRate: 0.5}, "invalid circuit breaker configuration: consecutive_failures and failure_rate are both set: a breaker has one trip policy (to count slow calls with a failure rate, set failure_rate.slow)"},
+		{bw.BreakerConfig{WindowCalls: 10}, "failure_rate.threshold is required"},
 		{&bw.BreakerConfig{Name: "x", HalfOpenMaxCalls: 2, SuccessThreshold: 3}, "success_threshold"},
 	} {
 		_, err := bw.NewCircuitBreaker(tc.config)

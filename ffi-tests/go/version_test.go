@@ -29,7 +29,7 @@ func TestVersionsAgree(t *testing.T) {
 	if err := bw.CheckVersion(); err != nil {
 		t.Fatal(err)
 	}
-	if bw.ABIVersion() != 1 {
+	if bw.ABIVersion() != 2 {
 		t.Fatalf("ABI version %d", bw.ABIVersion())
 	}
 }

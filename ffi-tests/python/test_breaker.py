@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+import breakwater
+
 from breakwater import (
     CircuitBreaker,
     CircuitOpenError,
@@ -394,11 +396,11 @@ def test_registry_shares_by_name_and_refuses_a_different_config(clock):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"consecutive_failures": 0}, "threshold"),
-        ({"open_duration": 0}, "open_duration"),
+        ({"consecutive_failures": 0}, "consecutive_failures must be at least 1"),
+        ({"open_duration": 0}, "open_duration_ms must be greater than zero"),
         ({"half_open_max_calls": 0}, "half_open_max_calls"),
-        ({"failure_rate": 1.5, "window": 10, "minimum_calls": 1}, "threshold"),
-        ({"failure_rate": 0.5, "window": 10, "minimum_calls": 20}, "minimum_calls"),
+        ({"failure_rate": 1.5, "window": 10, "minimum_calls": 1}, r"failure_rate\.threshold must be in \(0, 1\]"),
+        ({"failure_rate": 0.5, "window": 10, "minimum_calls": 20}, r"failure_rate\.minimum_calls must not exceed"),
         ({"name": ""}, "name"),
     ],
 )
@@ -433,14 +435,14 @@ def test_bad_types_are_type_errors(kwargs, message):
 def test_negative_durations_and_unknown_json_fields_are_value_errors():
     with pytest.raises(ValueError, match="open_duration must not be negative"):
         CircuitBreaker(open_duration=-1)
-    with pytest.raises(InvalidConfigError, match="unknown field `open_duratoin_ms`"):
+    with pytest.raises(InvalidConfigError, match='unknown key "open_duratoin_ms" \\(did you mean "open_duration_ms"\\?\\)'):
         CircuitBreaker({"open_duratoin_ms": 5})
     with pytest.raises(TypeError, match="config must be a dict"):
         CircuitBreaker("{}")
 
 
 def test_a_dict_config_and_the_json_form():
-    b = CircuitBreaker({"name": "x", "policy": {"type": "consecutive_failures", "threshold": 1}})
+    b = CircuitBreaker({"name": "x", "consecutive_failures": 1})
     fail(b)
     assert b.state is State.OPEN
     assert config_json(open_duration=timedelta(microseconds=1500)) == '{"open_duration_ms": 1.5}'
@@ -454,39 +456,37 @@ def test_closed_breaker_raises_value_error():
     assert repr(b) == "CircuitBreaker(closed)"
 
 
-def test_the_c_setters_build_the_same_configuration_as_json():
-    import ctypes
+def test_two_trip_policies_are_refused_by_the_library_with_its_message():
+    message = (
+        "invalid circuit breaker configuration: consecutive_failures and failure_rate are both "
+        "set: a breaker has one trip policy (to count slow calls with a failure rate, set "
+        "failure_rate.slow)"
+    )
+    with pytest.raises(InvalidConfigError) as e:
+        CircuitBreaker(consecutive_failures=3, failure_rate=0.5)
+    assert e.value.message == message
+    assert e.value.policy is breakwater.errors.Policy.CIRCUIT_BREAKER
 
-    from breakwater import _abi
-    from breakwater._lib import call, lib
-    from breakwater.breaker import CONFIG_P
 
-    c = CONFIG_P()
-    call(lib.bw_breaker_config_new, ctypes.byref(c))
-    try:
-        call(lib.bw_breaker_config_set_name, c, b"db", 2)
-        call(lib.bw_breaker_config_set_consecutive_failures, c, 3)
-        call(lib.bw_breaker_config_set_open_duration_ns, c, 1_500_000)
-        call(lib.bw_breaker_config_set_half_open_max_calls, c, 2)
-        call(lib.bw_breaker_config_set_success_threshold, c, 1)
-        call(lib.bw_breaker_config_set_half_open_max_wait_ns, c, 10**9)
-        call(lib.bw_breaker_config_set_open_duration_growth, c, 2.0, 10**10)
-        buf = ctypes.create_string_buffer(512)
-        n = ctypes.c_size_t()
-        call(lib.bw_breaker_config_to_json, c, buf, len(buf), ctypes.byref(n))
-        assert buf.value.decode() == (
-            '{"name":"db","policy":{"type":"consecutive_failures","threshold":3},'
-            '"open_duration_ms":1.5,"open_duration_multiplier":2.0,'
-            '"open_duration_cap_ms":10000,"half_open_max_calls":2,"success_threshold":1,'
-            '"half_open_max_wait_ms":1000}'
-        )
-        call(lib.bw_breaker_config_set_failures_in_window, c, 2, 10**9)
-        call(lib.bw_breaker_config_set_failure_rate, c, 0.5, _abi.WINDOW_COUNT, 10, 5)
-        call(lib.bw_breaker_config_set_slow_call_rate, c, 0.5, 10**9)
-        with pytest.raises(ValueError, match="window_kind: 9 is not a valid value"):
-            call(lib.bw_breaker_config_set_failure_rate, c, 0.5, 9, 10, 5)
-    finally:
-        lib.bw_breaker_config_free(c)
+def test_exceptions_carry_enum_members_and_the_breaker_name(clock):
+    from breakwater.errors import Policy, Reason
+
+    b = CircuitBreaker(name="db", consecutive_failures=1, clock=clock)
+    fail(b)
+    with pytest.raises(CircuitOpenError) as e:
+        b.call(int)
+    assert e.value.policy is Policy.CIRCUIT_BREAKER
+    assert e.value.reason is Reason.OPEN
+    assert e.value.policy.label == "circuit breaker"
+    assert "'db'" in str(e.value)
+
+
+def test_the_defaults_and_schema_come_from_the_library():
+    from breakwater.breaker import config_defaults, config_schema
+
+    d = config_defaults()
+    assert d["consecutive_failures"] == 5 and d["failure_rate"] is None
+    assert set(config_schema()["properties"]) == set(d)
 
 
 # ---- the call() fast path (bw_breaker_admit / bw_breaker_record_ptr) ----
@@ -508,7 +508,7 @@ def test_call_refusals_equal_acquire_refusals(clock):
     assert refused[0] == refused[1]
     assert refused[1][0] is CircuitOpenError
     assert refused[1][-1] == 5.0
-    assert refused[1][3] == "circuit breaker rejected the call: open"
+    assert refused[1][3] == "circuit breaker rejected the call: open (breaker 'default')"
     clock.advance(5)
     p = b.acquire()  # the trial (1 call) is now full
     for f in (b.acquire, lambda: b.call(int)):

@@ -40,7 +40,7 @@ def test_versions_agree_everywhere():
 
 
 def test_abi_version_matches():
-    assert _lib.lib.bw_abi_version() == _abi.ABI_VERSION == 1
+    assert _lib.lib.bw_abi_version() == _abi.ABI_VERSION == 2
 
 
 def test_every_header_constant_is_mirrored():
@@ -70,13 +70,14 @@ def test_undeclared_functions_are_an_attribute_error():
 
 
 def test_error_object_layout():
-    assert ctypes.sizeof(_abi.bw_error) == 280
+    assert ctypes.sizeof(_abi.bw_error) == 1056
     assert _abi.bw_error.status.offset == 0
     assert _abi.bw_error.policy.offset == 4
     assert _abi.bw_error.reason.offset == 8
     assert _abi.bw_error.has_retry_after.offset == 12
     assert _abi.bw_error.retry_after_ns.offset == 16
-    assert _abi.bw_error.message.offset == 24
+    assert _abi.bw_error.message_len.offset == 24
+    assert _abi.bw_error.message.offset == 32
 
 
 def test_status_names():

@@ -48,16 +48,13 @@ pub const DEFAULT_MINIMUM_CALLS: u32 = 100;
 /// let last_minute = Window::Time(Duration::from_secs(60));
 /// assert_ne!(last_100, last_minute);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Window {
     /// The last `n` recorded outcomes (successes and failures; ignored outcomes never
     /// enter a window). At most [`MAX_COUNT_WINDOW`].
-    #[serde(rename = "count")]
     Count(u32),
     /// The outcomes of the last `T`, kept in buckets no wider than `T/10`: an outcome
     /// leaves the window at most one bucket after it is `T` old, never before.
-    #[serde(rename = "time_ms", with = "millis")]
     Time(Duration),
 }
 
@@ -73,13 +70,11 @@ pub enum Window {
 /// let slow = SlowCalls { threshold: 0.5, slow_duration: Duration::from_secs(2) };
 /// assert_eq!(slow.threshold, 0.5);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SlowCalls {
     /// The slow-call rate, in `(0, 1]`, at which the breaker opens (`>=`).
     pub threshold: f64,
     /// A call that takes at least this long is slow. Must be greater than zero.
-    #[serde(rename = "slow_duration_ms", with = "millis")]
     pub slow_duration: Duration,
 }
 
@@ -100,8 +95,7 @@ pub struct SlowCalls {
 /// assert!(policy.is_rate());
 /// assert!(!TripPolicy::ConsecutiveFailures { threshold: 3 }.is_rate());
 /// ```
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TripPolicy {
     /// The `threshold`-th consecutive failure opens. A success resets the run.
     ConsecutiveFailures {
@@ -116,7 +110,6 @@ pub enum TripPolicy {
         /// Failures within the window that open the breaker (at least 1).
         threshold: u32,
         /// The window's length, from its first failure (greater than zero).
-        #[serde(rename = "window_ms", with = "millis")]
         window: Duration,
     },
     /// The failure rate of the window (failures / (successes + failures)) opens the
@@ -132,7 +125,6 @@ pub enum TripPolicy {
         /// the size of a count window).
         minimum_calls: u32,
         /// An optional slow-call rate over the same window.
-        #[serde(default)]
         slow: Option<SlowCalls>,
     },
     /// The slow-call rate of the window (slow calls / (successes + failures)) opens the
@@ -171,6 +163,21 @@ impl TripPolicy {
             self,
             TripPolicy::FailureRate { .. } | TripPolicy::SlowCallRate { .. }
         )
+    }
+
+    /// The policy's key in the JSON configuration (`consecutive_failures`,
+    /// `failures_in_window`, `failure_rate` or `slow_call_rate`), the name errors use.
+    ///
+    /// ```
+    /// assert_eq!(breakwater::TripPolicy::default().json_key(), "consecutive_failures");
+    /// ```
+    pub fn json_key(&self) -> &'static str {
+        match self {
+            TripPolicy::ConsecutiveFailures { .. } => "consecutive_failures",
+            TripPolicy::FailuresInWindow { .. } => "failures_in_window",
+            TripPolicy::FailureRate { .. } => "failure_rate",
+            TripPolicy::SlowCallRate { .. } => "slow_call_rate",
+        }
     }
 
     /// The slow-call settings of the policy, if it tracks slow calls.
@@ -218,36 +225,10 @@ impl TripPolicy {
 ///
 /// # JSON
 ///
-/// The configuration is (de)serializable with serde, in the form the C ABI and the
-/// bindings use: every field is optional (the defaults above), unknown fields are
-/// refused, and durations are numbers of milliseconds in fields ending in `_ms` (a
-/// fraction is allowed: `0.5` is 500 µs):
-///
-/// ```json
-/// {"name": "db", "open_duration_ms": 30000, "open_duration_multiplier": 2.0,
-///  "open_duration_cap_ms": 300000, "half_open_max_calls": 3, "success_threshold": 2,
-///  "half_open_max_wait_ms": 10000,
-///  "policy": {"type": "failure_rate", "threshold": 0.5, "window": {"count": 100},
-///             "minimum_calls": 20, "slow": {"threshold": 0.8, "slow_duration_ms": 2000}}}
-/// ```
-///
-/// `policy.type` is `consecutive_failures` (`threshold`), `failures_in_window`
-/// (`threshold`, `window_ms`), `failure_rate` (`threshold`, `window`, `minimum_calls`,
-/// optional `slow`) or `slow_call_rate` (`slow`, `window`, `minimum_calls`); a `window` is
-/// `{"count": n}` or `{"time_ms": t}`.
-///
-/// ```
-/// use breakwater::{BreakerConfig, TripPolicy};
-/// use std::time::Duration;
-///
-/// let c: BreakerConfig = serde_json::from_str(
-///     r#"{"name": "db", "open_duration_ms": 1500,
-///         "policy": {"type": "consecutive_failures", "threshold": 3}}"#,
-/// ).unwrap();
-/// assert_eq!(c.open_duration, Duration::from_millis(1500));
-/// assert_eq!(c.policy, TripPolicy::ConsecutiveFailures { threshold: 3 });
-/// assert_eq!(serde_json::from_str::<BreakerConfig>(&serde_json::to_string(&c).unwrap()).unwrap(), c);
-/// ```
+/// The C ABI and the bindings configure a breaker with JSON (`bw_breaker_new_json`, keys
+/// such as `consecutive_failures`, `failure_rate.threshold`, `open_duration_ms`); that
+/// form is defined once, in the `ffi` module (feature `ffi`), which converts it to this
+/// type. Validation errors name fields by those JSON names.
 ///
 /// # Examples
 ///
@@ -264,15 +245,13 @@ impl TripPolicy {
 /// let breaker = CircuitBreaker::from_config(config.clone()).unwrap();
 /// assert_eq!(breaker.config(), &config);
 /// ```
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BreakerConfig {
     /// The breaker's name (not empty).
     pub name: String,
     /// When the breaker opens.
     pub policy: TripPolicy,
     /// How long the breaker stays open before a half-open trial (greater than zero).
-    #[serde(rename = "open_duration_ms", with = "millis")]
     pub open_duration: Duration,
     /// The growth of the open duration: the k-th consecutive re-open (k = 0 for the
     /// first open after closed) lasts `min(cap, open_duration * multiplier^k)`. At least
@@ -280,7 +259,6 @@ pub struct BreakerConfig {
     pub open_duration_multiplier: f64,
     /// The longest open duration when it grows; `None` is no cap but [`MAX_DURATION`].
     /// Not less than `open_duration`.
-    #[serde(rename = "open_duration_cap_ms", with = "opt_millis")]
     pub open_duration_cap: Option<Duration>,
     /// Admissions per half-open trial (at least 1). Counted per trial, not in flight: an
     /// admission is given back only by an ignored outcome or a dropped permit.
@@ -292,13 +270,11 @@ pub struct BreakerConfig {
     /// How long a half-open trial may stay undecided before the breaker re-opens (so a
     /// permit that is never reported cannot leave it stuck); `None` is the open
     /// duration. Greater than zero.
-    #[serde(rename = "half_open_max_wait_ms", with = "opt_millis")]
     pub half_open_max_wait: Option<Duration>,
     /// The cyclic period of the closed state (gobreaker's `Interval`): every `interval`
     /// in the closed state the counts are cleared and a new generation starts (outcomes
     /// of calls admitted before are then stale). `None` never clears them. Greater than
     /// zero; count policies only (a time-based window already forgets on its own).
-    #[serde(rename = "interval_ms", with = "opt_millis")]
     pub interval: Option<Duration>,
 }
 
@@ -342,27 +318,53 @@ fn check_rate(field: &'static str, rate: f64) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn check_window(window: Window, minimum_calls: u32) -> Result<(), ConfigError> {
+/// The JSON key of a rate policy's section (`failure_rate` or `slow_call_rate`), and the
+/// field names under it, as the user writes them.
+struct Section {
+    threshold: &'static str,
+    window: &'static str,
+    minimum_calls: &'static str,
+    slow_threshold: &'static str,
+    slow_duration: &'static str,
+}
+
+const FAILURE_RATE: Section = Section {
+    threshold: "failure_rate.threshold",
+    window: "failure_rate.window",
+    minimum_calls: "failure_rate.minimum_calls",
+    slow_threshold: "failure_rate.slow.threshold",
+    slow_duration: "failure_rate.slow.slow_duration_ms",
+};
+
+const SLOW_CALL_RATE: Section = Section {
+    threshold: "slow_call_rate.threshold",
+    window: "slow_call_rate.window",
+    minimum_calls: "slow_call_rate.minimum_calls",
+    slow_threshold: "slow_call_rate.threshold",
+    slow_duration: "slow_call_rate.slow_duration_ms",
+};
+
+fn check_window(s: &Section, window: Window, minimum_calls: u32) -> Result<(), ConfigError> {
     match window {
         Window::Count(0) => {
-            return Err(err("window", "a count window must hold at least 1 outcome"));
+            return Err(err(s.window, "must hold at least 1 outcome (count >= 1)"));
         }
         Window::Count(n) if n > MAX_COUNT_WINDOW => {
             return Err(err(
-                "window",
+                s.window,
                 format!("a count window holds at most {MAX_COUNT_WINDOW} outcomes, got {n}"),
             ));
         }
         Window::Count(_) => {}
-        Window::Time(d) => check_duration("window", d)?,
+        Window::Time(d) => check_duration(s.window, d)?,
     }
     if minimum_calls == 0 {
-        return Err(err("minimum_calls", "must be at least 1"));
+        return Err(err(s.minimum_calls, "must be at least 1"));
     }
     if let Window::Count(n) = window {
         if minimum_calls > n {
             return Err(err(
-                "minimum_calls",
+                s.minimum_calls,
                 format!("must not exceed the count window's size ({n}), got {minimum_calls}"),
             ));
         }
@@ -370,9 +372,27 @@ fn check_window(window: Window, minimum_calls: u32) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn check_slow(slow: &SlowCalls) -> Result<(), ConfigError> {
-    check_rate("slow.threshold", slow.threshold)?;
-    check_duration("slow.slow_duration", slow.slow_duration)
+fn check_slow(s: &Section, slow: &SlowCalls) -> Result<(), ConfigError> {
+    check_rate(s.slow_threshold, slow.threshold)?;
+    check_duration(s.slow_duration, slow.slow_duration)
+}
+
+/// The error for a configuration that sets two trip policies (`first` and `second`, by
+/// their JSON names): a breaker has exactly one. The one message every language gives.
+///
+/// ```
+/// let e = breakwater::breaker::two_trip_policies("consecutive_failures", "failure_rate");
+/// assert!(e.to_string().contains("consecutive_failures and failure_rate are both set"));
+/// ```
+pub fn two_trip_policies(first: &'static str, second: &'static str) -> ConfigError {
+    ConfigError::new(
+        PolicyKind::CircuitBreaker,
+        first,
+        format!(
+            "and {second} are both set: a breaker has one trip policy (to count slow calls \
+             with a failure rate, set failure_rate.slow)"
+        ),
+    )
 }
 
 impl BreakerConfig {
@@ -406,14 +426,14 @@ impl BreakerConfig {
         match &self.policy {
             TripPolicy::ConsecutiveFailures { threshold } => {
                 if *threshold == 0 {
-                    return Err(err("threshold", "must be at least 1"));
+                    return Err(err("consecutive_failures", "must be at least 1"));
                 }
             }
             TripPolicy::FailuresInWindow { threshold, window } => {
                 if *threshold == 0 {
-                    return Err(err("threshold", "must be at least 1"));
+                    return Err(err("failures_in_window.threshold", "must be at least 1"));
                 }
-                check_duration("window", *window)?;
+                check_duration("failures_in_window.window_ms", *window)?;
             }
             TripPolicy::FailureRate {
                 threshold,
@@ -421,10 +441,10 @@ impl BreakerConfig {
                 minimum_calls,
                 slow,
             } => {
-                check_rate("threshold", *threshold)?;
-                check_window(*window, *minimum_calls)?;
+                check_rate(FAILURE_RATE.threshold, *threshold)?;
+                check_window(&FAILURE_RATE, *window, *minimum_calls)?;
                 if let Some(slow) = slow {
-                    check_slow(slow)?;
+                    check_slow(&FAILURE_RATE, slow)?;
                 }
             }
             TripPolicy::SlowCallRate {
@@ -432,11 +452,11 @@ impl BreakerConfig {
                 window,
                 minimum_calls,
             } => {
-                check_slow(slow)?;
-                check_window(*window, *minimum_calls)?;
+                check_slow(&SLOW_CALL_RATE, slow)?;
+                check_window(&SLOW_CALL_RATE, *window, *minimum_calls)?;
             }
         }
-        check_duration("open_duration", self.open_duration)?;
+        check_duration("open_duration_ms", self.open_duration)?;
         let m = self.open_duration_multiplier;
         if m.is_nan() || m.is_infinite() || m < 1.0 {
             return Err(err(
@@ -447,15 +467,15 @@ impl BreakerConfig {
         if let Some(cap) = self.open_duration_cap {
             if cap > MAX_DURATION {
                 return Err(err(
-                    "open_duration_cap",
+                    "open_duration_cap_ms",
                     format!("must be at most {MAX_DURATION:?} (it overflows u64 nanoseconds)"),
                 ));
             }
             if cap < self.open_duration {
                 return Err(err(
-                    "open_duration_cap",
+                    "open_duration_cap_ms",
                     format!(
-                        "must not be less than open_duration ({:?}), got {cap:?}",
+                        "must not be less than open_duration_ms ({:?}), got {cap:?}",
                         self.open_duration
                     ),
                 ));
@@ -485,13 +505,13 @@ impl BreakerConfig {
             }
         }
         if let Some(w) = self.half_open_max_wait {
-            check_duration("half_open_max_wait", w)?;
+            check_duration("half_open_max_wait_ms", w)?;
         }
         if let Some(i) = self.interval {
-            check_duration("interval", i)?;
+            check_duration("interval_ms", i)?;
             if matches!(self.policy.window(), Some(Window::Time(_))) {
                 return Err(err(
-                    "interval",
+                    "interval_ms",
                     "applies to count policies only: a time-based window already forgets old outcomes",
                 ));
             }
@@ -583,6 +603,8 @@ pub(crate) fn grown_nanos(base: u64, multiplier: f64, cap: u64, k: u32) -> u64 {
 pub struct BreakerBuilder {
     config: BreakerConfig,
     policy_set: bool,
+    /// Two different trip policies were set (by their JSON keys): refused at build.
+    trip_conflict: Option<(&'static str, &'static str)>,
     slow: Option<SlowCalls>,
     clock: Clock,
     on_transition: Vec<TransitionListener>,
@@ -620,6 +642,7 @@ impl BreakerBuilder {
         BreakerBuilder {
             config: BreakerConfig::default(),
             policy_set: false,
+            trip_conflict: None,
             slow: None,
             clock: Clock::monotonic(),
             on_transition: Vec::new(),
@@ -638,6 +661,7 @@ impl BreakerBuilder {
     pub fn config(mut self, config: BreakerConfig) -> Self {
         self.config = config;
         self.policy_set = true;
+        self.trip_conflict = None;
         self.slow = None;
         self
     }
@@ -664,6 +688,10 @@ impl BreakerBuilder {
     /// assert_eq!(b.config().policy, TripPolicy::ConsecutiveFailures { threshold: 2 });
     /// ```
     pub fn policy(mut self, policy: TripPolicy) -> Self {
+        let (before, now) = (self.config.policy.json_key(), policy.json_key());
+        if self.policy_set && before != now && self.trip_conflict.is_none() {
+            self.trip_conflict = Some((before, now));
+        }
         self.config.policy = policy;
         self.policy_set = true;
         self
@@ -908,6 +936,9 @@ impl BreakerBuilder {
     /// assert_eq!(c.name, "x");
     /// ```
     pub fn to_config(&self) -> Result<BreakerConfig, ConfigError> {
+        if let Some((first, second)) = self.trip_conflict {
+            return Err(two_trip_policies(first, second));
+        }
         let mut config = self.config.clone();
         if let Some(extra) = self.slow {
             config.policy = match config.policy {
@@ -936,11 +967,8 @@ impl BreakerBuilder {
                     window: DEFAULT_RATE_WINDOW,
                     minimum_calls: DEFAULT_MINIMUM_CALLS,
                 },
-                _ => {
-                    return Err(err(
-                        "slow.threshold",
-                        "a slow-call rate can only be combined with a failure-rate policy",
-                    ));
+                other => {
+                    return Err(two_trip_policies(other.json_key(), "slow_call_rate"));
                 }
             };
         }
@@ -955,7 +983,7 @@ impl BreakerBuilder {
     ///
     /// ```
     /// let e = breakwater::CircuitBreaker::builder().consecutive_failures(0).build().unwrap_err();
-    /// assert_eq!(e.field, "threshold");
+    /// assert_eq!(e.field, "consecutive_failures");
     /// ```
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let config = self.to_config()?;
@@ -966,85 +994,5 @@ impl BreakerBuilder {
             self.on_transition,
             self.on_call,
         ))
-    }
-}
-
-/// Serde for a [`Duration`] as a number of milliseconds (an integer when exact, else a
-/// float; a fraction is accepted on input).
-mod millis {
-    use serde::de::{self, Visitor};
-    use serde::{Deserializer, Serializer};
-    use std::fmt;
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        if d.subsec_nanos() % 1_000_000 == 0 {
-            match u64::try_from(d.as_millis()) {
-                Ok(ms) => s.serialize_u64(ms),
-                Err(_) => s.serialize_f64(d.as_secs_f64() * 1e3),
-            }
-        } else {
-            s.serialize_f64(d.as_secs_f64() * 1e3)
-        }
-    }
-
-    struct Millis;
-
-    impl Visitor<'_> for Millis {
-        type Value = Duration;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a non-negative number of milliseconds")
-        }
-
-        fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Duration, E> {
-            Ok(Duration::from_millis(ms))
-        }
-
-        fn visit_i64<E: de::Error>(self, ms: i64) -> Result<Duration, E> {
-            u64::try_from(ms)
-                .map(Duration::from_millis)
-                .map_err(|_| E::invalid_value(de::Unexpected::Signed(ms), &self))
-        }
-
-        fn visit_f64<E: de::Error>(self, ms: f64) -> Result<Duration, E> {
-            if ms.is_nan() || ms < 0.0 {
-                return Err(E::invalid_value(de::Unexpected::Float(ms), &self));
-            }
-            Duration::try_from_secs_f64(ms / 1e3).map_err(|_| {
-                E::invalid_value(
-                    de::Unexpected::Float(ms),
-                    &"a number of milliseconds that fits a duration",
-                )
-            })
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        d.deserialize_any(Millis)
-    }
-}
-
-/// Serde for an `Option<Duration>` as milliseconds or `null`.
-mod opt_millis {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::time::Duration;
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(transparent)]
-    struct Ms(#[serde(with = "super::millis")] Duration);
-
-    #[allow(
-        clippy::ref_option,
-        reason = "serde's `with` passes the field by reference"
-    )]
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        d.map(Ms).serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<Ms>::deserialize(d)?.map(|m| m.0))
     }
 }

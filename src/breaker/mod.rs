@@ -127,7 +127,7 @@ use crate::registry::Registry;
 pub use config::{
     BreakerBuilder, BreakerConfig, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_MINIMUM_CALLS,
     DEFAULT_NAME, DEFAULT_OPEN_DURATION, DEFAULT_RATE_WINDOW, MAX_COUNT_WINDOW, MAX_DURATION,
-    SlowCalls, TripPolicy, Window,
+    SlowCalls, TripPolicy, Window, two_trip_policies,
 };
 pub use events::{CallEvent, CallKind, Transition, TransitionReason};
 pub use metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};

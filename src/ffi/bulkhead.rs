@@ -8,13 +8,19 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::cancel::bw_cancel;
-use super::clock::{bw_clock, clock_or_monotonic};
-use super::deadline::{ms_field, to_ms, write_sized};
+use std::ffi::CString;
+use std::sync::OnceLock;
+
+use super::clock::bw_clock;
 use super::error::{FfiError, bw_error};
-use super::json::config_from_json;
-use super::macros::{free_handle, into_handle};
+use super::json_config::{
+    JsonConfig, check_name, defaults_json, ms_field, new_json, schema, schema_json, static_text,
+    to_ms,
+};
+use super::out::{free_handle, write_stats};
 use super::status::{BW_FAILED, BW_POLICY_BULKHEAD, bw_status};
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadFull};
+use crate::clock::Clock;
 use crate::ctx::CancelToken;
 use crate::error::{ConfigError, Error, PolicyKind};
 
@@ -42,6 +48,36 @@ impl Default for BulkheadJson {
     }
 }
 
+impl JsonConfig for BulkheadJson {
+    const POLICY: PolicyKind = PolicyKind::Bulkhead;
+    type Handle = bw_bulkhead;
+
+    fn build(self, clock: Clock) -> Result<bw_bulkhead, FfiError> {
+        let bulkhead = Bulkhead::builder()
+            .config(self.to_config()?)
+            .clock(clock)
+            .build()?;
+        Ok(bw_bulkhead { bulkhead })
+    }
+
+    fn schema() -> serde_json::Value {
+        schema::object(
+            vec![
+                ("name", schema::name("the bulkhead's name")),
+                (
+                    "max_concurrent",
+                    schema::integer(1, u64::from(u32::MAX), "calls in flight at once"),
+                ),
+                (
+                    "max_wait_ms",
+                    schema::ms("how long a call waits for a permit; 0 fails fast"),
+                ),
+            ],
+            &[],
+        )
+    }
+}
+
 impl BulkheadJson {
     /// The Rust configuration (the builder checks the values).
     ///
@@ -49,6 +85,7 @@ impl BulkheadJson {
     ///
     /// A [`ConfigError`] naming `max_wait_ms` when it is negative or too large.
     pub fn to_config(&self) -> Result<BulkheadConfig, ConfigError> {
+        check_name(PolicyKind::Bulkhead, &self.name)?;
         Ok(BulkheadConfig {
             name: self.name.clone(),
             max_concurrent: self.max_concurrent,
@@ -72,11 +109,11 @@ pub struct bw_bulkhead {
     bulkhead: Bulkhead,
 }
 
-/// A snapshot of a bulkhead's counters (`bw_bulkhead_get_metrics`). Set `size` to
-/// `sizeof(bw_bulkhead_metrics)` before the call; fields may be added at the end.
+/// A snapshot of a bulkhead's counters (`bw_bulkhead_metrics`). Set `size` to
+/// `sizeof(bw_bulkhead_stats)` before the call; fields may be added at the end.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct bw_bulkhead_metrics {
+pub struct bw_bulkhead_stats {
     /// The size of the structure the caller knows (in) / of what was written (out).
     pub size: usize,
     /// `max_concurrent`.
@@ -114,18 +151,8 @@ pub unsafe extern "C" fn bw_bulkhead_new_json(
     out: *mut *mut bw_bulkhead,
     err: *mut bw_error,
 ) -> bw_status {
-    ffi_boundary!(err, {
-        let text = try_bytes!(json, json_len);
-        let clock = clock_or_monotonic(opt_ref!(clock));
-        let out = try_out!(out);
-        let j: BulkheadJson = config_from_json(PolicyKind::Bulkhead, text)?;
-        let bulkhead = Bulkhead::builder()
-            .config(j.to_config()?)
-            .clock(clock)
-            .build()?;
-        out.set(into_handle(bw_bulkhead { bulkhead }));
-        Ok(())
-    })
+    // SAFETY: the parameters are as documented for `new_json`.
+    unsafe { new_json::<BulkheadJson>(json, json_len, clock, out, err) }
 }
 
 /// Takes a permit if one is free now; never waits. Give it back with
@@ -236,24 +263,20 @@ pub unsafe extern "C" fn bw_bulkhead_call(
 }
 
 /// Writes a snapshot of the counters to `*out`, whose `size` the caller sets to
-/// `sizeof(bw_bulkhead_metrics)` (at most that many bytes are written; `size` receives
+/// `sizeof(bw_bulkhead_stats)` (at most that many bytes are written; `size` receives
 /// the number written).
 ///
 /// `BW_INVALID_ARGUMENT` for a NULL `bulkhead` or `out`, or a `size` smaller than
 /// `sizeof(size_t)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bw_bulkhead_get_metrics(
-    bulkhead: *const bw_bulkhead,
-    out: *mut bw_bulkhead_metrics,
+pub unsafe extern "C" fn bw_bulkhead_metrics(
+    h: *const bw_bulkhead,
+    out: *mut bw_bulkhead_stats,
     err: *mut bw_error,
 ) -> bw_status {
     ffi_boundary!(err, {
-        let b = &try_ref!(bulkhead).bulkhead;
-        let Some(out) = std::ptr::NonNull::new(out) else {
-            return Err(FfiError::null("out"));
-        };
-        let m = b.metrics();
-        let value = bw_bulkhead_metrics {
+        let m = try_ref!(h).bulkhead.metrics();
+        let value = bw_bulkhead_stats {
             size: 0,
             max: u64::from(m.max),
             available: u64::from(m.available),
@@ -263,11 +286,12 @@ pub unsafe extern "C" fn bw_bulkhead_get_metrics(
             peak: u64::from(m.peak),
             acquired: m.acquired,
         };
-        // SAFETY: `out` is non-NULL and documented as a valid metrics structure of
-        // `out->size` bytes.
-        unsafe { write_sized(out, value, |v, n| v.size = n) }
+        // SAFETY: `out` is NULL or documented as a stats structure of `out->size` bytes.
+        unsafe { write_stats(out, value) }
     })
 }
+
+impl_stats!(bw_bulkhead_stats);
 
 /// Releases a bulkhead. NULL is a no-op. Permits still held through
 /// `bw_bulkhead_acquire` are simply dropped with it (nothing to release any more); it
@@ -287,4 +311,24 @@ impl bw_bulkhead {
     pub(crate) fn policy(&self) -> &Bulkhead {
         &self.bulkhead
     }
+}
+
+/// The default bulkhead configuration as JSON text (static, NUL-terminated, never freed):
+/// every key `bw_bulkhead_new_json` accepts, unset ones as `null`.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_bulkhead_config_defaults_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, defaults_json::<BulkheadJson>)
+    })
+}
+
+/// The JSON Schema (draft 2020-12) of the bulkhead configuration (static, NUL-terminated,
+/// never freed): types, ranges, defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_bulkhead_config_schema_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, schema_json::<BulkheadJson>)
+    })
 }

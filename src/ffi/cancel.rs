@@ -1,7 +1,7 @@
 //! Cancellation handles: `bw_cancel`, over [`CancelToken`].
 
 use super::error::bw_error;
-use super::macros::{free_handle, into_handle};
+use super::out::{free_handle, into_handle};
 use super::status::bw_status;
 use crate::ctx::CancelToken;
 

@@ -1,10 +1,12 @@
 //! Clocks: `bw_clock`, the monotonic clock or a manual clock that C, Python and Go tests
 //! step by hand.
 
+use super::boundary::FfiEnum;
 use super::error::{FfiError, bw_error};
-use super::macros::{FfiEnum, free_handle, into_handle};
+use super::out::{free_handle, into_handle};
 use super::status::bw_status;
-use crate::clock::{Clock, ManualClock};
+use crate::clock::{Clock, ManualClock, Monitor};
+use crate::ctx::CancelToken;
 use std::time::Duration;
 
 /// A clock: the machine's monotonic clock, or a manual clock that moves only when
@@ -182,4 +184,36 @@ pub unsafe extern "C" fn bw_clock_free(clock: *mut bw_clock) {
         // `bw_clock_*new` function, freed once, no longer used by other threads.
         unsafe { free_handle(clock) }
     })
+}
+
+/// Sleeps on `clock` until its reading `until_ns`, giving up early when `cancel` is
+/// cancelled (a cancel wakes the sleep at once). On a manual clock the sleep advances the
+/// clock (as [`Clock::sleep_until`]) unless the token is already cancelled. Returns
+/// `false` when cancelled.
+pub fn sleep_until_ns(clock: &Clock, until_ns: u64, cancel: Option<&CancelToken>) -> bool {
+    if cancel.is_some_and(CancelToken::is_cancelled) {
+        return false;
+    }
+    let until = clock.instant_at(until_ns);
+    let Some(token) = cancel else {
+        clock.sleep_until(until);
+        return true;
+    };
+    if clock.is_manual() {
+        clock.sleep_until(until);
+        return true;
+    }
+    let monitor = Monitor::new(());
+    let _wake = token.wake_on_cancel(&monitor);
+    let mut guard = monitor.lock();
+    loop {
+        if token.is_cancelled() {
+            return false;
+        }
+        let (g, result) = clock.wait_until(&monitor, guard, until);
+        guard = g;
+        if result.timed_out() {
+            return !token.is_cancelled();
+        }
+    }
 }

@@ -12,17 +12,25 @@ use crate::clock::duration_nanos;
 use crate::error::{ConfigError, Error, PolicyKind, RejectReason};
 
 /// The size of `bw_error.message`, the terminating NUL included.
-pub const BW_ERROR_MESSAGE_LEN: usize = 256;
+pub const BW_ERROR_MESSAGE_LEN: usize = 1024;
 
 /// What went wrong in a call: pass one (on the stack is fine) as the last argument of
 /// any fallible function. May be NULL.
 ///
 /// When given, it is written on every return: `status` equals the returned status; on
 /// failure `policy` (`BW_POLICY_*`), `reason` (`BW_REASON_*`, for rejections),
-/// `retry_after_ns` (when `has_retry_after`) and `message` (NUL-terminated UTF-8,
-/// truncated to fit) describe the error; on success they are zero or empty. The library
-/// keeps no pointer to it after the call. Its layout is part of the ABI (280 bytes on
+/// `retry_after_ns` (when `has_retry_after`), `message` (NUL-terminated UTF-8) and
+/// `message_len` describe the error; on success they are zero or empty. The library
+/// keeps no pointer to it after the call. Its layout is part of the ABI (1056 bytes on
 /// 64-bit targets).
+///
+/// Messages are never cut: every message the library writes fits in
+/// `BW_ERROR_MESSAGE_LEN` bytes, because the user text it quotes is bounded (names are
+/// refused beyond 128 bytes; an unknown key or a string value is quoted up to 64
+/// characters followed by "..."). `message_len` is the message's full length in bytes
+/// (without the NUL); it is larger than `BW_ERROR_MESSAGE_LEN - 1` only for a panic
+/// message (a bug), the one text the library does not produce itself, which is then cut
+/// at a character boundary.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct bw_error {
@@ -36,6 +44,8 @@ pub struct bw_error {
     pub has_retry_after: bool,
     /// When the policy may admit again, in nanoseconds from the call (rejections only).
     pub retry_after_ns: u64,
+    /// The full length of the message in bytes, without the NUL (0 on success).
+    pub message_len: usize,
     /// A human-readable message, NUL-terminated UTF-8; empty on success.
     pub message: [c_char; BW_ERROR_MESSAGE_LEN],
 }
@@ -48,6 +58,7 @@ impl Default for bw_error {
             reason: BW_REASON_NONE,
             has_retry_after: false,
             retry_after_ns: 0,
+            message_len: 0,
             message: [0; BW_ERROR_MESSAGE_LEN],
         }
     }
@@ -246,12 +257,20 @@ pub fn last_error() -> String {
 struct FixedWriter {
     buf: *mut c_char,
     len: usize,
+    /// The length of the whole text given, written or not.
+    full: usize,
 }
 
 impl FixedWriter {
     /// Appends bytes known to hold no NUL and to end on a character boundary, if they
-    /// fit; returns whether they did.
-    fn push_plain(&mut self, bytes: &[u8]) -> bool {
+    /// fit (counting them in `full` either way).
+    fn push_plain(&mut self, bytes: &[u8]) {
+        self.full += bytes.len();
+        self.copy(bytes);
+    }
+
+    /// Copies bytes (no NUL, whole characters) if they fit; returns whether they did.
+    fn copy(&mut self, bytes: &[u8]) -> bool {
         if bytes.len() > BW_ERROR_MESSAGE_LEN - 1 - self.len {
             return false;
         }
@@ -272,14 +291,15 @@ impl FixedWriter {
 
 impl fmt::Write for FixedWriter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.full += s.len();
         // Fast path: the whole text fits and holds no NUL (a plain copy).
-        if !s.as_bytes().contains(&0) && self.push_plain(s.as_bytes()) {
+        if !s.as_bytes().contains(&0) && self.copy(s.as_bytes()) {
             return Ok(());
         }
         for ch in s.chars() {
             let ch = if ch == '\0' { ' ' } else { ch };
             let mut tmp = [0u8; 4];
-            if !self.push_plain(ch.encode_utf8(&mut tmp).as_bytes()) {
+            if !self.copy(ch.encode_utf8(&mut tmp).as_bytes()) {
                 return Ok(()); // truncated: keep what fits
             }
         }
@@ -304,6 +324,7 @@ unsafe fn write_error(err: *mut bw_error, e: &FfiError) {
         FixedWriter {
             buf: std::ptr::addr_of_mut!((*err).message).cast::<c_char>(),
             len: 0,
+            full: 0,
         }
     };
     match &e.message {
@@ -320,8 +341,12 @@ unsafe fn write_error(err: *mut bw_error, e: &FfiError) {
             let _ = write!(w, "{other}");
         }
     }
-    // SAFETY: `len < BW_ERROR_MESSAGE_LEN`, within the message array.
-    unsafe { w.buf.add(w.len).write(0) };
+    // SAFETY: `len < BW_ERROR_MESSAGE_LEN`, within the message array; `err` is valid
+    // for writes (the caller's contract).
+    unsafe {
+        w.buf.add(w.len).write(0);
+        (*err).message_len = w.full;
+    }
 }
 
 impl bw_error {
@@ -356,6 +381,7 @@ pub unsafe fn finish(
                     (*err).reason = BW_REASON_NONE;
                     (*err).has_retry_after = false;
                     (*err).retry_after_ns = 0;
+                    (*err).message_len = 0;
                     (*err).message[0] = 0;
                 }
             }

@@ -18,7 +18,9 @@
 //! owned by the caller (on its stack, or anywhere else), and nullable. When it is not
 //! NULL it is written on every return: its `status` always equals the returned status;
 //! on failure it also holds the policy and rejection reason codes, the retry-after hint
-//! and a NUL-terminated UTF-8 message (truncated to `BW_ERROR_MESSAGE_LEN - 1` bytes);
+//! a NUL-terminated UTF-8 message and its length `message_len` (every message the
+//! library produces fits in `BW_ERROR_MESSAGE_LEN`: user text quoted in messages is
+//! bounded);
 //! on success those are zero and the message is empty. Because it is a per-call object
 //! it works from Go (a goroutine may move between threads between two calls) and from
 //! Python (no allocation by the library, nothing to free). The message of the last
@@ -46,10 +48,18 @@
 //! not return a status return a documented default instead). A panic never unwinds into
 //! C.
 //!
-//! **Configuration** is JSON text (`const char *json, size_t len`), parsed by
-//! [`json::config_from_json`] into the policy's config type; an empty text (or NULL with
-//! length 0) means the defaults. Errors give `BW_INVALID_CONFIG` with a message naming
-//! the field. New fields can be added without breaking the ABI.
+//! **One convention per configured policy** (breaker, retry, bulkhead, limiter, pool,
+//! time limiter): `bw_<policy>_new_json(json, json_len, clock, out, err)` (one body,
+//! [`json_config::new_json`]), `bw_<policy>_metrics(h, out, err)` into a size-tagged
+//! `bw_<policy>_stats` (leading `size_t size`; one body, [`out::write_stats`]; retry has
+//! no stats), `bw_<policy>_free`, and the self-description
+//! `bw_<policy>_config_defaults_json()` / `bw_<policy>_config_schema_json()`.
+//! Configuration is JSON text, durations in `*_ms` keys (fractions allowed); an empty
+//! text (or NULL with length 0) means the defaults. Errors give `BW_INVALID_CONFIG` with
+//! a message naming the key as written (`failure_rate.threshold`), never a text
+//! position (except for malformed JSON). Names of policies, reasons, states and
+//! transition reasons come from `bw_policy_name`, `bw_reason_name`, `bw_state_name`,
+//! `bw_transition_reason_name` ([`describe`]).
 //!
 //! **Threads.** Functions run on the calling thread. A function that can block says so
 //! and accepts an optional `const bw_cancel *`. A function that calls back says on which
@@ -105,7 +115,10 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[macro_use]
-pub mod macros;
+pub mod boundary;
+
+#[macro_use]
+pub mod out;
 
 // cbindgen writes the header in the order it reads these modules (one per group, so
 // that rustfmt keeps the order).
@@ -115,11 +128,13 @@ pub mod error;
 
 pub mod version;
 
+pub mod describe;
+
 pub mod clock;
 
 pub mod cancel;
 
-pub mod json;
+pub mod json_config;
 
 pub mod deadline;
 
@@ -140,6 +155,7 @@ pub mod pipeline;
 
 pub use cancel::*;
 pub use clock::*;
+pub use describe::*;
 pub use error::*;
 pub use status::*;
 pub use version::*;

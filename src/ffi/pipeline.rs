@@ -24,7 +24,7 @@ use super::bulkhead::bw_bulkhead;
 use super::cancel::bw_cancel;
 use super::clock::{bw_clock, clock_or_monotonic};
 use super::error::{FfiError, bw_error};
-use super::macros::{free_handle, into_handle};
+use super::out::{free_handle, into_handle};
 use super::ratelimit::bw_limiter;
 use super::retry::bw_retry;
 use super::status::bw_status;

@@ -6,17 +6,22 @@
 //! through `extern "C"`), so a C task's outcome is always "done" or "cancelled".
 
 use std::convert::Infallible;
-use std::ffi::{c_char, c_void};
+use std::ffi::{CString, c_char, c_void};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::boundary::FfiEnum;
 use super::cancel::bw_cancel;
-use super::clock::{bw_clock, clock_or_monotonic};
+use super::clock::bw_clock;
 use super::error::{FfiError, Message, bw_error};
-use super::json::config_from_json;
-use super::macros::{FfiEnum, free_handle, into_handle};
+use super::json_config::{
+    JsonConfig, check_name, defaults_json, new_json, schema, schema_json, static_text,
+};
+use super::out::{free_handle, into_handle, write_stats};
 use super::status::*;
+use crate::clock::Clock;
 use crate::error::{Error, PolicyKind};
 use crate::pool::{PoolConfig, ShutdownMode, TaskError, TaskHandle, ThreadPool};
 
@@ -78,7 +83,9 @@ pub struct bw_shutdown_report {
 /// A snapshot of a pool's counters.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct bw_pool_metrics {
+pub struct bw_pool_stats {
+    /// In: the caller's `sizeof(bw_pool_stats)`; out: the bytes written.
+    pub size: usize,
     /// The configured number of workers.
     pub workers: u32,
     /// Worker threads spawned so far (lazily, at most `workers`).
@@ -123,15 +130,8 @@ pub unsafe extern "C" fn bw_pool_new_json(
     out: *mut *mut bw_pool,
     err: *mut bw_error,
 ) -> bw_status {
-    ffi_boundary!(err, {
-        let text = try_bytes!(json, json_len);
-        let clock = clock_or_monotonic(opt_ref!(clock));
-        let out = try_out!(out);
-        let config: PoolConfig = config_from_json(PolicyKind::ThreadPool, text)?;
-        let pool = ThreadPool::builder().config(config).clock(clock).build()?;
-        out.set(into_handle(bw_pool { pool }));
-        Ok(())
-    })
+    // SAFETY: the parameters are as documented for `new_json`.
+    unsafe { new_json::<PoolJson>(json, json_len, clock, out, err) }
 }
 
 /// Queues `callback(user_data)` to run on one of the pool's worker threads; never waits. On
@@ -295,16 +295,15 @@ pub unsafe extern "C" fn bw_pool_shutdown(
 ///
 /// `BW_INVALID_ARGUMENT` for a NULL `pool` or `out`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bw_pool_get_metrics(
-    pool: *const bw_pool,
-    out: *mut bw_pool_metrics,
+pub unsafe extern "C" fn bw_pool_metrics(
+    h: *const bw_pool,
+    out: *mut bw_pool_stats,
     err: *mut bw_error,
 ) -> bw_status {
     ffi_boundary!(err, {
-        let pool = try_ref!(pool);
-        let out = try_out!(out);
-        let m = pool.pool.metrics();
-        out.set(bw_pool_metrics {
+        let m = try_ref!(h).pool.metrics();
+        let value = bw_pool_stats {
+            size: 0,
             workers: m.workers,
             spawned: m.spawned,
             busy: m.busy,
@@ -315,9 +314,76 @@ pub unsafe extern "C" fn bw_pool_get_metrics(
             completed: m.completed,
             panicked: m.panicked,
             cancelled: m.cancelled,
-        });
-        Ok(())
+        };
+        // SAFETY: `out` is NULL or documented as a stats structure of `out->size` bytes.
+        unsafe { write_stats(out, value) }
     })
+}
+
+impl_stats!(bw_pool_stats);
+
+/// The JSON configuration of `bw_pool_new_json`.
+///
+/// ```json
+/// {"name": "email", "workers": 5, "queue_capacity": 10}
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolJson {
+    /// The pool's name (the prefix of its threads' names).
+    pub name: String,
+    /// Worker threads at most (at least 1).
+    pub workers: u32,
+    /// Tasks that may wait for a worker (0: hand-off only).
+    pub queue_capacity: u32,
+}
+
+impl Default for PoolJson {
+    fn default() -> Self {
+        let c = PoolConfig::default();
+        PoolJson {
+            name: c.name,
+            workers: c.workers,
+            queue_capacity: c.queue_capacity,
+        }
+    }
+}
+
+impl JsonConfig for PoolJson {
+    const POLICY: PolicyKind = PolicyKind::ThreadPool;
+    type Handle = bw_pool;
+
+    fn build(self, clock: Clock) -> Result<bw_pool, FfiError> {
+        check_name(PolicyKind::ThreadPool, &self.name)?;
+        let config = PoolConfig {
+            name: self.name,
+            workers: self.workers,
+            queue_capacity: self.queue_capacity,
+        };
+        let pool = ThreadPool::builder().config(config).clock(clock).build()?;
+        Ok(bw_pool { pool })
+    }
+
+    fn schema() -> serde_json::Value {
+        let u32max = u64::from(u32::MAX);
+        schema::object(
+            vec![
+                (
+                    "name",
+                    schema::name("the pool's name, prefix of its threads' names"),
+                ),
+                (
+                    "workers",
+                    schema::integer(1, u32max, "worker threads at most"),
+                ),
+                (
+                    "queue_capacity",
+                    schema::integer(0, u32max, "tasks that may wait for a worker"),
+                ),
+            ],
+            &[],
+        )
+    }
 }
 
 /// Releases a pool. NULL is a no-op. If it was not shut down yet, this shuts it down
@@ -331,5 +397,25 @@ pub unsafe extern "C" fn bw_pool_free(pool: *mut bw_pool) {
         // SAFETY: the header documents `pool` as NULL or a handle from `bw_pool_new_json`,
         // freed once, no longer used by other threads.
         unsafe { free_handle(pool) }
+    })
+}
+
+/// The default thread pool configuration as JSON text (static, NUL-terminated, never freed):
+/// every key `bw_pool_new_json` accepts, unset ones as `null`.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_pool_config_defaults_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, defaults_json::<PoolJson>)
+    })
+}
+
+/// The JSON Schema (draft 2020-12) of the thread pool configuration (static, NUL-terminated,
+/// never freed): types, ranges, defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_pool_config_schema_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, schema_json::<PoolJson>)
     })
 }

@@ -1,18 +1,22 @@
 //! The rate limiter: `bw_limiter` (JSON configuration), non-blocking and bounded-wait
 //! acquisition, metrics.
 
-use std::ffi::c_char;
+use std::ffi::{CString, c_char};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::cancel::bw_cancel;
-use super::clock::{bw_clock, clock_or_monotonic};
-use super::deadline::{ms_field, sleep_until_ns, to_ms, write_sized};
+use super::clock::{bw_clock, sleep_until_ns};
 use super::error::{FfiError, bw_error};
-use super::json::config_from_json;
-use super::macros::{free_handle, into_handle};
+use super::json_config::{
+    JsonConfig, check_name, defaults_json, ms_field, new_json, schema, schema_json, static_text,
+    to_ms,
+};
+use super::out::{free_handle, write_stats};
 use super::status::{BW_CANCELLED, BW_POLICY_RATE_LIMITER, bw_status};
+use crate::clock::Clock;
 use crate::clock::duration_nanos;
 use crate::error::{ConfigError, Error, PolicyKind};
 use crate::ratelimit::{RateLimited, RateLimiter, RateLimiterConfig};
@@ -46,6 +50,43 @@ impl Default for LimiterJson {
     }
 }
 
+impl JsonConfig for LimiterJson {
+    const POLICY: PolicyKind = PolicyKind::RateLimiter;
+    type Handle = bw_limiter;
+
+    fn build(self, clock: Clock) -> Result<bw_limiter, FfiError> {
+        let limiter = RateLimiter::builder()
+            .config(self.to_config()?)
+            .clock(clock)
+            .build()?;
+        Ok(bw_limiter { limiter })
+    }
+
+    fn schema() -> serde_json::Value {
+        let u32max = u64::from(u32::MAX);
+        schema::object(
+            vec![
+                ("name", schema::name("the limiter's name")),
+                ("permits", schema::integer(1, u32max, "permits per period")),
+                ("period_ms", schema::ms("the period (> 0)")),
+                (
+                    "burst",
+                    schema::nullable(schema::integer(
+                        1,
+                        u32max,
+                        "permits that may be taken at once; null: permits",
+                    )),
+                ),
+                (
+                    "max_wait_ms",
+                    schema::ms("how long a call waits for a permit; 0 fails fast"),
+                ),
+            ],
+            &[],
+        )
+    }
+}
+
 impl LimiterJson {
     /// The Rust configuration (the builder checks the values).
     ///
@@ -53,6 +94,7 @@ impl LimiterJson {
     ///
     /// A [`ConfigError`] naming a `*_ms` field that is negative or too large.
     pub fn to_config(&self) -> Result<RateLimiterConfig, ConfigError> {
+        check_name(PolicyKind::RateLimiter, &self.name)?;
         let ms = |field, v| ms_field(PolicyKind::RateLimiter, field, v);
         Ok(RateLimiterConfig {
             name: self.name.clone(),
@@ -80,11 +122,11 @@ pub struct bw_limiter {
     limiter: RateLimiter,
 }
 
-/// A snapshot of a rate limiter's counters (`bw_limiter_get_metrics`). Set `size` to
-/// `sizeof(bw_limiter_metrics)` before the call; fields may be added at the end.
+/// A snapshot of a rate limiter's counters (`bw_limiter_metrics`). Set `size` to
+/// `sizeof(bw_limiter_stats)` before the call; fields may be added at the end.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct bw_limiter_metrics {
+pub struct bw_limiter_stats {
     /// The size of the structure the caller knows (in) / of what was written (out).
     pub size: usize,
     /// Permits granted.
@@ -120,18 +162,8 @@ pub unsafe extern "C" fn bw_limiter_new_json(
     out: *mut *mut bw_limiter,
     err: *mut bw_error,
 ) -> bw_status {
-    ffi_boundary!(err, {
-        let text = try_bytes!(json, json_len);
-        let clock = clock_or_monotonic(opt_ref!(clock));
-        let out = try_out!(out);
-        let j: LimiterJson = config_from_json(PolicyKind::RateLimiter, text)?;
-        let limiter = RateLimiter::builder()
-            .config(j.to_config()?)
-            .clock(clock)
-            .build()?;
-        out.set(into_handle(bw_limiter { limiter }));
-        Ok(())
-    })
+    // SAFETY: the parameters are as documented for `new_json`.
+    unsafe { new_json::<LimiterJson>(json, json_len, clock, out, err) }
 }
 
 /// Takes `n` permits if they are all free now; never waits (`n` = 0 always succeeds).
@@ -213,24 +245,20 @@ pub unsafe extern "C" fn bw_limiter_acquire_timeout(
 }
 
 /// Writes a snapshot of the counters to `*out`, whose `size` the caller sets to
-/// `sizeof(bw_limiter_metrics)` (at most that many bytes are written; `size` receives
+/// `sizeof(bw_limiter_stats)` (at most that many bytes are written; `size` receives
 /// the number written).
 ///
 /// `BW_INVALID_ARGUMENT` for a NULL `limiter` or `out`, or a `size` smaller than
 /// `sizeof(size_t)`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bw_limiter_get_metrics(
-    limiter: *const bw_limiter,
-    out: *mut bw_limiter_metrics,
+pub unsafe extern "C" fn bw_limiter_metrics(
+    h: *const bw_limiter,
+    out: *mut bw_limiter_stats,
     err: *mut bw_error,
 ) -> bw_status {
     ffi_boundary!(err, {
-        let limiter = try_ref!(limiter);
-        let Some(out) = std::ptr::NonNull::new(out) else {
-            return Err(FfiError::null("out"));
-        };
-        let m = limiter.limiter.metrics();
-        let value = bw_limiter_metrics {
+        let m = try_ref!(h).limiter.metrics();
+        let value = bw_limiter_stats {
             size: 0,
             permitted: m.permitted,
             rejected: m.rejected,
@@ -239,11 +267,12 @@ pub unsafe extern "C" fn bw_limiter_get_metrics(
             burst: u64::from(m.burst),
             emission_interval_ns: duration_nanos(m.emission_interval),
         };
-        // SAFETY: `out` is non-NULL and documented as a valid metrics structure of
-        // `out->size` bytes.
-        unsafe { write_sized(out, value, |v, n| v.size = n) }
+        // SAFETY: `out` is NULL or documented as a stats structure of `out->size` bytes.
+        unsafe { write_stats(out, value) }
     })
 }
+
+impl_stats!(bw_limiter_stats);
 
 /// Releases a rate limiter. NULL is a no-op; must not be called while another thread
 /// uses (or waits on) the handle.
@@ -261,4 +290,24 @@ impl bw_limiter {
     pub(crate) fn policy(&self) -> &RateLimiter {
         &self.limiter
     }
+}
+
+/// The default rate limiter configuration as JSON text (static, NUL-terminated, never freed):
+/// every key `bw_limiter_new_json` accepts, unset ones as `null`.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_limiter_config_defaults_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, defaults_json::<LimiterJson>)
+    })
+}
+
+/// The JSON Schema (draft 2020-12) of the rate limiter configuration (static, NUL-terminated,
+/// never freed): types, ranges, defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_limiter_config_schema_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, schema_json::<LimiterJson>)
+    })
 }

@@ -1,18 +1,23 @@
 //! Retry: `bw_retry` (JSON configuration), its callback-free protocol
 //! (`bw_retry_begin` / `bw_retry_next`) and the C convenience `bw_retry_call`.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::boundary::FfiEnum;
 use super::cancel::bw_cancel;
-use super::clock::{bw_clock, clock_or_monotonic};
-use super::deadline::{ms_field, sleep_until_ns, to_ms};
+use super::clock::{bw_clock, sleep_until_ns};
 use super::error::{FfiError, bw_error};
-use super::json::config_from_json;
-use super::macros::{FfiEnum, free_handle, into_handle};
+use super::json_config::{
+    JsonConfig, check_name, defaults_json, ms_field, new_json, schema, schema_json, static_text,
+    to_ms,
+};
+use super::out::{free_handle, into_handle};
 use super::status::{BW_CANCELLED, BW_FAILED, BW_POLICY_RETRY, bw_status};
+use crate::clock::Clock;
 use crate::clock::duration_nanos;
 use crate::error::{ConfigError, PolicyKind};
 use crate::retry::{
@@ -133,6 +138,93 @@ impl Default for RetryJson {
     }
 }
 
+impl JsonConfig for RetryJson {
+    const POLICY: PolicyKind = PolicyKind::Retry;
+    type Handle = bw_retry;
+
+    fn build(self, clock: Clock) -> Result<bw_retry, FfiError> {
+        let retry = RetryBuilder::from_config(self.to_config()?)
+            .name(self.name)
+            .clock(clock)
+            .build()?;
+        Ok(bw_retry { retry })
+    }
+
+    fn schema() -> serde_json::Value {
+        let u32max = u64::from(u32::MAX);
+        schema::object(
+            vec![
+                ("name", schema::name("the retry's name")),
+                (
+                    "max_attempts",
+                    schema::integer(1, u32max, "attempts in all, the first included"),
+                ),
+                (
+                    "backoff",
+                    schema::one_of_strings(
+                        &["fixed", "linear", "exponential"],
+                        "the delay schedule",
+                    ),
+                ),
+                ("initial_ms", schema::ms("the first delay")),
+                (
+                    "multiplier",
+                    serde_json::json!({"type": "number", "minimum": 1, "description": "exponential growth of the delay"}),
+                ),
+                ("step_ms", schema::ms("linear growth of the delay")),
+                (
+                    "max_delay_ms",
+                    schema::nullable(schema::ms("the longest delay; null: none")),
+                ),
+                ("min_delay_ms", schema::ms("the shortest delay")),
+                (
+                    "jitter",
+                    schema::one_of_strings(
+                        &["none", "full", "equal", "proportional", "decorrelated"],
+                        "randomisation of the delays",
+                    ),
+                ),
+                (
+                    "jitter_factor",
+                    schema::number("the spread of proportional jitter, in [0, 1]"),
+                ),
+                (
+                    "max_elapsed_ms",
+                    schema::nullable(schema::ms(
+                        "no retry starts after this long; null: no limit",
+                    )),
+                ),
+                (
+                    "seed",
+                    schema::nullable(schema::integer(
+                        0,
+                        u64::MAX,
+                        "the jitter's random seed; null: random",
+                    )),
+                ),
+                (
+                    "budget",
+                    schema::nullable(schema::object(
+                        vec![
+                            (
+                                "percent",
+                                schema::number("retries allowed as a fraction of calls, in [0, 1]"),
+                            ),
+                            ("ttl_ms", schema::ms("how long a call counts (> 0)")),
+                            (
+                                "min_retries_per_sec",
+                                schema::integer(0, u32max, "retries allowed whatever the calls"),
+                            ),
+                        ],
+                        &[],
+                    )),
+                ),
+            ],
+            &[],
+        )
+    }
+}
+
 impl RetryJson {
     /// The Rust configuration (the builder checks the values).
     ///
@@ -140,6 +232,7 @@ impl RetryJson {
     ///
     /// A [`ConfigError`] naming a `*_ms` field that is negative or too large.
     pub fn to_config(&self) -> Result<RetryConfig, ConfigError> {
+        check_name(PolicyKind::Retry, &self.name)?;
         let ms = |field, v| ms_field(PolicyKind::Retry, field, v);
         let initial = ms("initial_ms", self.initial_ms)?;
         let backoff = match self.backoff {
@@ -318,18 +411,8 @@ pub unsafe extern "C" fn bw_retry_new_json(
     out: *mut *mut bw_retry,
     err: *mut bw_error,
 ) -> bw_status {
-    ffi_boundary!(err, {
-        let text = try_bytes!(json, json_len);
-        let clock = clock_or_monotonic(opt_ref!(clock));
-        let out = try_out!(out);
-        let j: RetryJson = config_from_json(PolicyKind::Retry, text)?;
-        let retry = RetryBuilder::from_config(j.to_config()?)
-            .name(j.name)
-            .clock(clock)
-            .build()?;
-        out.set(into_handle(bw_retry { retry }));
-        Ok(())
-    })
+    // SAFETY: the parameters are as documented for `new_json`.
+    unsafe { new_json::<RetryJson>(json, json_len, clock, out, err) }
 }
 
 /// Starts a call into `*out` (recording it in the retry budget): run attempt 1, report
@@ -558,10 +641,31 @@ impl bw_retry {
     }
 }
 
+/// The default retry configuration as JSON text (static, NUL-terminated, never freed):
+/// every key `bw_retry_new_json` accepts, unset ones as `null`.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_retry_config_defaults_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, defaults_json::<RetryJson>)
+    })
+}
+
+/// The JSON Schema (draft 2020-12) of the retry configuration (static, NUL-terminated,
+/// never freed): types, ranges, defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_retry_config_schema_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, schema_json::<RetryJson>)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ffi::bulkhead::BulkheadJson;
+    use crate::ffi::json_config::config_from_json;
     use crate::ffi::ratelimit::LimiterJson;
 
     #[test]

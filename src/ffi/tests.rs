@@ -53,13 +53,14 @@ fn succeeding(err: *mut bw_error) -> bw_status {
 
 #[test]
 fn the_error_object_layout_is_fixed() {
-    assert_eq!(size_of::<bw_error>(), 280);
+    assert_eq!(size_of::<bw_error>(), 1056);
     assert_eq!(offset_of!(bw_error, status), 0);
     assert_eq!(offset_of!(bw_error, policy), 4);
     assert_eq!(offset_of!(bw_error, reason), 8);
     assert_eq!(offset_of!(bw_error, has_retry_after), 12);
     assert_eq!(offset_of!(bw_error, retry_after_ns), 16);
-    assert_eq!(offset_of!(bw_error, message), 24);
+    assert_eq!(offset_of!(bw_error, message_len), 24);
+    assert_eq!(offset_of!(bw_error, message), 32);
 }
 
 #[test]
@@ -166,15 +167,18 @@ fn last_error_message_checks_its_arguments_and_buffer() {
 }
 
 #[test]
-fn long_messages_are_truncated_on_a_character_boundary() {
+fn an_oversized_text_is_cut_on_a_character_boundary_and_its_length_kept() {
     let mut err = bw_error::default();
-    // 254 ASCII bytes then a 3-byte character: it does not fit in the 255 bytes left.
-    let text = format!("{}€ tail", "a".repeat(254));
+    // Only a panic message can be this long. 1022 ASCII bytes then a 3-byte character:
+    // it does not fit in the 1023 bytes left.
+    let text = format!("{}€ tail", "a".repeat(1022));
+    let full = text.len();
     err.set(&FfiError::new(BW_FAILED, text));
     let msg = err.message_str();
-    assert_eq!(msg.len(), 254);
+    assert_eq!(msg.len(), 1022);
+    assert_eq!(err.message_len, full);
     assert!(msg.bytes().all(|b| b == b'a'));
-    assert_eq!(err.message[254], 0);
+    assert_eq!(err.message[1022], 0);
     // NUL bytes inside a message become spaces.
     err.set(&FfiError::new(BW_FAILED, "a\0b"));
     assert_eq!(err.message_str(), "a b");
@@ -247,7 +251,7 @@ enum Mode {
     B,
 }
 
-impl macros::FfiEnum for Mode {
+impl boundary::FfiEnum for Mode {
     const VALID: &'static str = "0 (A) or 1 (B)";
     fn from_u32(value: u32) -> Option<Self> {
         match value {

@@ -8,17 +8,21 @@
 //! never run).
 
 use std::convert::Infallible;
-use std::ffi::{c_char, c_int, c_void};
-use std::sync::Arc;
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::cancel::bw_cancel;
-use super::clock::{bw_clock, clock_or_monotonic};
+use super::clock::bw_clock;
 use super::error::{FfiError, bw_error};
-use super::json::config_from_json;
-use super::macros::{free_handle, into_handle};
+use super::json_config::{
+    JsonConfig, check_name, defaults_json, ms_field, new_json, schema, schema_json, static_text,
+    to_ms,
+};
+use super::out::{free_handle, write_stats};
 use super::pool::UserData;
 use super::status::bw_status;
+use crate::clock::Clock;
 use crate::ctx::{CancelToken, Ctx};
 use crate::error::{Error, PolicyKind};
 use crate::timeout::TimeLimiter;
@@ -47,7 +51,9 @@ const FREE_WAIT: Duration = Duration::from_secs(1);
 /// A snapshot of a time limiter's counters.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct bw_time_limiter_metrics {
+pub struct bw_time_limiter_stats {
+    /// In: the caller's `sizeof(bw_time_limiter_stats)`; out: the bytes written.
+    pub size: usize,
     /// Calls abandoned at their deadline, in total.
     pub timed_out: u64,
     /// Results that came after their call was abandoned and were dropped, in total.
@@ -61,25 +67,71 @@ pub struct bw_time_limiter_metrics {
 }
 
 /// The JSON configuration of a time limiter.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+/// The JSON configuration of `bw_time_limiter_new_json`.
+///
+/// ```json
+/// {"name": "authors", "timeout_ms": 2000, "max_threads": 8}
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct TimeLimiterJson {
-    name: String,
-    timeout_ns: u64,
-    max_threads: u32,
+pub struct TimeLimiterJson {
+    /// The limiter's name (empty: "time-limiter"), prefix of its threads' names.
+    pub name: String,
+    /// How long a call may run before the caller gets control back (> 0).
+    pub timeout_ms: f64,
+    /// Worker threads at most (at least 1).
+    pub max_threads: u32,
 }
 
 impl Default for TimeLimiterJson {
     fn default() -> Self {
         TimeLimiterJson {
             name: String::new(),
-            timeout_ns: 1_000_000_000,
-            max_threads: 8,
+            timeout_ms: to_ms(crate::timeout::DEFAULT_TIMEOUT),
+            max_threads: crate::timeout::DEFAULT_MAX_THREADS,
         }
     }
 }
 
-/// A caller's `user_data` with its optional `release`, called once when dropped.
+impl JsonConfig for TimeLimiterJson {
+    const POLICY: PolicyKind = PolicyKind::TimeLimiter;
+    type Handle = bw_time_limiter;
+
+    fn build(self, clock: Clock) -> Result<bw_time_limiter, FfiError> {
+        check_name(PolicyKind::TimeLimiter, &self.name)?;
+        let timeout = ms_field(PolicyKind::TimeLimiter, "timeout_ms", self.timeout_ms)?;
+        let mut builder = TimeLimiter::builder()
+            .timeout(timeout)
+            .max_threads(self.max_threads)
+            .clock(clock);
+        if !self.name.is_empty() {
+            builder = builder.name(self.name);
+        }
+        Ok(bw_time_limiter {
+            owner: Arc::new(LimiterOwner {
+                limiter: builder.build()?,
+            }),
+        })
+    }
+
+    fn schema() -> serde_json::Value {
+        schema::object(
+            vec![
+                (
+                    "name",
+                    schema::name("the limiter's name, prefix of its threads' names"),
+                ),
+                ("timeout_ms", schema::ms("how long a call may run (> 0)")),
+                (
+                    "max_threads",
+                    schema::integer(1, u64::from(u32::MAX), "worker threads at most"),
+                ),
+            ],
+            &[],
+        )
+    }
+}
+
 pub(crate) struct Owned {
     ud: UserData,
     release: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
@@ -138,25 +190,8 @@ pub unsafe extern "C" fn bw_time_limiter_new_json(
     out: *mut *mut bw_time_limiter,
     err: *mut bw_error,
 ) -> bw_status {
-    ffi_boundary!(err, {
-        let text = try_bytes!(json, json_len);
-        let clock = clock_or_monotonic(opt_ref!(clock));
-        let out = try_out!(out);
-        let c: TimeLimiterJson = config_from_json(PolicyKind::TimeLimiter, text)?;
-        let mut builder = TimeLimiter::builder()
-            .timeout(Duration::from_nanos(c.timeout_ns))
-            .max_threads(c.max_threads)
-            .clock(clock);
-        if !c.name.is_empty() {
-            builder = builder.name(c.name);
-        }
-        out.set(into_handle(bw_time_limiter {
-            owner: Arc::new(LimiterOwner {
-                limiter: builder.build()?,
-            }),
-        }));
-        Ok(())
-    })
+    // SAFETY: the parameters are as documented for `new_json`.
+    unsafe { new_json::<TimeLimiterJson>(json, json_len, clock, out, err) }
 }
 
 /// Runs `callback(user_data, cancel)` on one of the limiter's worker threads and waits for it
@@ -223,25 +258,27 @@ pub unsafe extern "C" fn bw_time_limiter_call(
 ///
 /// `BW_INVALID_ARGUMENT` for a NULL `tl` or `out`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bw_time_limiter_get_metrics(
-    tl: *const bw_time_limiter,
-    out: *mut bw_time_limiter_metrics,
+pub unsafe extern "C" fn bw_time_limiter_metrics(
+    h: *const bw_time_limiter,
+    out: *mut bw_time_limiter_stats,
     err: *mut bw_error,
 ) -> bw_status {
     ffi_boundary!(err, {
-        let tl = try_ref!(tl);
-        let out = try_out!(out);
-        let m = tl.owner.limiter.metrics();
-        out.set(bw_time_limiter_metrics {
+        let m = try_ref!(h).owner.limiter.metrics();
+        let value = bw_time_limiter_stats {
+            size: 0,
             timed_out: m.timed_out,
             late_results_dropped: m.late_results_dropped,
             rejected: m.rejected,
             busy: m.busy,
             threads_spawned: m.threads_spawned,
-        });
-        Ok(())
+        };
+        // SAFETY: `out` is NULL or documented as a stats structure of `out->size` bytes.
+        unsafe { write_stats(out, value) }
     })
 }
+
+impl_stats!(bw_time_limiter_stats);
 
 /// Releases a time limiter. NULL is a no-op. A pipeline (or builder) given the limiter
 /// keeps its own reference; when the last reference goes, the limiter's workers are
@@ -254,5 +291,25 @@ pub unsafe extern "C" fn bw_time_limiter_free(tl: *mut bw_time_limiter) {
         // SAFETY: the header documents `tl` as NULL or a handle from
         // `bw_time_limiter_new_json`, freed once, no longer used by other threads.
         unsafe { free_handle(tl) }
+    })
+}
+
+/// The default time limiter configuration as JSON text (static, NUL-terminated, never freed):
+/// every key `bw_time_limiter_new_json` accepts, unset ones as `null`.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_time_limiter_config_defaults_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, defaults_json::<TimeLimiterJson>)
+    })
+}
+
+/// The JSON Schema (draft 2020-12) of the time limiter configuration (static, NUL-terminated,
+/// never freed): types, ranges, defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_time_limiter_config_schema_json() -> *const c_char {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        static_text(&TEXT, schema_json::<TimeLimiterJson>)
     })
 }

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 /// The ABI version this header describes. It changes whenever a change could break a
 /// program compiled against an older header (a changed signature or struct layout, a
 /// removed function); additions keep it. Compare it with `bw_abi_version()` at start-up.
-pub const BW_ABI_VERSION: u32 = 1;
+pub const BW_ABI_VERSION: u32 = 2;
 
 /// The library's version, "MAJOR.MINOR.PATCH" (the crate version), as a static
 /// NUL-terminated string that must not be freed. Never fails.

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ctypes
 
-ABI_VERSION = 1
-ERROR_MESSAGE_LEN = 256
+ABI_VERSION = 2
+ERROR_MESSAGE_LEN = 1024
+NAME_MAX_LEN = 128
 
 # bw_status values (fixed, never reused).
 OK = 0
@@ -82,7 +83,7 @@ FALLBACK_ON_ALL = 7
 
 
 class bw_error(ctypes.Structure):
-    """``struct bw_error``: the per-call error object (280 bytes)."""
+    """``struct bw_error``: the per-call error object (1056 bytes)."""
 
     _fields_ = [
         ("status", ctypes.c_int32),
@@ -90,6 +91,7 @@ class bw_error(ctypes.Structure):
         ("reason", ctypes.c_uint32),
         ("has_retry_after", ctypes.c_bool),
         ("retry_after_ns", ctypes.c_uint64),
+        ("message_len", ctypes.c_size_t),
         ("message", ctypes.c_char * ERROR_MESSAGE_LEN),
     ]
 
@@ -125,9 +127,6 @@ TRANSITION_RESET = 5
 TRANSITION_FORCED_OPEN = 6
 TRANSITION_DISABLED = 7
 BREAKER_EVENT_QUEUE_LEN = 256
-BREAKER_METRICS_MIN_SIZE = 16
-WINDOW_COUNT = 0
-WINDOW_TIME = 1
 # Executors: thread pool, time limiter, pipeline.
 
 
@@ -163,10 +162,11 @@ class bw_shutdown_report(ctypes.Structure):
     ]
 
 
-class bw_pool_metrics(ctypes.Structure):
-    """``struct bw_pool_metrics``."""
+class bw_pool_stats(ctypes.Structure):
+    """``struct bw_pool_stats`` (size-tagged)."""
 
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("workers", ctypes.c_uint32),
         ("spawned", ctypes.c_uint32),
         ("busy", ctypes.c_uint32),
@@ -180,10 +180,11 @@ class bw_pool_metrics(ctypes.Structure):
     ]
 
 
-class bw_time_limiter_metrics(ctypes.Structure):
-    """``struct bw_time_limiter_metrics``."""
+class bw_time_limiter_stats(ctypes.Structure):
+    """``struct bw_time_limiter_stats`` (size-tagged)."""
 
     _fields_ = [
+        ("size", ctypes.c_size_t),
         ("timed_out", ctypes.c_uint64),
         ("late_results_dropped", ctypes.c_uint64),
         ("rejected", ctypes.c_uint64),

@@ -23,7 +23,7 @@ from ctypes import POINTER, c_bool, c_char_p, c_int32, c_size_t, c_uint32, c_uin
 from pathlib import Path
 from typing import Any, Callable
 
-from . import _abi, errors
+from . import _abi
 from ._abi import CANCEL_P, CLOCK_P, ERROR_P
 from ._version import __version__
 
@@ -36,6 +36,16 @@ _FUNCTIONS: dict[str, tuple[Any, list[Any], bool]] = {
     "bw_version": (c_char_p, [], KEEP_GIL),
     "bw_abi_version": (c_uint32, [], KEEP_GIL),
     "bw_status_name": (c_char_p, [c_int32], KEEP_GIL),
+    "bw_policy_name": (c_char_p, [c_uint32], KEEP_GIL),
+    "bw_reason_name": (c_char_p, [c_uint32], KEEP_GIL),
+    "bw_state_name": (c_char_p, [c_uint32], KEEP_GIL),
+    "bw_transition_reason_name": (c_char_p, [c_uint32], KEEP_GIL),
+    "bw_rejection_message": (c_char_p, [c_uint32, c_uint32], KEEP_GIL),
+    **{
+        f"bw_{policy}_config_{what}_json": (c_char_p, [], KEEP_GIL)
+        for policy in ("breaker", "retry", "bulkhead", "limiter", "pool", "time_limiter")
+        for what in ("defaults", "schema")
+    },
     "bw_last_error_message": (
         c_int32,
         [POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t)],
@@ -227,3 +237,28 @@ def last_error_message() -> str:
     if status != _abi.OK:
         raise errors.error_class(status)(f"bw_last_error_message failed: {status}", status=status)
     return buf.value.decode("utf-8", errors="replace")
+
+
+def names(func: Callable[[int], Any]) -> list[tuple[int, str]]:
+    """The vocabulary of a ``bw_*_name`` function: ``(code, name)`` for the codes 0, 1,
+    ... until the library answers NULL."""
+    out = []
+    code = 0
+    while True:
+        name = func(code)
+        if name is None:
+            return out
+        out.append((code, name.decode()))
+        code += 1
+
+
+def static_json(func: Callable[[], Any]) -> Any:
+    """The JSON of a ``bw_*_config_defaults_json`` / ``_schema_json`` function, parsed."""
+    import json
+
+    return json.loads(func().decode())
+
+
+# Last: `errors` takes its vocabularies from the loaded library (it imports `lib` from
+# this module, which is complete by now whichever of the two is imported first).
+from . import errors  # noqa: E402

@@ -70,10 +70,6 @@ class bw_breaker(ctypes.Structure):
     """Opaque ``bw_breaker``."""
 
 
-class bw_breaker_config(ctypes.Structure):
-    """Opaque ``bw_breaker_config``."""
-
-
 class bw_registry(ctypes.Structure):
     """Opaque ``bw_registry``."""
 
@@ -135,7 +131,7 @@ class bw_breaker_stats(ctypes.Structure):
     """``bw_breaker_stats``: the snapshot written by ``bw_breaker_metrics``."""
 
     _fields_ = (
-        [("size", c_uint32), ("state", c_uint32)]
+        [("size", c_size_t), ("state", c_uint32)]
         + [(n, c_uint64) for n in _U64_FIELDS]
         + [("failure_rate", ctypes.c_double), ("slow_call_rate", ctypes.c_double)]
         + [(n, c_uint64) for n in _TOTAL_FIELDS]
@@ -143,7 +139,6 @@ class bw_breaker_stats(ctypes.Structure):
 
 
 BREAKER_P = POINTER(bw_breaker)
-CONFIG_P = POINTER(bw_breaker_config)
 REGISTRY_P = POINTER(bw_registry)
 EVENT_FN = ctypes.CFUNCTYPE(None, POINTER(bw_breaker_event), c_void_p)
 CALL_FN = ctypes.CFUNCTYPE(c_int, c_void_p)
@@ -152,64 +147,9 @@ CLOCK_P = _abi.CLOCK_P
 
 _lib.declare(
     {
-        "bw_breaker_config_from_json": (
+        "bw_breaker_new_json_with_callback": (
             c_int32,
-            [c_char_p, c_size_t, POINTER(CONFIG_P), ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_to_json": (
-            c_int32,
-            [CONFIG_P, POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t), ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_free": (None, [CONFIG_P], KEEP_GIL),
-        # The setters: Python builds JSON instead (declared for completeness).
-        "bw_breaker_config_new": (c_int32, [POINTER(CONFIG_P), ERROR_P], KEEP_GIL),
-        "bw_breaker_config_set_name": (c_int32, [CONFIG_P, c_char_p, c_size_t, ERROR_P], KEEP_GIL),
-        "bw_breaker_config_set_consecutive_failures": (
-            c_int32,
-            [CONFIG_P, c_uint32, ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_set_failures_in_window": (
-            c_int32,
-            [CONFIG_P, c_uint32, c_uint64, ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_set_failure_rate": (
-            c_int32,
-            [CONFIG_P, ctypes.c_double, c_uint32, c_uint64, c_uint32, ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_set_slow_call_rate": (
-            c_int32,
-            [CONFIG_P, ctypes.c_double, c_uint64, ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_set_open_duration_ns": (c_int32, [CONFIG_P, c_uint64, ERROR_P], KEEP_GIL),
-        "bw_breaker_config_set_open_duration_growth": (
-            c_int32,
-            [CONFIG_P, ctypes.c_double, c_uint64, ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_set_half_open_max_calls": (
-            c_int32,
-            [CONFIG_P, c_uint32, ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_set_success_threshold": (
-            c_int32,
-            [CONFIG_P, c_uint32, ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_config_set_half_open_max_wait_ns": (
-            c_int32,
-            [CONFIG_P, c_uint64, ERROR_P],
-            KEEP_GIL,
-        ),
-        "bw_breaker_new": (
-            c_int32,
-            [CONFIG_P, CLOCK_P, EVENT_FN, c_void_p, POINTER(BREAKER_P), ERROR_P],
+            [c_char_p, c_size_t, CLOCK_P, EVENT_FN, c_void_p, POINTER(BREAKER_P), ERROR_P],
             KEEP_GIL,
         ),
         "bw_breaker_new_json": (
@@ -293,27 +233,18 @@ assert bw_breaker_admission.has_retry_after.offset == 20
 assert bw_breaker_admission.retry_after_ns.offset == 24
 
 
-class State(enum.Enum):
-    """A breaker's state."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half-open"
-    FORCED_OPEN = "forced-open"
-    DISABLED = "disabled"
-
-
-_STATES = [State.CLOSED, State.OPEN, State.HALF_OPEN, State.FORCED_OPEN, State.DISABLED]
-_REASONS = [
-    "threshold reached",
-    "open duration elapsed",
-    "trial succeeded",
-    "trial failed",
-    "half-open timeout",
-    "reset",
-    "forced open",
-    "disabled",
-]
+#: A breaker's state: ``State.CLOSED``, ``State.OPEN``, ``State.HALF_OPEN``,
+#: ``State.FORCED_OPEN``, ``State.DISABLED``, whose values are the library's names
+#: (``bw_state_name``: ``"half-open"``, ...), indexed by the state code.
+State = enum.Enum(  # type: ignore[misc]
+    "State",
+    [(errors.identifier(n), n) for _, n in _lib.names(lib.bw_state_name)],
+    module=__name__,
+)
+State.__doc__ = "A breaker's state (names from the library)."
+_STATES = list(State)
+# Transition reasons by code (bw_transition_reason_name: "threshold reached", ...).
+_REASONS = [n for _, n in _lib.names(lib.bw_transition_reason_name)]
 
 
 class Outcome(enum.IntEnum):
@@ -413,16 +344,18 @@ def _window(window: Any) -> dict[str, Any]:
 
 def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
     """The JSON configuration for ``config`` (a dict in the C ABI's JSON form, durations
-    in ``*_ms`` fields) updated with Pythonic keyword arguments (durations in seconds or
+    in ``*_ms`` keys) updated with Pythonic keyword arguments (durations in seconds or
     ``timedelta``): ``name``, ``consecutive_failures``, ``failures_in_window=(n,
     window)``, ``failure_rate`` (with ``window`` (int count or timedelta) and
     ``minimum_calls``), ``slow_call_rate=(rate, slow_duration)`` (alone or with
     ``failure_rate``), ``open_duration``, ``open_duration_multiplier``,
     ``open_duration_cap``, ``half_open_max_calls``, ``success_threshold``,
-    ``half_open_max_wait``.
+    ``half_open_max_wait``. Only what is given is written: the library fills in its
+    defaults (``bw_breaker_config_defaults_json``) and validates every value (two trip
+    policies, ranges), with messages that name the JSON key.
 
     >>> config_json(name="db", consecutive_failures=3, open_duration=1.5)
-    '{"name": "db", "policy": {"type": "consecutive_failures", "threshold": 3}, "open_duration_ms": 1500}'
+    '{"name": "db", "consecutive_failures": 3, "open_duration_ms": 1500}'
     """
     if config is not None and not isinstance(config, dict):
         raise TypeError(f"config must be a dict, not {type(config).__name__}")
@@ -433,8 +366,11 @@ def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         out["name"] = name
-    window = kw.pop("window", None)
-    minimum_calls = kw.pop("minimum_calls", None)
+    rate_window: dict[str, Any] = {}
+    if "window" in kw:
+        rate_window["window"] = _window(kw.pop("window"))
+    if "minimum_calls" in kw:
+        rate_window["minimum_calls"] = _int(kw.pop("minimum_calls"), "minimum_calls")
     slow = None
     if "slow_call_rate" in kw:
         value = kw.pop("slow_call_rate")
@@ -445,35 +381,24 @@ def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
             "slow_duration_ms": _ms(value[1], "slow_duration"),
         }
     if "consecutive_failures" in kw:
-        n = _int(kw.pop("consecutive_failures"), "consecutive_failures")
-        out["policy"] = {"type": "consecutive_failures", "threshold": n}
+        out["consecutive_failures"] = _int(kw.pop("consecutive_failures"), "consecutive_failures")
     if "failures_in_window" in kw:
         value = kw.pop("failures_in_window")
         if not (isinstance(value, tuple) and len(value) == 2):
             raise TypeError("failures_in_window must be a tuple (failures, window)")
-        out["policy"] = {
-            "type": "failures_in_window",
+        out["failures_in_window"] = {
             "threshold": _int(value[0], "failures_in_window"),
             "window_ms": _ms(value[1], "window"),
         }
     if "failure_rate" in kw:
-        policy: dict[str, Any] = {
-            "type": "failure_rate",
-            "threshold": _rate(kw.pop("failure_rate"), "failure_rate"),
-            "window": _window(100 if window is None else window),
-            "minimum_calls": _int(100 if minimum_calls is None else minimum_calls, "minimum_calls"),
-        }
+        policy: dict[str, Any] = {"threshold": _rate(kw.pop("failure_rate"), "failure_rate")}
+        policy.update(rate_window)
         if slow is not None:
             policy["slow"] = slow
-        out["policy"] = policy
+        out["failure_rate"] = policy
     elif slow is not None:
-        out["policy"] = {
-            "type": "slow_call_rate",
-            "slow": slow,
-            "window": _window(100 if window is None else window),
-            "minimum_calls": _int(100 if minimum_calls is None else minimum_calls, "minimum_calls"),
-        }
-    elif window is not None or minimum_calls is not None:
+        out["slow_call_rate"] = {**slow, **rate_window}
+    elif rate_window:
         raise TypeError("window and minimum_calls go with failure_rate or slow_call_rate")
     for key in ("open_duration", "open_duration_cap", "half_open_max_wait"):
         if key in kw:
@@ -495,6 +420,17 @@ def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
         raise ValueError(f"the configuration cannot be written as JSON: {e}") from None
 
 
+def config_defaults() -> dict[str, Any]:
+    """The library's default breaker configuration (``bw_breaker_config_defaults_json``):
+    every key the JSON form accepts."""
+    return _lib.static_json(lib.bw_breaker_config_defaults_json)  # type: ignore[no-any-return]
+
+
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of the breaker configuration (``bw_breaker_config_schema_json``)."""
+    return _lib.static_json(lib.bw_breaker_config_schema_json)  # type: ignore[no-any-return]
+
+
 def _exc_tuple(value: Any, name: str) -> tuple[type[BaseException], ...]:
     if value is None:
         return ()
@@ -511,60 +447,56 @@ Classify = Callable[[Any], Union[Outcome, bool, None]]
 
 _tls = threading.local()
 
-# Breaker rejections by reason: (class, message), filled on first use (the library's
-# text is fixed per reason), so that a rejection does not decode the error object.
-_REJECTIONS: dict[int, tuple[type[errors.BreakwaterError], str]] = {}
+def _named(message: str, name: str) -> str:
+    """A breaker's rejection message with its name: the library's message, then the
+    breaker (``circuit breaker rejected the call: open (breaker 'db')``)."""
+    return f"{message} (breaker {name!r})"
 
 
-def _rejection(err: _abi.bw_error) -> errors.BreakwaterError:
-    """The exception for a failed ``bw_breaker_try_acquire``."""
-    if err.status != _abi.REJECTED:
-        return errors.from_error(err)
-    reason = err.reason
-    known = _REJECTIONS.get(reason)
-    if known is None:
-        e = errors.from_error(err)
-        _REJECTIONS[reason] = (type(e), e.message)
-        return e
-    cls, message = known
-    return cls(
-        message,
-        status=_abi.REJECTED,
-        policy=_abi.POLICY_CIRCUIT_BREAKER,
-        reason=reason,
-        retry_after=err.retry_after_ns / 1e9 if err.has_retry_after else None,
-    )
+def _rejection(err: _abi.bw_error, name: str) -> errors.BreakwaterError:
+    """The exception for a failed ``bw_breaker_try_acquire`` of the breaker ``name``."""
+    e = errors.from_error(err)
+    if err.status == _abi.REJECTED:
+        e = type(e)(
+            _named(e.message, name),
+            status=e.status,
+            policy=e.policy,
+            reason=e.reason,
+            retry_after=e.retry_after,
+        )
+    return e
 
 
-# The refusals reported by bw_breaker_admit (which carries no message): the exception
-# class and attributes of each reason, with the library's message (`<policy> rejected
-# the call: <reason>`).
-_REFUSALS: dict[int, tuple[type[errors.BreakwaterError], str, dict[str, Any]]] = {
-    reason: (cls, message, errors._rejection_attributes(message, _abi.POLICY_CIRCUIT_BREAKER, reason))
-    for reason, cls, message in [
-        (_abi.REASON_OPEN, errors.CircuitOpenError, "circuit breaker rejected the call: open"),
-        (
-            _abi.REASON_TRIAL_FULL,
-            errors.TrialFullError,
-            "circuit breaker rejected the call: half-open trial full",
-        ),
-        (
-            _abi.REASON_FORCED_OPEN,
-            errors.ForcedOpenError,
-            "circuit breaker rejected the call: forced open",
-        ),
-    ]
-}
+# The breaker's refusal reasons (what bw_breaker_admit reports, with no error object).
+_REFUSAL_REASONS = (errors.Reason.OPEN, errors.Reason.HALF_OPEN_TRIAL_FULL, errors.Reason.FORCED_OPEN)
+
+
+def _refusals(name: str) -> dict[int, tuple[type[errors.BreakwaterError], str, dict[str, Any]]]:
+    """Per refusal reason of the breaker ``name``: the exception class, its message (the
+    library's, ``bw_rejection_message``, with the name) and attributes, built once per
+    breaker so that a refusal costs no formatting."""
+    out = {}
+    for reason in _REFUSAL_REASONS:
+        text = lib.bw_rejection_message(int(errors.Policy.CIRCUIT_BREAKER), int(reason)).decode()
+        message = _named(text, name)
+        cls = errors.error_class(_abi.REJECTED, int(reason))
+        attributes = errors._rejection_attributes(message, _abi.POLICY_CIRCUIT_BREAKER, int(reason))
+        out[int(reason)] = (cls, message, attributes)
+    return out
+
+
 # Where an _Admission keeps the halves of retry_after_ns and the has_retry_after byte.
 _HI, _LO, _HAS = (7, 6, 0xFF) if sys.byteorder == "little" else (6, 7, 0xFF000000)
 _new_exception = BaseException.__new__
 
 
-def _refusal(adm: Any) -> errors.BreakwaterError:
+def _refusal(
+    refusals: dict[int, tuple[type[errors.BreakwaterError], str, dict[str, Any]]], adm: Any
+) -> errors.BreakwaterError:
     """The exception for a refusal reported by ``bw_breaker_admit`` into an
-    ``_Admission``: as ``errors.from_error`` would build it from ``bw_try_acquire``'s
-    error object (tested), without its cost."""
-    cls, message, attributes = _REFUSALS[adm[4]]
+    ``_Admission``: as ``_rejection`` would build it from ``bw_try_acquire``'s error
+    object (tested), without its cost."""
+    cls, message, attributes = refusals[adm[4]]
     e = _new_exception(cls, message)
     d = attributes.copy()
     if adm[5] & _HAS:
@@ -684,19 +616,27 @@ class CircuitBreaker:
             raise TypeError("on_transition must be callable")
         text = config_json(config, **settings).encode()
         self._setup(classify, ignore, failure_on)
-        cfg = CONFIG_P()
-        call(lib.bw_breaker_config_from_json, text, len(text), ctypes.byref(cfg))
-        try:
-            ptr = BREAKER_P()
-            self._callback = EVENT_FN(self._on_event) if on_transition else EVENT_FN()
-            self._on_transition = on_transition
-            clock_p = clock._pointer() if clock is not None else None
-            call(lib.bw_breaker_new, cfg, clock_p, self._callback, None, ctypes.byref(ptr))
-        finally:
-            lib.bw_breaker_config_free(cfg)
-        self._h = Handle(self, ptr, lib.bw_breaker_free, "circuit breaker")
+        ptr = BREAKER_P()
+        self._callback = EVENT_FN(self._on_event) if on_transition else EVENT_FN()
+        self._on_transition = on_transition
+        clock_p = clock._pointer() if clock is not None else None
+        call(
+            lib.bw_breaker_new_json_with_callback,
+            text,
+            len(text),
+            clock_p,
+            self._callback,
+            None,
+            ctypes.byref(ptr),
+        )
+        self._adopt(ptr)
+
+    def _adopt(self, ptr: Any) -> None:
+        self._h = Handle(self, ptr, lib.bw_breaker_free, errors.Policy.CIRCUIT_BREAKER.label)
         self._ptr = ptr
         self._vp = ctypes.cast(ptr, c_void_p)
+        self._name = self.name
+        self._refusals = _refusals(self._name)
 
     def _setup(self, classify: Optional[Classify], ignore: Any, failure_on: Any) -> None:
         if classify is not None and not callable(classify):
@@ -715,9 +655,7 @@ class CircuitBreaker:
         self._setup(classify, ignore, failure_on)
         self._callback = None
         self._on_transition = None
-        self._h = Handle(self, ptr, lib.bw_breaker_free, "circuit breaker")
-        self._ptr = ptr
-        self._vp = ctypes.cast(ptr, c_void_p)
+        self._adopt(ptr)
         return self
 
     # -- callbacks ------------------------------------------------------------------
@@ -750,7 +688,7 @@ class CircuitBreaker:
         if self._pending:
             self._raise_pending()
         if status:
-            raise _rejection(err)
+            raise _rejection(err, self._name)
         return Permit(self, raw)
 
     def _record(self, raw: bw_permit, outcome: int, duration: Optional[Seconds]) -> bool:
@@ -803,7 +741,7 @@ class CircuitBreaker:
         if adm[4]:
             if self._pending:
                 self._raise_pending()
-            raise _refusal(adm)
+            raise _refusal(self._refusals, adm)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:

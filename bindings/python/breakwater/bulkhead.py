@@ -13,7 +13,7 @@ from ctypes import POINTER, c_int32, c_size_t, c_uint64
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
-from . import _abi, _lib
+from . import _abi, _lib, errors
 from ._handle import Handle
 from ._lib import KEEP_GIL, RELEASE_GIL, call, lib
 from .cancel import CancelToken
@@ -26,8 +26,8 @@ class bw_bulkhead(ctypes.Structure):
     """Opaque ``bw_bulkhead``."""
 
 
-class bw_bulkhead_metrics(ctypes.Structure):
-    """``struct bw_bulkhead_metrics`` (size-tagged)."""
+class bw_bulkhead_stats(ctypes.Structure):
+    """``struct bw_bulkhead_stats`` (size-tagged)."""
 
     _fields_ = [
         ("size", c_size_t),
@@ -67,9 +67,9 @@ _lib.declare(
             [BULKHEAD_P, _CALLBACK, ctypes.c_void_p, _abi.CANCEL_P, POINTER(ctypes.c_int), _abi.ERROR_P],
             RELEASE_GIL,
         ),
-        "bw_bulkhead_get_metrics": (
+        "bw_bulkhead_metrics": (
             c_int32,
-            [BULKHEAD_P, POINTER(bw_bulkhead_metrics), _abi.ERROR_P],
+            [BULKHEAD_P, POINTER(bw_bulkhead_stats), _abi.ERROR_P],
             KEEP_GIL,
         ),
         "bw_bulkhead_free": (None, [BULKHEAD_P], KEEP_GIL),
@@ -133,7 +133,7 @@ class Bulkhead:
         text = json.dumps(config).encode()
         ptr = BULKHEAD_P()
         call(lib.bw_bulkhead_new_json, text, len(text), clock_pointer(clock), ctypes.byref(ptr))
-        self._h = Handle(self, ptr, lib.bw_bulkhead_free, "bulkhead")
+        self._h = Handle(self, ptr, lib.bw_bulkhead_free, errors.Policy.BULKHEAD.label)
         self.clock = clock
         self.config = config
 
@@ -206,9 +206,9 @@ class Bulkhead:
 
     def metrics(self) -> BulkheadMetrics:
         """A snapshot of the counters."""
-        m = bw_bulkhead_metrics()
+        m = bw_bulkhead_stats()
         m.size = ctypes.sizeof(m)
-        call(lib.bw_bulkhead_get_metrics, self._h.get(), ctypes.byref(m))
+        call(lib.bw_bulkhead_metrics, self._h.get(), ctypes.byref(m))
         return BulkheadMetrics(
             max=m.max,
             available=m.available,

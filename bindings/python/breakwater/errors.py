@@ -9,17 +9,55 @@ configurations are also ``ValueError``.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+import enum
+import re
+from typing import Any, Union
 
 from . import _abi
+from ._lib import lib, names
+
+
+def identifier(name: str) -> str:
+    """The enum member name of a library name: ``"circuit breaker"`` ->
+    ``"CIRCUIT_BREAKER"``, ``"half-open trial full"`` -> ``"HALF_OPEN_TRIAL_FULL"``."""
+    return re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").upper()
+
+
+def _vocabulary(enum_name: str, func: Any, doc: str) -> Any:
+    """An ``IntEnum`` whose members are the library's codes and names (``bw_*_name``),
+    with the library's name as ``label``."""
+    entries = names(func)
+    cls = enum.IntEnum(enum_name, [(identifier(n), c) for c, n in entries], module=__name__)  # type: ignore[misc]
+    labels = dict(entries)
+    cls.label = property(lambda self: labels[int(self)])  # type: ignore[attr-defined]
+    cls.__doc__ = doc
+    return cls
+
+
+#: The policy of an error (``bw_error.policy``): ``Policy.NONE``,
+#: ``Policy.CIRCUIT_BREAKER``, ``Policy.RETRY``, ... built from ``bw_policy_name``;
+#: ``Policy.CIRCUIT_BREAKER.label`` is the library's name, ``"circuit breaker"``.
+Policy = _vocabulary("Policy", lib.bw_policy_name, "The policy of an error (from the library).")
+
+#: Why a policy rejected a call (``bw_error.reason``): ``Reason.NONE``, ``Reason.OPEN``,
+#: ``Reason.HALF_OPEN_TRIAL_FULL``, ... built from ``bw_reason_name``.
+Reason = _vocabulary("Reason", lib.bw_reason_name, "Why a policy rejected a call (from the library).")
+
+
+def _member(cls: Any, code: int) -> Union[int, Any]:
+    """``cls(code)``, or the plain int for a code this library does not know."""
+    try:
+        return cls(code)
+    except ValueError:
+        return code
 
 
 class BreakwaterError(Exception):
     """Base class of every breakwater error.
 
     Attributes: ``status`` (the C status code), ``status_name`` (``"BW_REJECTED"``, ...),
-    ``policy`` and ``reason`` (``BW_POLICY_*`` / ``BW_REASON_*`` codes, 0 when none),
-    ``retry_after`` (seconds, or ``None``) and ``message``.
+    ``policy`` (a :data:`Policy` member, ``Policy.NONE`` when none) and ``reason`` (a
+    :data:`Reason` member), ``retry_after`` (seconds, or ``None``) and ``message``.
     """
 
     def __init__(
@@ -34,14 +72,16 @@ class BreakwaterError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-        self.policy = policy
-        self.reason = reason
+        self.policy = _member(Policy, policy)
+        self.reason = _member(Reason, reason)
         self.retry_after = retry_after
 
     @property
     def status_name(self) -> str:
         """The name of :attr:`status`, as ``bw_status_name`` gives it."""
-        return _STATUS_NAMES.get(self.status, "BW_UNKNOWN")
+        if not -(2**31) <= self.status < 2**31:
+            return "BW_UNKNOWN"
+        return str(lib.bw_status_name(self.status).decode())
 
     def __str__(self) -> str:
         return self.message
@@ -116,20 +156,6 @@ class StaleError(BreakwaterError):
 class PanicError(BreakwaterError):
     """The library panicked: a bug in breakwater, please report it."""
 
-
-_STATUS_NAMES = {
-    _abi.OK: "BW_OK",
-    _abi.REJECTED: "BW_REJECTED",
-    _abi.TIMED_OUT: "BW_TIMED_OUT",
-    _abi.FAILED: "BW_FAILED",
-    _abi.INVALID_ARGUMENT: "BW_INVALID_ARGUMENT",
-    _abi.INVALID_CONFIG: "BW_INVALID_CONFIG",
-    _abi.PANIC: "BW_PANIC",
-    _abi.STALE: "BW_STALE",
-    _abi.CANCELLED: "BW_CANCELLED",
-    _abi.SHUTDOWN: "BW_SHUTDOWN",
-    _abi.BUFFER_TOO_SMALL: "BW_BUFFER_TOO_SMALL",
-}
 
 _BY_REASON: dict[int, type[BreakwaterError]] = {
     _abi.REASON_OPEN: CircuitOpenError,

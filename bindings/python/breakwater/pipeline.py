@@ -32,7 +32,7 @@ import functools
 from typing import Any, Callable, Optional, TypeVar, Union
 
 from . import _abi, errors
-from ._lib import KEEP_GIL, RELEASE_GIL, declare
+from ._lib import KEEP_GIL, RELEASE_GIL, declare, lib
 
 T = TypeVar("T")
 
@@ -167,7 +167,12 @@ def _wrap(stage: Any, inner: Callable[[], Any]) -> Callable[[], Any]:
 
         def limited() -> Any:
             if stage.try_acquire() is False:
-                raise errors.RateLimitedError("rate limiter rejected the call")
+                raise errors.RateLimitedError(
+                    lib.bw_rejection_message(errors.Policy.RATE_LIMITER, errors.Reason.RATE_LIMITED).decode(),
+                    status=_abi.REJECTED,
+                    policy=errors.Policy.RATE_LIMITER,
+                    reason=errors.Reason.RATE_LIMITED,
+                )
             return inner()
 
         return limited

@@ -46,9 +46,9 @@ declare(
             [_abi.POOL_P, ctypes.c_uint32, ctypes.c_uint64, ctypes.POINTER(_abi.bw_shutdown_report), _abi.ERROR_P],
             RELEASE_GIL,
         ),
-        "bw_pool_get_metrics": (
+        "bw_pool_metrics": (
             ctypes.c_int32,
-            [_abi.POOL_P, ctypes.POINTER(_abi.bw_pool_metrics), _abi.ERROR_P],
+            [_abi.POOL_P, ctypes.POINTER(_abi.bw_pool_stats), _abi.ERROR_P],
             KEEP_GIL,
         ),
         # Frees with a bounded wait for running tasks: releases the GIL.
@@ -108,7 +108,7 @@ class Task(Generic[T]):
     """A submitted task: :meth:`result` waits for its value."""
 
     def __init__(self, ptr: Any, job: Job, key: int) -> None:
-        self._h = Handle(self, ptr, lib.bw_task_free, "task")
+        self._h = Handle(self, ptr, lib.bw_task_free, errors.Policy.THREAD_POOL.label)
         self._job = job
         self._key = key
         self._outcome: Optional[tuple[bool, Any]] = None
@@ -183,7 +183,7 @@ class ThreadPool:
         text = json.dumps({"name": name, "workers": workers, "queue_capacity": queue_capacity}).encode()
         ptr = _abi.POOL_P()
         call(lib.bw_pool_new_json, text, len(text), clock._pointer() if clock else None, ctypes.byref(ptr))
-        self._h = Handle(self, ptr, lib.bw_pool_free, "thread pool")
+        self._h = Handle(self, ptr, lib.bw_pool_free, errors.Policy.THREAD_POOL.label)
         self._keys: set[int] = set()
         self._lock = threading.Lock()
         self.name = name or "pool"
@@ -237,8 +237,9 @@ class ThreadPool:
     @property
     def metrics(self) -> PoolMetrics:
         """A snapshot of the counters."""
-        m = _abi.bw_pool_metrics()
-        call(lib.bw_pool_get_metrics, self._h.get(), ctypes.byref(m))
+        m = _abi.bw_pool_stats()
+        m.size = ctypes.sizeof(m)
+        call(lib.bw_pool_metrics, self._h.get(), ctypes.byref(m))
         return PoolMetrics(
             m.workers, m.spawned, m.busy, m.queue_depth, m.queue_capacity, m.peak_queue,
             m.rejected, m.completed, m.panicked, m.cancelled,

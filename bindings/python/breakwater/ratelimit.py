@@ -12,7 +12,7 @@ from ctypes import POINTER, c_int32, c_size_t, c_uint32, c_uint64
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
-from . import _abi, _lib
+from . import _abi, _lib, errors
 from ._handle import Handle
 from ._lib import KEEP_GIL, RELEASE_GIL, call, lib
 from .cancel import CancelToken
@@ -25,8 +25,8 @@ class bw_limiter(ctypes.Structure):
     """Opaque ``bw_limiter``."""
 
 
-class bw_limiter_metrics(ctypes.Structure):
-    """``struct bw_limiter_metrics`` (size-tagged)."""
+class bw_limiter_stats(ctypes.Structure):
+    """``struct bw_limiter_stats`` (size-tagged)."""
 
     _fields_ = [
         ("size", c_size_t),
@@ -59,9 +59,9 @@ _lib.declare(
             [LIMITER_P, c_uint64, _abi.CANCEL_P, _abi.ERROR_P],
             RELEASE_GIL,
         ),
-        "bw_limiter_get_metrics": (
+        "bw_limiter_metrics": (
             c_int32,
-            [LIMITER_P, POINTER(bw_limiter_metrics), _abi.ERROR_P],
+            [LIMITER_P, POINTER(bw_limiter_stats), _abi.ERROR_P],
             KEEP_GIL,
         ),
         "bw_limiter_free": (None, [LIMITER_P], KEEP_GIL),
@@ -133,7 +133,7 @@ class RateLimiter:
         text = json.dumps(config).encode()
         ptr = LIMITER_P()
         call(lib.bw_limiter_new_json, text, len(text), clock_pointer(clock), ctypes.byref(ptr))
-        self._h = Handle(self, ptr, lib.bw_limiter_free, "rate limiter")
+        self._h = Handle(self, ptr, lib.bw_limiter_free, errors.Policy.RATE_LIMITER.label)
         self.clock = clock
         self.config = config
 
@@ -204,9 +204,9 @@ class RateLimiter:
 
     def metrics(self) -> RateLimiterMetrics:
         """A snapshot of the counters."""
-        m = bw_limiter_metrics()
+        m = bw_limiter_stats()
         m.size = ctypes.sizeof(m)
-        call(lib.bw_limiter_get_metrics, self._h.get(), ctypes.byref(m))
+        call(lib.bw_limiter_metrics, self._h.get(), ctypes.byref(m))
         return RateLimiterMetrics(
             permitted=m.permitted,
             rejected=m.rejected,

@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
-from . import _abi
+from . import _abi, errors
 from ._executor import JOBS, Job
 from ._handle import Handle
 from ._lib import KEEP_GIL, RELEASE_GIL, call, declare, lib
@@ -52,9 +52,9 @@ declare(
             ],
             RELEASE_GIL,
         ),
-        "bw_time_limiter_get_metrics": (
+        "bw_time_limiter_metrics": (
             ctypes.c_int32,
-            [_abi.TIME_LIMITER_P, ctypes.POINTER(_abi.bw_time_limiter_metrics), _abi.ERROR_P],
+            [_abi.TIME_LIMITER_P, ctypes.POINTER(_abi.bw_time_limiter_stats), _abi.ERROR_P],
             KEEP_GIL,
         ),
         "bw_time_limiter_free": (None, [_abi.TIME_LIMITER_P], RELEASE_GIL),
@@ -133,10 +133,11 @@ class TimeLimiter:
             raise ValueError(f"max_threads must be between 1 and 2**32 - 1, got {max_threads}")
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
-        text = json.dumps({"name": name, "timeout_ns": timeout_ns, "max_threads": max_threads}).encode()
+        timeout_ms = timeout_ns // 1_000_000 if timeout_ns % 1_000_000 == 0 else timeout_ns / 1e6
+        text = json.dumps({"name": name, "timeout_ms": timeout_ms, "max_threads": max_threads}).encode()
         ptr = _abi.TIME_LIMITER_P()
         call(lib.bw_time_limiter_new_json, text, len(text), clock._pointer() if clock else None, ctypes.byref(ptr))
-        self._h = Handle(self, ptr, lib.bw_time_limiter_free, "time limiter")
+        self._h = Handle(self, ptr, lib.bw_time_limiter_free, errors.Policy.TIME_LIMITER.label)
 
     def call(
         self,
@@ -226,8 +227,9 @@ class TimeLimiter:
     @property
     def metrics(self) -> TimeLimiterMetrics:
         """A snapshot of the counters."""
-        m = _abi.bw_time_limiter_metrics()
-        call(lib.bw_time_limiter_get_metrics, self._h.get(), ctypes.byref(m))
+        m = _abi.bw_time_limiter_stats()
+        m.size = ctypes.sizeof(m)
+        call(lib.bw_time_limiter_metrics, self._h.get(), ctypes.byref(m))
         return TimeLimiterMetrics(m.timed_out, m.late_results_dropped, m.rejected, m.busy, m.threads_spawned)
 
     def close(self) -> None:

@@ -58,14 +58,14 @@ macro_rules! opt_ref {
     };
 }
 
-/// An [`Out`](crate::ffi::error::Out) from an out-parameter that must not be NULL. Write
+/// An [`Out`](crate::ffi::out::Out) from an out-parameter that must not be NULL. Write
 /// it last, with `.set(value)`, so that it is written only on success.
 macro_rules! try_out {
     ($ptr:ident) => {
         match ::std::ptr::NonNull::new($ptr) {
             // SAFETY: non-NULL, and the header documents that an out-parameter points to
             // writable memory for one value of its type.
-            Some(p) => unsafe { $crate::ffi::macros::Out::new(p) },
+            Some(p) => unsafe { $crate::ffi::out::Out::new(p) },
             None => return Err($crate::ffi::error::FfiError::null(stringify!($ptr))),
         }
     };
@@ -124,13 +124,13 @@ macro_rules! try_str {
 /// `let kind = try_enum!(kind as ClockKind);`.
 macro_rules! try_enum {
     ($value:ident as $ty:ty) => {
-        match <$ty as $crate::ffi::macros::FfiEnum>::from_u32($value) {
+        match <$ty as $crate::ffi::boundary::FfiEnum>::from_u32($value) {
             Some(v) => v,
             None => {
-                return Err($crate::ffi::macros::enum_error(
+                return Err($crate::ffi::boundary::enum_error(
                     stringify!($value),
                     $value,
-                    <$ty as $crate::ffi::macros::FfiEnum>::VALID,
+                    <$ty as $crate::ffi::boundary::FfiEnum>::VALID,
                 ));
             }
         }
@@ -190,44 +190,4 @@ pub fn enum_error(name: &str, value: u32, valid: &str) -> super::error::FfiError
     super::error::FfiError::invalid_argument(format!(
         "{name}: {value} is not a valid value (expected {valid})"
     ))
-}
-
-/// A checked, non-NULL out-parameter. Written at most once, by [`Out::set`].
-pub struct Out<T>(std::ptr::NonNull<T>);
-
-impl<T> Out<T> {
-    /// Wraps a checked out-parameter.
-    ///
-    /// # Safety
-    ///
-    /// `p` is valid for writing one `T` for the duration of the exported call.
-    pub unsafe fn new(p: std::ptr::NonNull<T>) -> Out<T> {
-        Out(p)
-    }
-
-    /// Writes the value (without reading or dropping what was there: it may be
-    /// uninitialised memory).
-    pub fn set(self, value: T) {
-        // SAFETY: `Out::new`'s contract: valid for one write of `T`.
-        unsafe { self.0.as_ptr().write(value) }
-    }
-}
-
-/// Moves `value` to the heap and returns the handle C will own.
-pub fn into_handle<T>(value: T) -> *mut T {
-    Box::into_raw(Box::new(value))
-}
-
-/// Releases a handle made by [`into_handle`]; NULL is a no-op.
-///
-/// # Safety
-///
-/// `ptr` is NULL or a handle from [`into_handle`] with the same `T`, not yet freed and no
-/// longer used by any other thread.
-pub unsafe fn free_handle<T>(ptr: *mut T) {
-    if !ptr.is_null() {
-        // SAFETY: the caller's contract: `ptr` came from `Box::into_raw` and is released
-        // once.
-        drop(unsafe { Box::from_raw(ptr) });
-    }
 }
