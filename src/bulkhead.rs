@@ -865,7 +865,7 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn bulkhead(&self, name: &str) -> Result<Bulkhead, ConfigError> {
-        self.get_or_build(PolicyKind::Bulkhead, name, None, |c: &BulkheadConfig| {
+        self.get_or_build_exported(PolicyKind::Bulkhead, name, None, |c: &BulkheadConfig| {
             Bulkhead::from_config(BulkheadConfig {
                 name: name.to_owned(),
                 ..c.clone()
@@ -900,7 +900,7 @@ impl Registry {
             name: String::new(),
             ..config
         };
-        self.get_or_build(
+        self.get_or_build_exported(
             PolicyKind::Bulkhead,
             name,
             Some(config),

@@ -42,6 +42,7 @@ pub mod pipeline;
 pub mod pool;
 pub mod ratelimit;
 mod registry;
+mod report;
 pub mod retry;
 pub(crate) mod sync;
 pub mod timeout;

@@ -1174,7 +1174,7 @@ impl Registry {
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn thread_pool(&self, name: &str) -> Result<ThreadPool, ConfigError> {
-        self.get_or_build(PolicyKind::ThreadPool, name, None, |c: &PoolConfig| {
+        self.get_or_build_exported(PolicyKind::ThreadPool, name, None, |c: &PoolConfig| {
             ThreadPool::from_config(PoolConfig {
                 name: name.to_owned(),
                 ..c.clone()
@@ -1207,7 +1207,7 @@ impl Registry {
             name: String::new(),
             ..config
         };
-        self.get_or_build(
+        self.get_or_build_exported(
             PolicyKind::ThreadPool,
             name,
             Some(config),

@@ -108,6 +108,7 @@
 mod config;
 mod core;
 mod events;
+mod locked;
 mod metrics;
 mod permit;
 mod state;
@@ -493,7 +494,7 @@ impl Registry {
     /// assert_eq!(a.name(), "authors");
     /// ```
     pub fn breaker(&self, name: &str) -> Result<CircuitBreaker, ConfigError> {
-        self.get_or_build(
+        self.get_or_build_exported(
             PolicyKind::CircuitBreaker,
             name,
             None::<BreakerConfig>,
@@ -530,7 +531,7 @@ impl Registry {
         config.validate()?;
         // The registered instance's own configuration is the reference (it carries the
         // name even when it was built from the registry's default).
-        let breaker = self.get_or_build(
+        let breaker = self.get_or_build_exported(
             PolicyKind::CircuitBreaker,
             name,
             None::<BreakerConfig>,

@@ -64,10 +64,10 @@ use crate::breaker::{CircuitBreaker, Outcome, Permit, State, Transition};
 use crate::bulkhead::Bulkhead;
 use crate::clock::Clock;
 use crate::error::{ConfigError, Error, PolicyKind, RejectReason};
-use crate::exposition::registry::{Collector, breaker_status};
-use crate::exposition::{Component, Detail, MetricKind, Status, health_json};
+use crate::exposition::{Collector, Component, Detail, MetricKind, Status, health_json};
 use crate::ratelimit::RateLimiter;
 use crate::registry::Registry;
+use crate::report::breaker_status;
 use crate::retry::{Next, OutcomeKind, Retry};
 use crate::{BulkheadPermit, Ctx};
 
@@ -622,7 +622,7 @@ impl ServiceClientBuilder {
             health: self.health.clone(),
         };
         let service = self.service.clone();
-        registry.get_or_build(PolicyKind::Http, &service, Some(key), |_| {
+        registry.get_or_build_exported(PolicyKind::Http, &service, Some(key), |_| {
             self.build_client()
         })
     }

@@ -41,6 +41,7 @@
 pub mod balance;
 pub mod classify;
 pub mod client;
+mod export;
 mod health;
 pub mod idempotency;
 pub mod middleware;
