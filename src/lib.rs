@@ -22,14 +22,14 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
-pub mod breaker;
-pub mod bulkhead;
-pub mod cache;
-pub mod clock;
+mod breaker;
+mod bulkhead;
+mod cache;
+mod clock;
 mod ctx;
 mod error;
 pub mod exposition;
-pub mod fallback;
+mod fallback;
 #[doc(hidden)]
 #[allow(
     unsafe_code,
@@ -38,39 +38,50 @@ pub mod fallback;
 pub mod ffi;
 #[cfg(feature = "http")]
 pub mod http;
-pub mod pipeline;
-pub mod pool;
-pub mod ratelimit;
+mod pipeline;
+mod pool;
+mod ratelimit;
 mod registry;
 mod report;
-pub mod retry;
+mod retry;
 pub(crate) mod sync;
-pub mod timeout;
+mod timeout;
 
 pub use breaker::{
     BreakerBuilder, BreakerConfig, BreakerMetrics, BreakerRejected, BreakerTotals, CallEvent,
     CallKind, CircuitBreaker, CurrentCounts, Outcome, Permit, RawPermit, Recorded, SlowCalls,
     State, Transition, TransitionReason, TripPolicy, Window,
 };
-pub use clock::{Clock, ManualClock};
+// The breaker's limits and defaults, named for the policy at the root.
+pub use breaker::{
+    DEFAULT_CONSECUTIVE_FAILURES as BREAKER_DEFAULT_CONSECUTIVE_FAILURES,
+    DEFAULT_MINIMUM_CALLS as BREAKER_DEFAULT_MINIMUM_CALLS, DEFAULT_NAME as BREAKER_DEFAULT_NAME,
+    DEFAULT_OPEN_DURATION as BREAKER_DEFAULT_OPEN_DURATION,
+    DEFAULT_RATE_WINDOW as BREAKER_DEFAULT_RATE_WINDOW,
+    MAX_COUNT_WINDOW as BREAKER_MAX_COUNT_WINDOW, MAX_DURATION as BREAKER_MAX_DURATION,
+};
+pub use bulkhead::{
+    Bulkhead, BulkheadBuilder, BulkheadConfig, BulkheadFull, BulkheadMetrics, BulkheadPermit,
+};
+pub use cache::{Cache, CacheBuilder, CacheError, CacheMetrics};
+pub use clock::{Clock, ManualClock, Monitor, WaitResult};
 pub use ctx::{CancelToken, Ctx};
 pub use error::{ConfigError, Error, PolicyKind, RejectReason};
-pub use registry::Registry;
-pub use retry::{
-    Backoff, Jitter, Retry, RetryBudget, RetryBudgetConfig, RetryBuilder, RetryConfig,
-    RetryDecision, RetryEvent, RetryState,
+pub use fallback::{Fallback, FallbackMetrics};
+pub use pipeline::{
+    Branch, BranchOutcome, Detached, FanOut, Inline, Mode, Pipeline, PipelineBuilder,
+    default_breaker_outcome, default_retry_decision,
 };
-
-pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadFull, BulkheadMetrics, BulkheadPermit};
 pub use pool::{
     PoolConfig, PoolMetrics, PoolRejected, ShutdownMode, ShutdownReport, TaskError, TaskHandle,
-    ThreadPool,
+    ThreadPool, ThreadPoolBuilder,
 };
-pub use timeout::{TimeLimiter, TimeLimiterMetrics};
-
-pub use cache::{Cache, CacheBuilder, CacheError, CacheMetrics};
-pub use fallback::{Fallback, FallbackMetrics};
-pub use pipeline::{Pipeline, PipelineBuilder};
 pub use ratelimit::{
     RateLimited, RateLimiter, RateLimiterBuilder, RateLimiterConfig, RateLimiterMetrics,
 };
+pub use registry::Registry;
+pub use retry::{
+    Backoff, Delays, Jitter, Next, OutcomeKind, Retry, RetryBudget, RetryBudgetConfig,
+    RetryBuilder, RetryConfig, RetryDecision, RetryEvent, RetryState, StopReason,
+};
+pub use timeout::{TimeLimiter, TimeLimiterBuilder, TimeLimiterMetrics};

@@ -119,7 +119,9 @@ fn outage(retry: &Retry) -> (u32, u32) {
     let mut calls = 0;
     for _ in 0..1000 {
         calls += 1;
-        let err = retry.call(|_| Err::<(), _>("down")).unwrap_err();
+        let err = retry
+            .call(|_| Err::<(), _>(Error::failed("down")))
+            .unwrap_err();
         attempts += err.attempts();
     }
     (calls, attempts - calls)
@@ -171,7 +173,11 @@ fn in_an_outage_spread_over_time_the_window_bounds_retries() {
         .unwrap();
     let mut retries = 0;
     for _ in 0..1000 {
-        retries += retry.call(|_| Err::<(), _>("down")).unwrap_err().attempts() - 1;
+        retries += retry
+            .call(|_| Err::<(), _>(Error::failed("down")))
+            .unwrap_err()
+            .attempts()
+            - 1;
         clock.advance(ms(100));
     }
     assert_eq!(retries, 200);
@@ -195,7 +201,9 @@ fn in_an_outage_on_threads_the_shared_budget_grants_exactly_its_share() {
             let attempts = &attempts;
             s.spawn(move || {
                 for _ in 0..250 {
-                    let err = retry.call(|_| Err::<(), _>("down")).unwrap_err();
+                    let err = retry
+                        .call(|_| Err::<(), _>(Error::failed("down")))
+                        .unwrap_err();
                     attempts.fetch_add(err.attempts(), Ordering::Relaxed);
                 }
             });

@@ -183,6 +183,7 @@ impl RetryJson {
                 .transpose()?,
             budget,
             seed: self.seed,
+            retry_rejections: false,
         })
     }
 

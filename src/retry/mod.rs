@@ -5,8 +5,14 @@
 //! randomised by the [`Jitter`], then raised to the `min_delay` floor.
 //!
 //! - Only what the classifier calls retryable is retried; a permanent outcome is
-//!   returned at once. [`Error::Rejected`] from an inner breaker, bulkhead or limiter is
-//!   **always** returned at once, whatever the classifier says, without sleeping.
+//!   returned at once. [`Error::Rejected`] from an inner breaker, bulkhead, limiter or
+//!   time limiter's full pool is returned at once, whatever the classifier says, without
+//!   sleeping, unless the retry is built with
+//!   [`retry_rejections(true)`](RetryBuilder::retry_rejections).
+//! - Errors do not nest: the guarded closure returns breakwater's own [`Error`] (a
+//!   pipeline's stages, or a policy called by hand as in `retry.call(|_|
+//!   breaker.call(..))`), and the retry returns it as it is, with a final
+//!   [`Error::Failed`] counting this retry's attempts once.
 //!   [`Error::TimedOut`] from an inner attempt time limit is retryable by
 //!   [`RetryDecision::default_for`].
 //! - Values can be retried too (an `Ok(503)` classified [`RetryDecision::Retry`]); when
@@ -36,8 +42,8 @@
 //!
 //! # Two ways to use it
 //!
-//! - Closures: [`Retry::call`] (retries every error) and [`Retry::execute`] (a classifier
-//!   over the result, an `on_retry` hook, a [`Ctx`]).
+//! - Closures: [`Retry::call`] (retries failures and time-outs) and [`Retry::execute`]
+//!   (a classifier over the result, an `on_retry` hook, a [`Ctx`]).
 //! - Callback-free, for bindings: [`Retry::begin`] gives a [`RetryState`]; report each
 //!   attempt's [`OutcomeKind`] to [`RetryState::next`] and wait the [`Next`] delay.
 //!
@@ -193,7 +199,7 @@ pub struct RetryEvent {
 /// let mut calls = 0;
 /// let result = retry.call(|_ctx| {
 ///     calls += 1;
-///     if calls < 3 { Err("flaky") } else { Ok(calls) }
+///     if calls < 3 { Err(breakwater::Error::failed("flaky")) } else { Ok(calls) }
 /// });
 /// assert_eq!(result.unwrap(), 3);
 /// ```
@@ -329,41 +335,51 @@ impl Retry {
         self.inner.plan.start(seed)
     }
 
-    /// Runs `f`, retrying every `Err` (with the retry's clock and no deadline). A final
-    /// error is [`Error::Failed`] with the number of attempts that ran.
+    /// Runs `f`, retrying every [`Error::Failed`] and [`Error::TimedOut`] (with the
+    /// retry's clock and no deadline), and returns its result.
+    ///
+    /// `f` speaks breakwater's [`Error`], so that policies compose by hand without
+    /// nesting: `retry.call(|_| breaker.call(..))` returns the breaker's `Error<E>` as it
+    /// is, a breaker rejection is returned at once (no wait, no further attempt; see
+    /// [`RetryBuilder::retry_rejections`]), and a final [`Error::Failed`] counts this
+    /// retry's attempts once. Wrap a plain error with [`Error::failed`] (or
+    /// `.map_err(Error::failed)`).
     ///
     /// # Examples
     ///
     /// ```
+    /// use breakwater::{Backoff, CircuitBreaker, Error, Retry};
     /// use std::time::Duration;
-    /// let retry = breakwater::Retry::builder()
-    ///     .backoff(breakwater::Backoff::Fixed(Duration::ZERO))
-    ///     .build()
-    ///     .unwrap();
-    /// let err = retry.call(|_| Err::<(), _>("down")).unwrap_err();
+    ///
+    /// let retry = Retry::builder().backoff(Backoff::Fixed(Duration::ZERO)).build().unwrap();
+    /// let err = retry.call(|_| Err::<(), _>(Error::failed("down"))).unwrap_err();
     /// assert_eq!(err.attempts(), 3);
     /// assert_eq!(err.into_inner(), Some("down"));
+    ///
+    /// // Composed by hand: the open breaker's rejection ends the retry at once.
+    /// let breaker = CircuitBreaker::builder().build().unwrap();
+    /// breaker.force_open();
+    /// let mut attempts = 0;
+    /// let err = retry
+    ///     .call(|_| {
+    ///         attempts += 1;
+    ///         breaker.call(|| Err::<(), _>("down"))
+    ///     })
+    ///     .unwrap_err();
+    /// assert!(err.is_rejected());
+    /// assert_eq!(attempts, 1);
     /// ```
-    pub fn call<T, E>(&self, mut f: impl FnMut(&Ctx) -> Result<T, E>) -> Result<T, Error<E>> {
+    pub fn call<T, E>(&self, f: impl FnMut(&Ctx) -> Result<T, Error<E>>) -> Result<T, Error<E>> {
         let ctx = Ctx::with_clock(self.inner.clock.clone());
-        self.execute(
-            &ctx,
-            |r: &Result<T, Error<E>>| {
-                if r.is_ok() {
-                    RetryDecision::Done
-                } else {
-                    RetryDecision::Retry
-                }
-            },
-            |_, _| {},
-            |c| f(c).map_err(Error::failed),
-        )
+        self.execute(&ctx, RetryDecision::default_for, |_, _| {}, f)
     }
 
     /// Runs `f` under the retry, in `ctx` (its clock, deadline and cancellation flag).
     ///
     /// `classify` decides about each result (see [`RetryDecision::default_for`]), except
-    /// that [`Error::Rejected`] is always returned at once. `on_retry` is called before
+    /// that [`Error::Rejected`] is returned at once without asking it (unless the retry
+    /// was built with [`retry_rejections(true)`](RetryBuilder::retry_rejections): then a
+    /// rejection is retried, not before its `retry_after` hint). `on_retry` is called before
     /// each wait with the failed attempt's number, the delay and its result. `f` gets
     /// `ctx.with_attempt(n)`. The last result is returned; an [`Error::Failed`] gets
     /// `attempts` set to the number of attempts that ran.
@@ -405,16 +421,22 @@ impl Retry {
         loop {
             let attempt = call.attempt();
             let result = f(&ctx.with_attempt(attempt));
-            if let Err(Error::Rejected { .. }) = result {
-                return result;
-            }
-            let (kind, hint) = match classify(&result) {
-                RetryDecision::Done => (OutcomeKind::Success, None),
-                RetryDecision::Permanent => (OutcomeKind::Permanent, None),
-                RetryDecision::Retry => (OutcomeKind::Retryable, None),
-                RetryDecision::RetryAfter(d) => (OutcomeKind::Retryable, Some(d)),
+            let (kind, hint) = match &result {
+                Err(Error::Rejected { retry_after, .. }) => {
+                    if !self.inner.config.retry_rejections {
+                        return result;
+                    }
+                    (OutcomeKind::Rejected, *retry_after)
+                }
+                _ => match classify(&result) {
+                    RetryDecision::Done => (OutcomeKind::Success, None),
+                    RetryDecision::Permanent => (OutcomeKind::Permanent, None),
+                    RetryDecision::Retry => (OutcomeKind::Retryable, None),
+                    RetryDecision::RetryAfter(d) => (OutcomeKind::Retryable, Some(d)),
+                },
             };
-            if kind == OutcomeKind::Retryable && ctx.is_cancelled() {
+            if kind != OutcomeKind::Success && kind != OutcomeKind::Permanent && ctx.is_cancelled()
+            {
                 return with_attempts(result, attempt);
             }
             match call.next(&self.inner, clock, kind, hint) {

@@ -26,7 +26,10 @@ pub enum OutcomeKind {
     Retryable,
     /// The attempt failed for good: stop.
     Permanent,
-    /// An inner policy (breaker, bulkhead, limiter) refused the attempt: stop, never retry.
+    /// An inner policy (breaker, bulkhead, limiter) refused the attempt: stop, unless the
+    /// retry was built with
+    /// [`retry_rejections(true)`](super::RetryBuilder::retry_rejections) (then it is
+    /// retried like a retryable outcome, its `retry_after` hint included).
     Rejected,
 }
 
@@ -285,11 +288,13 @@ impl Call {
         let reason = match kind {
             OutcomeKind::Success => StopReason::Succeeded,
             OutcomeKind::Permanent => StopReason::Permanent,
-            OutcomeKind::Rejected => StopReason::Rejected,
-            OutcomeKind::Retryable => match self.plan_retry(inner, clock, retry_after) {
-                Ok(delay) => return Next::RetryAfter(delay),
-                Err(reason) => reason,
-            },
+            OutcomeKind::Rejected if !inner.config.retry_rejections => StopReason::Rejected,
+            OutcomeKind::Retryable | OutcomeKind::Rejected => {
+                match self.plan_retry(inner, clock, retry_after) {
+                    Ok(delay) => return Next::RetryAfter(delay),
+                    Err(reason) => reason,
+                }
+            }
         };
         self.stopped = Some(reason);
         Next::Stop(reason)
