@@ -27,7 +27,7 @@ use crate::sync::{AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 /// # Examples
 ///
 /// ```
-/// use breakwater::clock::{Clock, Monitor, WaitResult};
+/// use breakwater::{Clock, Monitor, WaitResult};
 /// use std::time::Duration;
 ///
 /// let clock = Clock::monotonic();
@@ -48,7 +48,7 @@ impl WaitResult {
     /// `true` when the deadline was reached.
     ///
     /// ```
-    /// assert!(breakwater::clock::WaitResult::TimedOut.timed_out());
+    /// assert!(breakwater::WaitResult::TimedOut.timed_out());
     /// ```
     pub fn timed_out(self) -> bool {
         self == WaitResult::TimedOut
@@ -260,7 +260,7 @@ impl Clock {
     /// advances the clock to `deadline` or past it.
     ///
     /// ```
-    /// use breakwater::{Clock, ManualClock, clock::{Monitor, WaitResult}};
+    /// use breakwater::{Clock, ManualClock, Monitor, WaitResult};
     /// use std::{sync::Arc, time::Duration};
     ///
     /// let manual = ManualClock::new();
@@ -322,7 +322,7 @@ impl Clock {
     /// Waits on `monitor` for at most `d` (see [`Clock::wait_until`]).
     ///
     /// ```
-    /// use breakwater::{Clock, clock::Monitor};
+    /// use breakwater::{Clock, Monitor};
     /// let clock = Clock::monotonic();
     /// let monitor = Monitor::new(false);
     /// let g = monitor.lock();
@@ -360,7 +360,7 @@ impl From<&ManualClock> for Clock {
 /// # Examples
 ///
 /// ```
-/// use breakwater::clock::Monitor;
+/// use breakwater::Monitor;
 /// let m = Monitor::new(1);
 /// *m.lock() += 1;
 /// assert_eq!(*m.lock(), 2);
@@ -381,7 +381,7 @@ impl<T> Monitor<T> {
     /// A new monitor holding `value`, in an `Arc`.
     ///
     /// ```
-    /// let m = breakwater::clock::Monitor::new(String::new());
+    /// let m = breakwater::Monitor::new(String::new());
     /// assert!(m.lock().is_empty());
     /// ```
     pub fn new(value: T) -> StdArc<Monitor<T>> {
@@ -394,7 +394,7 @@ impl<T> Monitor<T> {
     /// Locks the state.
     ///
     /// ```
-    /// let m = breakwater::clock::Monitor::new(0u8);
+    /// let m = breakwater::Monitor::new(0u8);
     /// assert_eq!(*m.lock(), 0);
     /// ```
     #[inline]
@@ -405,7 +405,7 @@ impl<T> Monitor<T> {
     /// Waits until notified (no deadline).
     ///
     /// ```no_run
-    /// let m = breakwater::clock::Monitor::new(false);
+    /// let m = breakwater::Monitor::new(false);
     /// let mut g = m.lock();
     /// while !*g { g = m.wait(g); }
     /// ```
@@ -416,7 +416,7 @@ impl<T> Monitor<T> {
     /// Wakes one waiter.
     ///
     /// ```
-    /// breakwater::clock::Monitor::new(()).notify_one();
+    /// breakwater::Monitor::new(()).notify_one();
     /// ```
     pub fn notify_one(&self) {
         self.cv.notify_one();
@@ -425,7 +425,7 @@ impl<T> Monitor<T> {
     /// Wakes every waiter.
     ///
     /// ```
-    /// breakwater::clock::Monitor::new(()).notify_all();
+    /// breakwater::Monitor::new(()).notify_all();
     /// ```
     pub fn notify_all(&self) {
         self.cv.notify_all();

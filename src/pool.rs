@@ -35,7 +35,7 @@
 //! # Examples
 //!
 //! ```
-//! use breakwater::pool::ThreadPool;
+//! use breakwater::ThreadPool;
 //!
 //! let pool = ThreadPool::builder().name("payments").workers(10).queue_capacity(100).build()?;
 //! let handle = pool.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
@@ -62,7 +62,7 @@ use crate::sync::MutexGuard;
 /// # Examples
 ///
 /// ```
-/// use breakwater::pool::PoolConfig;
+/// use breakwater::PoolConfig;
 /// let email = PoolConfig { name: "email".into(), workers: 5, queue_capacity: 10 };
 /// assert_eq!(email.workers, 5);
 /// ```
@@ -95,7 +95,7 @@ impl Default for PoolConfig {
 /// How [`ThreadPool::shutdown`] treats the queued tasks.
 ///
 /// ```
-/// assert_ne!(breakwater::pool::ShutdownMode::Drain, breakwater::pool::ShutdownMode::Cancel);
+/// assert_ne!(breakwater::ShutdownMode::Drain, breakwater::ShutdownMode::Cancel);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ShutdownMode {
@@ -108,7 +108,7 @@ pub enum ShutdownMode {
 /// What a shutdown did, and what it left.
 ///
 /// ```
-/// use breakwater::pool::{ShutdownMode, ThreadPool};
+/// use breakwater::{ShutdownMode, ThreadPool};
 /// let pool = ThreadPool::builder().workers(2).build()?;
 /// let report = pool.shutdown(ShutdownMode::Drain);
 /// assert!(report.terminated);
@@ -134,7 +134,7 @@ pub struct ShutdownReport {
 /// A snapshot of a pool's counters.
 ///
 /// ```
-/// let pool = breakwater::pool::ThreadPool::builder().workers(3).queue_capacity(7).build()?;
+/// let pool = breakwater::ThreadPool::builder().workers(3).queue_capacity(7).build()?;
 /// let m = pool.metrics();
 /// assert_eq!((m.workers, m.spawned, m.queue_capacity), (3, 0, 7));
 /// # Ok::<(), breakwater::ConfigError>(())
@@ -168,7 +168,7 @@ pub struct PoolMetrics {
 /// [`PolicyKind::ThreadPool`].
 ///
 /// ```
-/// use breakwater::{RejectReason, pool::{ShutdownMode, ThreadPool}};
+/// use breakwater::{RejectReason, ShutdownMode, ThreadPool};
 /// let pool = ThreadPool::builder().workers(1).build()?;
 /// pool.shutdown(ShutdownMode::Cancel);
 /// assert_eq!(pool.submit(|| ()).unwrap_err().reason(), RejectReason::Shutdown);
@@ -183,7 +183,7 @@ impl PoolRejected {
     /// [`RejectReason::QueueFull`] or [`RejectReason::Shutdown`].
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(1).queue_capacity(0).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(1).queue_capacity(0).build()?;
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// let busy = pool.submit(move || rx.recv()).unwrap();
     /// assert_eq!(pool.submit(|| ()).unwrap_err().reason(), breakwater::RejectReason::QueueFull);
@@ -217,7 +217,7 @@ impl<E> From<PoolRejected> for Error<E> {
 /// Why a task gave no value.
 ///
 /// ```
-/// let e = breakwater::pool::TaskError::Panicked("boom".into());
+/// let e = breakwater::TaskError::Panicked("boom".into());
 /// assert_eq!(e.to_string(), "task panicked: boom");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -621,7 +621,7 @@ impl Drop for PoolHandle {
 /// # Examples
 ///
 /// ```
-/// use breakwater::pool::{ShutdownMode, ThreadPool};
+/// use breakwater::{ShutdownMode, ThreadPool};
 ///
 /// let pool = ThreadPool::builder().name("analytics").workers(20).build()?;
 /// let handles: Vec<_> = (0..5u64).map(|i| pool.submit(move || i * i).unwrap()).collect();
@@ -649,7 +649,7 @@ impl fmt::Debug for ThreadPool {
 /// # Examples
 ///
 /// ```
-/// let pool = breakwater::pool::ThreadPool::builder()
+/// let pool = breakwater::ThreadPool::builder()
 ///     .name("email")
 ///     .workers(5)
 ///     .queue_capacity(50)
@@ -678,7 +678,7 @@ impl ThreadPoolBuilder {
     /// The pool's name, the prefix of its workers' thread names.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().name("reports").build()?;
+    /// let pool = breakwater::ThreadPool::builder().name("reports").build()?;
     /// assert_eq!(pool.name(), "reports");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -693,7 +693,7 @@ impl ThreadPoolBuilder {
     /// [`ThreadPoolBuilder::build`].
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(4).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(4).build()?;
     /// assert_eq!(pool.metrics().workers, 4);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -707,7 +707,7 @@ impl ThreadPoolBuilder {
     /// How many tasks may wait for a worker; 0 makes a hand-off pool.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().queue_capacity(0).build()?;
+    /// let pool = breakwater::ThreadPool::builder().queue_capacity(0).build()?;
     /// assert_eq!(pool.metrics().queue_capacity, 0);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -721,7 +721,7 @@ impl ThreadPoolBuilder {
     /// The whole configuration at once (replaces earlier setters' values).
     ///
     /// ```
-    /// use breakwater::pool::{PoolConfig, ThreadPool};
+    /// use breakwater::{PoolConfig, ThreadPool};
     /// let pool = ThreadPool::builder()
     ///     .config(PoolConfig { name: "db".into(), workers: 2, queue_capacity: 4 })
     ///     .build()?;
@@ -739,7 +739,7 @@ impl ThreadPoolBuilder {
     /// [`ThreadPool::shutdown_timeout`]) go through.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder()
+    /// let pool = breakwater::ThreadPool::builder()
     ///     .clock(breakwater::ManualClock::new().into())
     ///     .build()?;
     /// assert!(pool.clock().is_manual());
@@ -756,7 +756,7 @@ impl ThreadPoolBuilder {
     /// running tasks after cancelling the queued ones. Zero does not wait.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder()
+    /// let pool = breakwater::ThreadPool::builder()
     ///     .drop_wait(std::time::Duration::ZERO)
     ///     .build()?;
     /// drop(pool);
@@ -777,7 +777,7 @@ impl ThreadPoolBuilder {
     /// byte (thread names cannot), or `drop_wait` when it overflows a deadline.
     ///
     /// ```
-    /// let e = breakwater::pool::ThreadPool::builder().workers(0).build().unwrap_err();
+    /// let e = breakwater::ThreadPool::builder().workers(0).build().unwrap_err();
     /// assert_eq!(e.field, "workers");
     /// ```
     pub fn build(self) -> Result<ThreadPool, ConfigError> {
@@ -834,7 +834,7 @@ impl ThreadPool {
     /// A builder with the default configuration.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().build()?;
+    /// let pool = breakwater::ThreadPool::builder().build()?;
     /// assert_eq!(pool.metrics().workers, 10);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -849,7 +849,7 @@ impl ThreadPool {
     /// See [`ThreadPoolBuilder::build`].
     ///
     /// ```
-    /// use breakwater::pool::{PoolConfig, ThreadPool};
+    /// use breakwater::{PoolConfig, ThreadPool};
     /// let pool = ThreadPool::from_config(PoolConfig { workers: 5, ..Default::default() })?;
     /// assert_eq!(pool.name(), "pool");
     /// # Ok::<(), breakwater::ConfigError>(())
@@ -861,7 +861,7 @@ impl ThreadPool {
     /// The pool's name.
     ///
     /// ```
-    /// assert_eq!(breakwater::pool::ThreadPool::builder().name("x").build()?.name(), "x");
+    /// assert_eq!(breakwater::ThreadPool::builder().name("x").build()?.name(), "x");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
@@ -871,7 +871,7 @@ impl ThreadPool {
     /// The configuration it was built with.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(3).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(3).build()?;
     /// assert_eq!(pool.config().workers, 3);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -882,7 +882,7 @@ impl ThreadPool {
     /// The clock its timed waits go through.
     ///
     /// ```
-    /// assert!(!breakwater::pool::ThreadPool::builder().build()?.clock().is_manual());
+    /// assert!(!breakwater::ThreadPool::builder().build()?.clock().is_manual());
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn clock(&self) -> &Clock {
@@ -898,7 +898,7 @@ impl ThreadPool {
     /// shutdown began. `f` is dropped, not run.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(2).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(2).build()?;
     /// let h = pool.submit(|| 6 * 7).unwrap();
     /// assert_eq!(h.join(), Ok(42));
     /// # Ok::<(), breakwater::ConfigError>(())
@@ -937,7 +937,7 @@ impl ThreadPool {
     /// the pool's own tasks, it waits for the other workers only.
     ///
     /// ```
-    /// use breakwater::pool::{ShutdownMode, ThreadPool};
+    /// use breakwater::{ShutdownMode, ThreadPool};
     /// let pool = ThreadPool::builder().workers(1).build()?;
     /// let h = pool.submit(|| 1).unwrap();
     /// let report = pool.shutdown(ShutdownMode::Drain);
@@ -953,7 +953,7 @@ impl ThreadPool {
     /// reports the workers still busy then.
     ///
     /// ```
-    /// use breakwater::pool::{ShutdownMode, ThreadPool};
+    /// use breakwater::{ShutdownMode, ThreadPool};
     /// let pool = ThreadPool::builder().workers(1).build()?;
     /// let report = pool.shutdown_timeout(ShutdownMode::Cancel, std::time::Duration::from_secs(1));
     /// assert!(report.terminated);
@@ -977,7 +977,7 @@ impl ThreadPool {
     /// A snapshot of the counters.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(1).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(1).build()?;
     /// pool.submit(|| ()).unwrap().join().unwrap();
     /// let m = pool.metrics();
     /// assert_eq!((m.spawned, m.completed), (1, 1));
@@ -1007,7 +1007,7 @@ impl ThreadPool {
 /// # Examples
 ///
 /// ```
-/// use breakwater::pool::{TaskError, ThreadPool};
+/// use breakwater::{TaskError, ThreadPool};
 /// let pool = ThreadPool::builder().workers(1).build()?;
 /// let h = pool.submit(|| -> u8 { panic!("bad input") }).unwrap();
 /// assert_eq!(h.join(), Err(TaskError::Panicked("bad input".into())));
@@ -1038,7 +1038,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// [`TaskError::AlreadyJoined`] after a successful [`TaskHandle::join_timeout`].
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().build()?;
+    /// let pool = breakwater::ThreadPool::builder().build()?;
     /// assert_eq!(pool.submit(|| "done").unwrap().join(), Ok("done"));
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -1059,7 +1059,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// As [`TaskHandle::join`], plus [`TaskError::TimedOut`] (the handle stays usable).
     ///
     /// ```
-    /// use breakwater::pool::{TaskError, ThreadPool};
+    /// use breakwater::{TaskError, ThreadPool};
     /// let pool = ThreadPool::builder().build()?;
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// let mut h = pool.submit(move || rx.recv().is_ok()).unwrap();
@@ -1080,11 +1080,11 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// As [`TaskHandle::join_timeout`].
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().build()?;
+    /// let pool = breakwater::ThreadPool::builder().build()?;
     /// let mut h = pool.submit(|| 5).unwrap();
     /// let far = pool.clock().now() + std::time::Duration::from_secs(60);
     /// assert_eq!(h.join_deadline(far), Ok(5));
-    /// assert_eq!(h.join_deadline(far), Err(breakwater::pool::TaskError::AlreadyJoined));
+    /// assert_eq!(h.join_deadline(far), Err(breakwater::TaskError::AlreadyJoined));
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn join_deadline(&mut self, deadline: Instant) -> Result<T, TaskError> {
@@ -1136,7 +1136,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// `true` once the task has an outcome (done, panicked or cancelled).
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().build()?;
+    /// let pool = breakwater::ThreadPool::builder().build()?;
     /// let mut h = pool.submit(|| ()).unwrap();
     /// h.join_timeout(std::time::Duration::from_secs(5)).unwrap();
     /// assert!(h.is_finished());
@@ -1191,7 +1191,7 @@ impl Registry {
     /// different configuration.
     ///
     /// ```
-    /// use breakwater::{Registry, pool::PoolConfig};
+    /// use breakwater::{Registry, PoolConfig};
     /// let r = Registry::new();
     /// let payments = r.thread_pool_with("payments", PoolConfig { workers: 10, ..Default::default() })?;
     /// let email = r.thread_pool_with("email", PoolConfig { workers: 5, ..Default::default() })?;

@@ -55,7 +55,7 @@ use crate::pool::{Job, Outcome, ThreadPool};
 /// A snapshot of a time limiter's counters.
 ///
 /// ```
-/// let limiter = breakwater::timeout::TimeLimiter::builder().build()?;
+/// let limiter = breakwater::TimeLimiter::builder().build()?;
 /// let m = limiter.metrics();
 /// assert_eq!((m.timed_out, m.threads_spawned), (0, 0));
 /// # Ok::<(), breakwater::ConfigError>(())
@@ -98,7 +98,7 @@ struct Inner {
 /// # Examples
 ///
 /// ```
-/// use breakwater::{Ctx, Error, PolicyKind, timeout::TimeLimiter};
+/// use breakwater::{Ctx, Error, PolicyKind, TimeLimiter};
 /// use std::time::Duration;
 ///
 /// let limiter = TimeLimiter::builder().timeout(Duration::from_millis(20)).build()?;
@@ -135,7 +135,7 @@ impl std::fmt::Debug for TimeLimiter {
 /// # Examples
 ///
 /// ```
-/// use breakwater::timeout::TimeLimiter;
+/// use breakwater::TimeLimiter;
 /// use std::time::Duration;
 ///
 /// let limiter = TimeLimiter::builder()
@@ -169,7 +169,7 @@ impl TimeLimiterBuilder {
     /// The name, also the prefix of the workers' thread names.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder().name("db").build()?;
+    /// let l = breakwater::TimeLimiter::builder().name("db").build()?;
     /// assert_eq!(l.name(), "db");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -184,7 +184,7 @@ impl TimeLimiterBuilder {
     /// than zero.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder()
+    /// let l = breakwater::TimeLimiter::builder()
     ///     .timeout(std::time::Duration::from_millis(250))
     ///     .build()?;
     /// assert_eq!(l.timeout().as_millis(), 250);
@@ -201,7 +201,7 @@ impl TimeLimiterBuilder {
     /// threads the limiter ever spawns; at least 1.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder().max_threads(2).build()?;
+    /// let l = breakwater::TimeLimiter::builder().max_threads(2).build()?;
     /// assert_eq!(l.max_threads(), 2);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -215,7 +215,7 @@ impl TimeLimiterBuilder {
     /// The clock the caller waits on and the deadlines are computed on.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder()
+    /// let l = breakwater::TimeLimiter::builder()
     ///     .clock(breakwater::ManualClock::new().into())
     ///     .build()?;
     /// assert!(l.clock().is_manual());
@@ -236,7 +236,7 @@ impl TimeLimiterBuilder {
     /// `max_threads` when it is 0, or `name` when it contains a NUL byte.
     ///
     /// ```
-    /// let e = breakwater::timeout::TimeLimiter::builder().max_threads(0).build().unwrap_err();
+    /// let e = breakwater::TimeLimiter::builder().max_threads(0).build().unwrap_err();
     /// assert_eq!(e.field, "max_threads");
     /// ```
     pub fn build(self) -> Result<TimeLimiter, ConfigError> {
@@ -357,7 +357,7 @@ impl TimeLimiter {
     /// A builder with the defaults (1 s timeout, 8 threads).
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder().build()?;
+    /// let l = breakwater::TimeLimiter::builder().build()?;
     /// assert_eq!(l.max_threads(), 8);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -368,7 +368,7 @@ impl TimeLimiter {
     /// The limiter's name.
     ///
     /// ```
-    /// assert_eq!(breakwater::timeout::TimeLimiter::builder().build()?.name(), "time-limiter");
+    /// assert_eq!(breakwater::TimeLimiter::builder().build()?.name(), "time-limiter");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
@@ -378,7 +378,7 @@ impl TimeLimiter {
     /// The configured timeout.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder().build()?;
+    /// let l = breakwater::TimeLimiter::builder().build()?;
     /// assert_eq!(l.timeout(), std::time::Duration::from_secs(1));
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -389,7 +389,7 @@ impl TimeLimiter {
     /// The most calls (and threads) at once.
     ///
     /// ```
-    /// assert_eq!(breakwater::timeout::TimeLimiter::builder().max_threads(3).build()?.max_threads(), 3);
+    /// assert_eq!(breakwater::TimeLimiter::builder().max_threads(3).build()?.max_threads(), 3);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn max_threads(&self) -> u32 {
@@ -399,7 +399,7 @@ impl TimeLimiter {
     /// The clock it waits on.
     ///
     /// ```
-    /// assert!(!breakwater::timeout::TimeLimiter::builder().build()?.clock().is_manual());
+    /// assert!(!breakwater::TimeLimiter::builder().build()?.clock().is_manual());
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn clock(&self) -> &Clock {
@@ -428,7 +428,7 @@ impl TimeLimiter {
     /// When `f` panics (and the call was not abandoned), with `f`'s payload.
     ///
     /// ```
-    /// use breakwater::{Ctx, Error, timeout::TimeLimiter};
+    /// use breakwater::{Ctx, Error, TimeLimiter};
     /// let limiter = TimeLimiter::builder().build()?;
     /// let r: Result<String, Error<std::io::Error>> =
     ///     limiter.call(&Ctx::new(), |ctx| Ok(format!("attempt {}", ctx.attempt())));
@@ -506,7 +506,7 @@ impl TimeLimiter {
     /// A snapshot of the counters.
     ///
     /// ```
-    /// use breakwater::{Ctx, Error, timeout::TimeLimiter};
+    /// use breakwater::{Ctx, Error, TimeLimiter};
     /// let limiter = TimeLimiter::builder().build()?;
     /// let _: Result<(), Error<()>> = limiter.call(&Ctx::new(), |_| Ok(()));
     /// assert_eq!(limiter.metrics().threads_spawned, 1);

@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use breakwater::{Backoff, Clock, ManualClock, Retry, RetryBudget, RetryBudgetConfig, RetryConfig};
+use breakwater::{
+    Backoff, Clock, Error, ManualClock, Retry, RetryBudget, RetryBudgetConfig, RetryConfig,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

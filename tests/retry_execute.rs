@@ -34,14 +34,14 @@ type R<T> = Result<T, Error<&'static str>>;
 fn no_hook<T>(_: &RetryEvent, _: &R<T>) {}
 
 #[test]
-fn call_retries_every_error_and_reports_the_attempts() {
+fn call_retries_every_failure_and_reports_the_attempts() {
     let clock = ManualClock::new();
     let retry = fixed(&clock, 4, ms(100)).build().unwrap();
     let calls = Cell::new(0);
     let err = retry
         .call(|_| {
             calls.set(calls.get() + 1);
-            Err::<(), _>("down")
+            Err::<(), _>(Error::failed("down"))
         })
         .unwrap_err();
     assert_eq!(calls.get(), 4);

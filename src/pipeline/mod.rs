@@ -150,7 +150,7 @@ impl<T, E> Stage<T, E> {
 /// fail, rejections by inner stages are ignored.
 ///
 /// ```
-/// use breakwater::{Error, PolicyKind, pipeline::default_breaker_outcome, breaker::Outcome};
+/// use breakwater::{Error, PolicyKind, default_breaker_outcome, Outcome};
 /// let r: Result<(), Error<()>> = Err(Error::TimedOut { policy: PolicyKind::TimeLimiter });
 /// assert_eq!(default_breaker_outcome(&r), Outcome::Failure);
 /// ```
@@ -166,7 +166,7 @@ pub fn default_breaker_outcome<T, E>(result: &Result<T, Error<E>>) -> Outcome {
 /// are retried (rejections are always returned at once by the retry itself).
 ///
 /// ```
-/// use breakwater::{Error, pipeline::default_retry_decision, retry::RetryDecision};
+/// use breakwater::{Error, default_retry_decision, RetryDecision};
 /// let r: Result<u8, Error<&str>> = Err(Error::failed("io"));
 /// assert_eq!(default_retry_decision(&r), RetryDecision::Retry);
 /// ```
@@ -183,7 +183,7 @@ pub fn default_retry_decision<T, E>(result: &Result<T, Error<E>>) -> RetryDecisi
 /// # Examples
 ///
 /// ```
-/// use breakwater::{CircuitBreaker, Pipeline, retry::{Backoff, Retry}};
+/// use breakwater::{CircuitBreaker, Pipeline, Backoff, Retry};
 /// use std::time::Duration;
 ///
 /// let pipeline = Pipeline::<u32, String>::builder()
@@ -215,7 +215,7 @@ impl<T: 'static, E: 'static, M: Mode> PipelineBuilder<T, E, M> {
     /// Adds a rate limit: a call waits for a permit at most `max_wait` (zero: fail fast).
     ///
     /// ```
-    /// use breakwater::{Pipeline, ratelimit::RateLimiter};
+    /// use breakwater::{Pipeline, RateLimiter};
     /// let limiter = RateLimiter::builder().permits(10).period(std::time::Duration::from_secs(1)).build().unwrap();
     /// let p = Pipeline::<(), ()>::builder().rate_limit(limiter, std::time::Duration::ZERO).build();
     /// assert_eq!(p.describe(), "rate_limit -> call");
@@ -228,7 +228,7 @@ impl<T: 'static, E: 'static, M: Mode> PipelineBuilder<T, E, M> {
     /// Adds a semaphore bulkhead (it waits up to its own `max_wait`).
     ///
     /// ```
-    /// use breakwater::{Pipeline, bulkhead::Bulkhead};
+    /// use breakwater::{Pipeline, Bulkhead};
     /// let b = Bulkhead::builder().max_concurrent(4).build().unwrap();
     /// let p = Pipeline::<(), ()>::builder().bulkhead(b).build();
     /// assert_eq!(p.describe(), "bulkhead -> call");
@@ -253,7 +253,7 @@ impl<T: 'static, E: 'static, M: Mode> PipelineBuilder<T, E, M> {
     /// Adds a retry with the default classifier ([`default_retry_decision`]).
     ///
     /// ```
-    /// use breakwater::{Pipeline, retry::Retry};
+    /// use breakwater::{Pipeline, Retry};
     /// let p = Pipeline::<(), ()>::builder().retry(Retry::builder().build().unwrap()).build();
     /// assert_eq!(p.describe(), "retry -> call");
     /// ```
@@ -264,7 +264,7 @@ impl<T: 'static, E: 'static, M: Mode> PipelineBuilder<T, E, M> {
     /// Adds a retry with its own classifier over the inner result (errors and values).
     ///
     /// ```
-    /// use breakwater::{Pipeline, retry::{Retry, RetryDecision}};
+    /// use breakwater::{Pipeline, Retry, RetryDecision};
     /// let p = Pipeline::<u16, ()>::builder()
     ///     .retry_with(Retry::builder().build().unwrap(), |r| match r {
     ///         Ok(503) => RetryDecision::Retry,
@@ -300,7 +300,7 @@ impl<T: 'static, E: 'static, M: Mode> PipelineBuilder<T, E, M> {
     /// Adds a circuit breaker with its own classifier (e.g. an HTTP 503 value is a failure).
     ///
     /// ```
-    /// use breakwater::{CircuitBreaker, Pipeline, breaker::Outcome};
+    /// use breakwater::{CircuitBreaker, Pipeline, Outcome};
     /// let p = Pipeline::<u16, ()>::builder()
     ///     .breaker_with(CircuitBreaker::builder().build().unwrap(), |r| match r {
     ///         Ok(s) if *s >= 500 => Outcome::Failure,

@@ -298,7 +298,7 @@ impl Retry {
     /// `max_elapsed`, whichever is sooner.
     ///
     /// ```
-    /// use breakwater::retry::{Next, OutcomeKind, StopReason};
+    /// use breakwater::{Next, OutcomeKind, StopReason};
     /// use std::time::Duration;
     /// let retry = breakwater::Retry::builder().build().unwrap();
     /// let soon = retry.clock().now() + Duration::from_millis(100); // before the 500 ms delay ends
