@@ -1,32 +1,4 @@
-//! The semaphore bulkhead: at most `max_concurrent` calls in flight, callers beyond that
-//! wait (first come, first served) for at most `max_wait`, or are refused at once.
-//!
-//! # Fairness
-//!
-//! Waiting is FIFO with hand-off: every waiter parks on its own monitor in a queue, and a
-//! released permit goes straight to the oldest waiter (it never becomes "available" for a
-//! newcomer to grab, and only that one waiter is woken: no thundering herd). A caller that
-//! finds no free permit never overtakes a waiter, since a free permit and a waiting
-//! caller never exist at the same time.
-//!
-//! # Time
-//!
-//! Timed waits go through the bulkhead's [`Clock`]: on a [`ManualClock`](crate::ManualClock)
-//! an `acquire_timeout` wakes when another thread advances the clock past its deadline.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::Bulkhead;
-//!
-//! let bulkhead = Bulkhead::builder().name("db").max_concurrent(2).build()?;
-//! let a = bulkhead.try_acquire()?;
-//! let _b = bulkhead.try_acquire()?;
-//! assert!(bulkhead.try_acquire().is_err()); // full: fails fast
-//! drop(a); // released on drop
-//! assert!(bulkhead.try_acquire().is_ok());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The semaphore bulkhead: at most `max_concurrent` calls in flight, callers beyond that wait (first come, first served) for at most `max_wait`, or are refused at once. See [`Bulkhead`].
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -230,6 +202,33 @@ struct Inner {
 }
 
 /// A semaphore bulkhead. Cloning is cheap; clones share the permits.
+///
+/// # Fairness
+///
+/// Waiting is FIFO with hand-off: every waiter parks on its own monitor in a queue, and a
+/// released permit goes straight to the oldest waiter (it never becomes "available" for a
+/// newcomer to grab, and only that one waiter is woken: no thundering herd). A caller that
+/// finds no free permit never overtakes a waiter, since a free permit and a waiting
+/// caller never exist at the same time.
+///
+/// # Time
+///
+/// Timed waits go through the bulkhead's [`Clock`]: on a [`ManualClock`](crate::ManualClock)
+/// an `acquire_timeout` wakes when another thread advances the clock past its deadline.
+///
+/// # Examples
+///
+/// ```
+/// use breakwater::Bulkhead;
+///
+/// let bulkhead = Bulkhead::builder().name("db").max_concurrent(2).build()?;
+/// let a = bulkhead.try_acquire()?;
+/// let _b = bulkhead.try_acquire()?;
+/// assert!(bulkhead.try_acquire().is_err()); // full: fails fast
+/// drop(a); // released on drop
+/// assert!(bulkhead.try_acquire().is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Examples
 ///

@@ -1,20 +1,4 @@
-//! Time: the [`Clock`] every policy reads and waits through, and the [`ManualClock`]
-//! that tests (and users) step by hand.
-//!
-//! A [`Clock`] is either the monotonic clock of the machine or a handle on a
-//! [`ManualClock`]. It offers `now`, a cheaper [`Clock::nanos_coarse`] for hot paths,
-//! `sleep_until`, and timed waits on a [`Monitor`] (a mutex and a condition variable):
-//! a wait ends when the monitor is notified or when the deadline is reached, on
-//! whichever clock the wait was given. On a manual clock a timed wait blocks until it
-//! is notified or until some thread advances the clock past the deadline.
-//!
-//! # Coarse time
-//!
-//! On Linux the monotonic clock's coarse reading (`CLOCK_MONOTONIC_COARSE`, a few
-//! nanoseconds through the vDSO, resolution of one scheduler tick, typically 1 to 4 ms)
-//! is used where a policy only needs to know whether a deadline that was set with the
-//! precise clock has passed (the breaker's open state). The coarse reading never runs
-//! ahead of the precise one, so such checks can be late by at most one tick, never early.
+//! Time: the [`Clock`] every policy reads and waits through, and the [`ManualClock`] that tests (and users) step by hand. See [`Clock`].
 
 use std::fmt;
 use std::sync::{Arc as StdArc, Weak};
@@ -56,6 +40,21 @@ impl WaitResult {
 }
 
 /// The time source of a policy: the monotonic clock, or a [`ManualClock`].
+///
+/// A [`Clock`] is either the monotonic clock of the machine or a handle on a
+/// [`ManualClock`]. It offers `now`, a cheaper [`Clock::nanos_coarse`] for hot paths,
+/// `sleep_until`, and timed waits on a [`Monitor`] (a mutex and a condition variable):
+/// a wait ends when the monitor is notified or when the deadline is reached, on
+/// whichever clock the wait was given. On a manual clock a timed wait blocks until it
+/// is notified or until some thread advances the clock past the deadline.
+///
+/// # Coarse time
+///
+/// On Linux the monotonic clock's coarse reading (`CLOCK_MONOTONIC_COARSE`, a few
+/// nanoseconds through the vDSO, resolution of one scheduler tick, typically 1 to 4 ms)
+/// is used where a policy only needs to know whether a deadline that was set with the
+/// precise clock has passed (the breaker's open state). The coarse reading never runs
+/// ahead of the precise one, so such checks can be late by at most one tick, never early.
 ///
 /// Cloning is cheap; clones of a manual clock share its time.
 ///

@@ -5,8 +5,69 @@
 //! limiting, fallback and a TTL cache, composed into pipelines, with a resilient HTTP
 //! client over `ureq`, and a C ABI so that C, Python and Go share the same core.
 //!
+//! # Quick start
+//!
+//! A call guarded by a breaker and a retry, with a fallback when the breaker is open. The
+//! clock is a [`ManualClock`], so the retry's waits take no real time.
+//!
+//! ```
+//! use breakwater::{Backoff, CircuitBreaker, ConfigError, ManualClock, Pipeline, Retry};
+//! use std::time::Duration;
+//!
+//! fn main() -> Result<(), ConfigError> {
+//!     let clock = ManualClock::new();
+//!     let breaker = CircuitBreaker::builder()
+//!         .consecutive_failures(3)
+//!         .open_duration(Duration::from_secs(30))
+//!         .clock(clock.clone().into())
+//!         .build()?;
+//!     let retry = Retry::builder()
+//!         .max_attempts(3)
+//!         .backoff(Backoff::Fixed(Duration::from_millis(200)))
+//!         .clock(clock.clone().into())
+//!         .build()?;
+//!     // Outermost first: fallback -> breaker -> retry -> call.
+//!     let authors = Pipeline::<String, String>::builder()
+//!         .clock(clock.clone().into())
+//!         .fallback_with(|e| e.is_rejected(), |_| Ok("temporary unavailable".into()))
+//!         .breaker(breaker.clone())
+//!         .retry(retry)
+//!         .build();
+//!
+//!     // The service fails twice, then answers: the retry hides the failures.
+//!     let mut replies = vec![Err("reset"), Err("reset"), Ok("Ada Lovelace")].into_iter();
+//!     let author = authors.call(|_ctx| {
+//!         replies.next().unwrap().map(String::from).map_err(String::from)
+//!     });
+//!     assert_eq!(author.unwrap(), "Ada Lovelace");
+//!     assert_eq!(clock.elapsed(), Duration::from_millis(400));
+//!
+//!     // The service is down: three failed calls (of three attempts each) open the
+//!     // breaker, and then the fallback answers without calling the service.
+//!     for _ in 0..3 {
+//!         assert!(authors.call(|_| Err("down".to_string())).is_err());
+//!     }
+//!     assert_eq!(breaker.state(), breakwater::State::Open);
+//!     assert_eq!(authors.call(|_| Ok("never called".into())).unwrap(), "temporary unavailable");
+//!     Ok(())
+//! }
+//! ```
+//!
 //! Everything reads time through a [`Clock`]; tests step a [`ManualClock`] instead of
 //! sleeping.
+//!
+//! # Where things are
+//!
+//! Every item has exactly one public name. The policies live in private modules and the
+//! crate root is their one surface (as in `ureq`): [`CircuitBreaker`], [`Retry`],
+//! [`Bulkhead`], [`ThreadPool`], [`RateLimiter`], [`TimeLimiter`], [`Fallback`], [`Cache`],
+//! [`Pipeline`] and [`FanOut`], each with its builder, configuration, metrics and
+//! rejection type beside it, and [`Error`], [`Ctx`], [`Clock`], [`Registry`]. Two groups
+//! are reached as modules and are not repeated at the root: [`http`] (the resilient ureq
+//! client) and [`exposition`] (Prometheus text and JSON health reports).
+//!
+//! Policies compose in a [`Pipeline`], or by hand: `retry.call(|_| breaker.call(..))`
+//! returns the breaker's rejection at once and never nests one [`Error`] in another.
 //!
 //! # Cargo features
 //!
@@ -85,3 +146,8 @@ pub use retry::{
     RetryBuilder, RetryConfig, RetryDecision, RetryEvent, RetryState, StopReason,
 };
 pub use timeout::{TimeLimiter, TimeLimiterBuilder, TimeLimiterMetrics};
+
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

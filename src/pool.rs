@@ -1,47 +1,4 @@
-//! The thread-pool bulkhead: a named pool of `workers` threads and a bounded queue, one
-//! per dependency, so that a slow dependency cannot starve the others (payments keep
-//! their 10 threads while email's 5 are stuck).
-//!
-//! # Capacity
-//!
-//! A pool holds at most `workers + queue_capacity` tasks (running or queued);
-//! [`ThreadPool::submit`] refuses the next one at once with
-//! [`RejectReason::QueueFull`]. A `queue_capacity` of 0 makes a hand-off pool: a task
-//! is accepted only when a worker is free for it.
-//!
-//! # Workers
-//!
-//! Workers are spawned lazily, when a task arrives and no worker is free, up to
-//! `workers`; they are named `"<name>-0"`, `"<name>-1"`, ... in spawn order and stay
-//! (idle, parked) until the pool shuts down. A panic in a task becomes that task's
-//! [`TaskError::Panicked`]; the worker survives.
-//!
-//! # Shutdown and outcomes
-//!
-//! Every accepted task gets exactly one outcome: done, panicked or cancelled, whether or
-//! not its [`TaskHandle`] is still around (a dropped handle detaches the task; it still
-//! runs). [`ShutdownMode::Drain`] runs the queued tasks, [`ShutdownMode::Cancel`] cancels
-//! them (their handles see [`TaskError::Cancelled`]); running tasks always finish, since
-//! threads cannot be interrupted. [`ThreadPool::shutdown`] waits for every worker to
-//! exit; [`ThreadPool::shutdown_timeout`] never waits longer than its timeout and reports
-//! the workers still busy.
-//!
-//! Dropping the last [`ThreadPool`] handle shuts the pool down with
-//! [`ShutdownMode::Cancel`] and waits for running tasks for at most the builder's
-//! [`drop_wait`](ThreadPoolBuilder::drop_wait) (1 s by default) of *real* time, whatever
-//! the pool's clock (a manual clock would never end that wait); workers still busy then
-//! are left to finish and exit on their own.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::ThreadPool;
-//!
-//! let pool = ThreadPool::builder().name("payments").workers(10).queue_capacity(100).build()?;
-//! let handle = pool.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
-//! assert_eq!(handle.join().unwrap().as_deref(), Some("payments-0"));
-//! # Ok::<(), breakwater::ConfigError>(())
-//! ```
+//! The thread-pool bulkhead: a named pool of `workers` threads and a bounded queue, one per dependency, so that a slow dependency cannot starve the others (payments keep their 10 threads while email's 5 are stuck). See [`ThreadPool`].
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -616,7 +573,48 @@ impl Drop for PoolHandle {
 }
 
 /// A thread-pool bulkhead. Cloning is cheap; clones share the pool, which shuts down when
-/// the last clone is dropped (see the [module docs](self)).
+/// the last clone is dropped.
+///
+/// # Capacity
+///
+/// A pool holds at most `workers + queue_capacity` tasks (running or queued);
+/// [`ThreadPool::submit`] refuses the next one at once with
+/// [`RejectReason::QueueFull`]. A `queue_capacity` of 0 makes a hand-off pool: a task
+/// is accepted only when a worker is free for it.
+///
+/// # Workers
+///
+/// Workers are spawned lazily, when a task arrives and no worker is free, up to
+/// `workers`; they are named `"<name>-0"`, `"<name>-1"`, ... in spawn order and stay
+/// (idle, parked) until the pool shuts down. A panic in a task becomes that task's
+/// [`TaskError::Panicked`]; the worker survives.
+///
+/// # Shutdown and outcomes
+///
+/// Every accepted task gets exactly one outcome: done, panicked or cancelled, whether or
+/// not its [`TaskHandle`] is still around (a dropped handle detaches the task; it still
+/// runs). [`ShutdownMode::Drain`] runs the queued tasks, [`ShutdownMode::Cancel`] cancels
+/// them (their handles see [`TaskError::Cancelled`]); running tasks always finish, since
+/// threads cannot be interrupted. [`ThreadPool::shutdown`] waits for every worker to
+/// exit; [`ThreadPool::shutdown_timeout`] never waits longer than its timeout and reports
+/// the workers still busy.
+///
+/// Dropping the last [`ThreadPool`] handle shuts the pool down with
+/// [`ShutdownMode::Cancel`] and waits for running tasks for at most the builder's
+/// [`drop_wait`](ThreadPoolBuilder::drop_wait) (1 s by default) of *real* time, whatever
+/// the pool's clock (a manual clock would never end that wait); workers still busy then
+/// are left to finish and exit on their own.
+///
+/// # Examples
+///
+/// ```
+/// use breakwater::ThreadPool;
+///
+/// let pool = ThreadPool::builder().name("payments").workers(10).queue_capacity(100).build()?;
+/// let handle = pool.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
+/// assert_eq!(handle.join().unwrap().as_deref(), Some("payments-0"));
+/// # Ok::<(), breakwater::ConfigError>(())
+/// ```
 ///
 /// # Examples
 ///

@@ -1,45 +1,4 @@
-//! Deadlines and the time limiter.
-//!
-//! # Deadlines: cooperative
-//!
-//! The deadline stage is nothing but [`Ctx::with_timeout`] (or [`Ctx::with_deadline`]):
-//! it narrows the deadline of the context that reaches the guarded code, never widens
-//! it, and interrupts nothing. Code under it reads [`Ctx::remaining`] and passes it down
-//! (the HTTP client turns it into the request timeout), retries stop starting attempts
-//! that would end past it, and waits (bulkheads, rate limiters) end at it. Use it for a
-//! total budget across retries; it costs nothing (no thread, no wait).
-//!
-//! ```
-//! use breakwater::{Ctx, ManualClock};
-//! use std::time::Duration;
-//!
-//! let clock = ManualClock::new();
-//! let ctx = Ctx::with_clock(clock.clone().into());
-//! let total = ctx.with_timeout(Duration::from_secs(10)); // the deadline stage
-//! let attempt = total.with_timeout(Duration::from_secs(30)); // cannot widen it
-//! assert_eq!(attempt.remaining(), Some(Duration::from_secs(10)));
-//! clock.advance(Duration::from_secs(10));
-//! assert!(attempt.is_expired());
-//! ```
-//!
-//! # The time limiter: preemptive for the caller
-//!
-//! [`TimeLimiter::call`] runs the guarded code on a worker of its own bounded pool and
-//! waits for the result until the deadline (the sooner of its `timeout` and the
-//! context's deadline). At the deadline the caller gets [`Error::TimedOut`] at once, the
-//! call's cancellation flag ([`Ctx::is_cancelled`]) is set so the abandoned code can stop
-//! early, and its late result is dropped when it comes (counted in
-//! [`TimeLimiterMetrics::late_results_dropped`]). The abandoned code keeps its worker
-//! until it returns: threads cannot be killed. When every worker is taken, a call is
-//! rejected at once ([`RejectReason::QueueFull`]); the limiter never spawns more than
-//! `max_threads` threads. Workers are spawned lazily, named `"<name>-0"`, ..., and kept
-//! idle afterwards.
-//!
-//! A panic in the guarded code is carried to the caller, which panics with the same
-//! payload (unless the call was already abandoned: then it counts as a late result).
-//!
-//! The limiter waits on its own clock, and computes the call's deadline on it: give
-//! it the same clock as the contexts it sees (both default to the monotonic clock).
+//! Deadlines and the time limiter. See [`TimeLimiter`].
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
@@ -94,6 +53,47 @@ struct Inner {
 
 /// Runs calls on a bounded pool and gives the caller control back at the deadline. See
 /// the [module docs](self). Cloning is cheap; clones share the pool and the counters.
+///
+/// # Deadlines: cooperative
+///
+/// The deadline stage is nothing but [`Ctx::with_timeout`] (or [`Ctx::with_deadline`]):
+/// it narrows the deadline of the context that reaches the guarded code, never widens
+/// it, and interrupts nothing. Code under it reads [`Ctx::remaining`] and passes it down
+/// (the HTTP client turns it into the request timeout), retries stop starting attempts
+/// that would end past it, and waits (bulkheads, rate limiters) end at it. Use it for a
+/// total budget across retries; it costs nothing (no thread, no wait).
+///
+/// ```
+/// use breakwater::{Ctx, ManualClock};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let ctx = Ctx::with_clock(clock.clone().into());
+/// let total = ctx.with_timeout(Duration::from_secs(10)); // the deadline stage
+/// let attempt = total.with_timeout(Duration::from_secs(30)); // cannot widen it
+/// assert_eq!(attempt.remaining(), Some(Duration::from_secs(10)));
+/// clock.advance(Duration::from_secs(10));
+/// assert!(attempt.is_expired());
+/// ```
+///
+/// # The time limiter: preemptive for the caller
+///
+/// [`TimeLimiter::call`] runs the guarded code on a worker of its own bounded pool and
+/// waits for the result until the deadline (the sooner of its `timeout` and the
+/// context's deadline). At the deadline the caller gets [`Error::TimedOut`] at once, the
+/// call's cancellation flag ([`Ctx::is_cancelled`]) is set so the abandoned code can stop
+/// early, and its late result is dropped when it comes (counted in
+/// [`TimeLimiterMetrics::late_results_dropped`]). The abandoned code keeps its worker
+/// until it returns: threads cannot be killed. When every worker is taken, a call is
+/// rejected at once ([`RejectReason::QueueFull`]); the limiter never spawns more than
+/// `max_threads` threads. Workers are spawned lazily, named `"<name>-0"`, ..., and kept
+/// idle afterwards.
+///
+/// A panic in the guarded code is carried to the caller, which panics with the same
+/// payload (unless the call was already abandoned: then it counts as a late result).
+///
+/// The limiter waits on its own clock, and computes the call's deadline on it: give
+/// it the same clock as the contexts it sees (both default to the monotonic clock).
 ///
 /// # Examples
 ///

@@ -1,10 +1,4 @@
-//! Fan-out: independent calls in parallel on a thread-pool bulkhead under one deadline,
-//! each branch with its own pipeline and fallback (graceful degradation).
-//!
-//! The total time is the slowest branch (at most the deadline), not the sum. A branch
-//! that fails, is rejected, or is still running at the deadline answers with its
-//! fallback when it has one (its result is then marked `degraded`); a branch still
-//! running at the deadline sees its cancellation flag set and its late result is dropped.
+//! Fan-out: independent calls in parallel on a thread-pool bulkhead under one deadline, each branch with its own pipeline and fallback (graceful degradation). See [`FanOut`].
 
 use std::time::Duration;
 
@@ -99,6 +93,11 @@ pub struct BranchOutcome<T, E> {
 }
 
 /// Runs independent branches in parallel on a thread pool under one deadline.
+///
+/// The total time is the slowest branch (at most the deadline), not the sum. A branch
+/// that fails, is rejected, or is still running at the deadline answers with its
+/// fallback when it has one (its result is then marked `degraded`); a branch still
+/// running at the deadline sees its cancellation flag set and its late result is dropped.
 ///
 /// # Examples
 ///

@@ -1,31 +1,4 @@
-//! Pipelines: policies composed around one call, outermost first, and fan-out of
-//! independent calls under one deadline.
-//!
-//! # Order matters
-//!
-//! [`PipelineBuilder`] stages are listed **outermost first**: the first stage sees the
-//! call first and its result last.
-//!
-//! - The reference client (SPEC 14): `bulkhead -> breaker -> retry -> time_limit -> call`.
-//!   The breaker is *outside* the retry: it sees one outcome per call (all attempts
-//!   together), and an open breaker stops the call before any attempt.
-//! - The common HTTP order: `rate_limit -> deadline -> retry -> breaker -> time_limit -> call`.
-//!   The breaker is *inside* the retry: every attempt is an outcome for the breaker, and once
-//!   it opens the retry gets a rejection and returns it at once (no sleep, no further attempt).
-//!   The total deadline bounds all attempts and their delays; the time limit bounds each attempt.
-//!
-//! Rejections from inner stages are never retried (unless the retry was built with
-//! `retry_rejections(true)`) and are ignored by an outer breaker (they say nothing about
-//! the dependency's health); time-outs count as failures.
-//!
-//! # Where the guarded closure runs
-//!
-//! Without a time-limit stage everything runs on the caller's thread, within the call:
-//! a [`Pipeline`] (mode [`Inline`]) takes any `FnMut` closure, borrowing locals included.
-//! [`PipelineBuilder::time_limit`] turns the builder into mode [`Detached`]: the inner
-//! stages then run on the time limiter's worker, which the caller abandons at the time
-//! limit, so the closure may outlive the call and must be `Fn + Send + Sync + 'static`.
-//! The type says which: `Pipeline<T, E>` is `Pipeline<T, E, Inline>`.
+//! Pipelines: policies composed around one call, outermost first, and fan-out of independent calls under one deadline. See [`Pipeline`].
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -75,6 +48,16 @@ pub enum Inline {}
 /// let t = TimeLimiter::builder().timeout(std::time::Duration::from_secs(1)).build().unwrap();
 /// let p: Pipeline<u8, (), Detached> = Pipeline::builder().time_limit(t).build();
 /// assert_eq!(p.call(|_| Ok(1)).unwrap(), 1);
+/// ```
+///
+/// A closure that borrows a local is refused at compile time:
+///
+/// ```compile_fail
+/// use breakwater::{Pipeline, TimeLimiter};
+/// let t = TimeLimiter::builder().build().unwrap();
+/// let p = Pipeline::<usize, ()>::builder().time_limit(t).build();
+/// let names = vec!["a", "b"];
+/// let _ = p.call(|_| Ok(names.len())); // `names` does not live for 'static
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detached {}
@@ -412,14 +395,39 @@ impl<T: 'static, E: 'static, M: Mode> PipelineBuilder<T, E, M> {
     }
 }
 
-/// Policies composed around a call, outermost first (see the [module docs](self) for what
-/// each order means). Cloning is cheap and shares the policies.
+/// Policies composed around a call, outermost first. Cloning is cheap and shares the policies.
+///
+/// # Order matters
+///
+/// [`PipelineBuilder`] stages are listed **outermost first**: the first stage sees the
+/// call first and its result last.
+///
+/// - The reference client (SPEC 14): `bulkhead -> breaker -> retry -> time_limit -> call`.
+///   The breaker is *outside* the retry: it sees one outcome per call (all attempts
+///   together), and an open breaker stops the call before any attempt.
+/// - The common HTTP order: `rate_limit -> deadline -> retry -> breaker -> time_limit -> call`.
+///   The breaker is *inside* the retry: every attempt is an outcome for the breaker, and once
+///   it opens the retry gets a rejection and returns it at once (no sleep, no further attempt).
+///   The total deadline bounds all attempts and their delays; the time limit bounds each attempt.
+///
+/// Rejections from inner stages are never retried (unless the retry was built with
+/// `retry_rejections(true)`) and are ignored by an outer breaker (they say nothing about
+/// the dependency's health); time-outs count as failures.
+///
+/// # Where the guarded closure runs
+///
+/// Without a time-limit stage everything runs on the caller's thread, within the call:
+/// a [`Pipeline`] (mode [`Inline`]) takes any `FnMut` closure, borrowing locals included.
+/// [`PipelineBuilder::time_limit`] turns the builder into mode [`Detached`]: the inner
+/// stages then run on the time limiter's worker, which the caller abandons at the time
+/// limit, so the closure may outlive the call and must be `Fn + Send + Sync + 'static`.
+/// The type says which: `Pipeline<T, E>` is `Pipeline<T, E, Inline>`.
 ///
 /// The guarded closure receives the call's [`Ctx`] (attempt, deadline, cancellation).
 /// Without a time limit (mode [`Inline`], the default) it may be any `FnMut`, borrowing
 /// locals; with one (mode [`Detached`]) it must be `Fn + Send + Sync + 'static`, because
 /// the time limiter runs it on another thread and a retry may start another attempt
-/// while an abandoned one still runs. See the [module docs](self).
+/// while an abandoned one still runs.
 ///
 /// # Examples
 ///
