@@ -51,8 +51,8 @@ struct Inner {
     counters: Arc<Counters>,
 }
 
-/// Runs calls on a bounded pool and gives the caller control back at the deadline. See
-/// the [module docs](self). Cloning is cheap; clones share the pool and the counters.
+/// Runs calls on a bounded pool and gives the caller control back at the deadline.
+/// Cloning is cheap; clones share the pool and the counters.
 ///
 /// # Deadlines: cooperative
 ///

@@ -26,7 +26,7 @@ fn an_inline_pipeline_borrows_and_mutates_locals_across_retries() {
         .retry(retry(&clock, 3))
         .breaker(CircuitBreaker::builder().build().unwrap())
         .build();
-    let replies = vec!["reset", "reset", "ok"];
+    let replies = ["reset", "reset", "ok"];
     let mut seen = Vec::new(); // mutated by the closure: FnMut
     let answer = pipeline.call(|ctx| {
         let reply = replies[ctx.attempt() as usize - 1];

@@ -33,7 +33,7 @@ pub use state::State;
 use self::core::Shared;
 use events::{CallListener, TransitionListener};
 
-/// A circuit breaker (see the [module documentation](crate::breaker) for the semantics).
+/// A circuit breaker.
 ///
 /// A [`CircuitBreaker`] stops calling a dependency that keeps failing, gives it time
 /// (`open_duration`), then lets a small trial through (half-open) to decide whether to

@@ -96,20 +96,18 @@ impl Collector {
     }
 }
 
+/// A component's details, in order.
+type Details = Vec<(&'static str, Detail<'static>)>;
+
 /// Owned health components, written as one report at the end.
 #[derive(Default)]
 pub(crate) struct Health {
-    components: Vec<(String, Status, Vec<(&'static str, Detail<'static>)>)>,
+    components: Vec<(String, Status, Details)>,
 }
 
 impl Health {
     /// Adds a component.
-    pub(crate) fn push(
-        &mut self,
-        name: &str,
-        status: Status,
-        details: Vec<(&'static str, Detail<'static>)>,
-    ) {
+    pub(crate) fn push(&mut self, name: &str, status: Status, details: Details) {
         self.components.push((name.to_owned(), status, details));
     }
 

@@ -72,7 +72,7 @@ pub fn prometheus(registry: &Registry) -> String {
 }
 
 /// A JSON health report of every breaker and service client in `registry` (see
-/// [`health_json`]): a breaker is up when closed (or disabled), degraded when half-open,
+/// [`health_json`](super::health_json)): a breaker is up when closed (or disabled), degraded when half-open,
 /// down when open; a service is up when every instance's breaker is closed and every
 /// instance is marked healthy, down when none is usable, degraded otherwise. Serve it at
 /// `/health`.
