@@ -295,7 +295,7 @@ impl RetryBuilder {
     /// let limiter = RateLimiter::builder()
     ///     .permits(1)
     ///     .period(Duration::from_secs(1))
-    ///     .clock(clock.clone().into())
+    ///     .clock(clock.clone())
     ///     .build()
     ///     .unwrap();
     /// let retry = Retry::builder()
