@@ -421,13 +421,8 @@ impl<T: 'static, E: 'static, M: Mode> PipelineBuilder<T, E, M> {
 /// [`PipelineBuilder::time_limit`] turns the builder into mode [`Detached`]: the inner
 /// stages then run on the time limiter's worker, which the caller abandons at the time
 /// limit, so the closure may outlive the call and must be `Fn + Send + Sync + 'static`.
-/// The type says which: `Pipeline<T, E>` is `Pipeline<T, E, Inline>`.
-///
-/// The guarded closure receives the call's [`Ctx`] (attempt, deadline, cancellation).
-/// Without a time limit (mode [`Inline`], the default) it may be any `FnMut`, borrowing
-/// locals; with one (mode [`Detached`]) it must be `Fn + Send + Sync + 'static`, because
-/// the time limiter runs it on another thread and a retry may start another attempt
-/// while an abandoned one still runs.
+/// The type says which: `Pipeline<T, E>` is `Pipeline<T, E, Inline>`. Either way the
+/// closure receives the call's [`Ctx`] (attempt, deadline, cancellation).
 ///
 /// # Examples
 ///
