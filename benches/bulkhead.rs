@@ -10,10 +10,10 @@ use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use breakwater::bulkhead::Bulkhead;
-use breakwater::pool::{ShutdownMode, ThreadPool};
-use breakwater::timeout::TimeLimiter;
+use breakwater::Bulkhead;
+use breakwater::TimeLimiter;
 use breakwater::{Ctx, Error};
+use breakwater::{ShutdownMode, ThreadPool};
 use criterion::{Criterion, Throughput};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

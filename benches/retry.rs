@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use breakwater::retry::OutcomeKind;
+use breakwater::OutcomeKind;
 use breakwater::{Backoff, Clock, Ctx, Error, Jitter, Retry, RetryBudget, RetryDecision};
 use criterion::{Criterion, criterion_group, criterion_main};
 

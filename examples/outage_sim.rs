@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use breakwater::breaker::State;
+use breakwater::State;
 use breakwater::{Backoff, CircuitBreaker, Clock, Error, ManualClock, Pipeline, Retry};
 use parking_lot::Mutex;
 

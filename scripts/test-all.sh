@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 source scripts/need.sh
 
+echo "== Layout: no import cycle among the modules of src/"
+bash scripts/import-graph.sh
+
 echo "== Rust: cargo test (all features)"
 cargo test --all-features
 

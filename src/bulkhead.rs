@@ -1,32 +1,4 @@
-//! The semaphore bulkhead: at most `max_concurrent` calls in flight, callers beyond that
-//! wait (first come, first served) for at most `max_wait`, or are refused at once.
-//!
-//! # Fairness
-//!
-//! Waiting is FIFO with hand-off: every waiter parks on its own monitor in a queue, and a
-//! released permit goes straight to the oldest waiter (it never becomes "available" for a
-//! newcomer to grab, and only that one waiter is woken: no thundering herd). A caller that
-//! finds no free permit never overtakes a waiter, since a free permit and a waiting
-//! caller never exist at the same time.
-//!
-//! # Time
-//!
-//! Timed waits go through the bulkhead's [`Clock`]: on a [`ManualClock`](crate::ManualClock)
-//! an `acquire_timeout` wakes when another thread advances the clock past its deadline.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::bulkhead::Bulkhead;
-//!
-//! let bulkhead = Bulkhead::builder().name("db").max_concurrent(2).build()?;
-//! let a = bulkhead.try_acquire()?;
-//! let _b = bulkhead.try_acquire()?;
-//! assert!(bulkhead.try_acquire().is_err()); // full: fails fast
-//! drop(a); // released on drop
-//! assert!(bulkhead.try_acquire().is_ok());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The semaphore bulkhead: at most `max_concurrent` calls in flight, callers beyond that wait (first come, first served) for at most `max_wait`, or are refused at once. See [`Bulkhead`].
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -44,7 +16,7 @@ use crate::sync::Mutex;
 /// # Examples
 ///
 /// ```
-/// use breakwater::bulkhead::BulkheadConfig;
+/// use breakwater::BulkheadConfig;
 /// use std::time::Duration;
 ///
 /// let config = BulkheadConfig {
@@ -85,7 +57,7 @@ impl Default for BulkheadConfig {
 /// # Examples
 ///
 /// ```
-/// use breakwater::{Error, PolicyKind, RejectReason, bulkhead::Bulkhead};
+/// use breakwater::{Error, PolicyKind, RejectReason, Bulkhead};
 ///
 /// let b = Bulkhead::builder().max_concurrent(1).build()?;
 /// let _p = b.try_acquire()?;
@@ -105,7 +77,7 @@ impl BulkheadFull {
     /// The bulkhead's `max_concurrent`.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(3).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(3).build()?;
     /// let _p: Vec<_> = (0..3).map(|_| b.try_acquire().unwrap()).collect();
     /// assert_eq!(b.try_acquire().unwrap_err().max_concurrent(), 3);
     /// # Ok::<(), breakwater::ConfigError>(())
@@ -117,7 +89,7 @@ impl BulkheadFull {
     /// `true` when the wait ended because its cancellation token was cancelled.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
     /// let _p = b.try_acquire().unwrap();
     /// let token = breakwater::CancelToken::new();
     /// token.cancel();
@@ -160,7 +132,7 @@ impl<E> From<BulkheadFull> for Error<E> {
 /// # Examples
 ///
 /// ```
-/// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(4).build()?;
+/// let b = breakwater::Bulkhead::builder().max_concurrent(4).build()?;
 /// let _p = b.try_acquire()?;
 /// let m = b.metrics();
 /// assert_eq!((m.max, m.available, m.in_use, m.acquired), (4, 3, 1, 1));
@@ -231,10 +203,37 @@ struct Inner {
 
 /// A semaphore bulkhead. Cloning is cheap; clones share the permits.
 ///
+/// # Fairness
+///
+/// Waiting is FIFO with hand-off: every waiter parks on its own monitor in a queue, and a
+/// released permit goes straight to the oldest waiter (it never becomes "available" for a
+/// newcomer to grab, and only that one waiter is woken: no thundering herd). A caller that
+/// finds no free permit never overtakes a waiter, since a free permit and a waiting
+/// caller never exist at the same time.
+///
+/// # Time
+///
+/// Timed waits go through the bulkhead's [`Clock`]: on a [`ManualClock`](crate::ManualClock)
+/// an `acquire_timeout` wakes when another thread advances the clock past its deadline.
+///
 /// # Examples
 ///
 /// ```
-/// use breakwater::{Error, bulkhead::Bulkhead};
+/// use breakwater::Bulkhead;
+///
+/// let bulkhead = Bulkhead::builder().name("db").max_concurrent(2).build()?;
+/// let a = bulkhead.try_acquire()?;
+/// let _b = bulkhead.try_acquire()?;
+/// assert!(bulkhead.try_acquire().is_err()); // full: fails fast
+/// drop(a); // released on drop
+/// assert!(bulkhead.try_acquire().is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use breakwater::{Error, Bulkhead};
 ///
 /// let bulkhead = Bulkhead::builder().name("payments").max_concurrent(10).build()?;
 /// let r: Result<u32, Error<std::io::Error>> = bulkhead.call(|| Ok(7));
@@ -261,7 +260,7 @@ impl fmt::Debug for Bulkhead {
 /// # Examples
 ///
 /// ```
-/// use breakwater::{ManualClock, bulkhead::Bulkhead};
+/// use breakwater::{ManualClock, Bulkhead};
 /// use std::time::Duration;
 ///
 /// let b = Bulkhead::builder()
@@ -283,7 +282,7 @@ impl BulkheadBuilder {
     /// The name.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().name("x").build()?;
+    /// let b = breakwater::Bulkhead::builder().name("x").build()?;
     /// assert_eq!(b.name(), "x");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -297,7 +296,7 @@ impl BulkheadBuilder {
     /// How many calls may be in flight at once; 0 is refused by [`BulkheadBuilder::build`].
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(3).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(3).build()?;
     /// assert_eq!(b.metrics().max, 3);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -312,7 +311,7 @@ impl BulkheadBuilder {
     /// fails fast.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder()
+    /// let b = breakwater::Bulkhead::builder()
     ///     .max_wait(std::time::Duration::from_millis(5))
     ///     .build()?;
     /// assert_eq!(b.config().max_wait, std::time::Duration::from_millis(5));
@@ -328,7 +327,7 @@ impl BulkheadBuilder {
     /// The whole configuration at once (replaces earlier setters' values).
     ///
     /// ```
-    /// use breakwater::bulkhead::{Bulkhead, BulkheadConfig};
+    /// use breakwater::{Bulkhead, BulkheadConfig};
     /// let config = BulkheadConfig { max_concurrent: 2, ..Default::default() };
     /// let b = Bulkhead::builder().config(config.clone()).build()?;
     /// assert_eq!(b.config().max_concurrent, 2);
@@ -344,7 +343,7 @@ impl BulkheadBuilder {
     /// The clock that timed waits go through.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder()
+    /// let b = breakwater::Bulkhead::builder()
     ///     .clock(breakwater::ManualClock::new().into())
     ///     .build()?;
     /// assert!(b.clock().is_manual());
@@ -365,7 +364,7 @@ impl BulkheadBuilder {
     /// too large to add to an `Instant`.
     ///
     /// ```
-    /// let e = breakwater::bulkhead::Bulkhead::builder().max_concurrent(0).build().unwrap_err();
+    /// let e = breakwater::Bulkhead::builder().max_concurrent(0).build().unwrap_err();
     /// assert_eq!(e.field, "max_concurrent");
     /// ```
     pub fn build(self) -> Result<Bulkhead, ConfigError> {
@@ -423,7 +422,7 @@ impl Bulkhead {
     /// A builder with the default configuration.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().build()?;
+    /// let b = breakwater::Bulkhead::builder().build()?;
     /// assert_eq!(b.metrics().max, 25);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -438,7 +437,7 @@ impl Bulkhead {
     /// See [`BulkheadBuilder::build`].
     ///
     /// ```
-    /// use breakwater::bulkhead::{Bulkhead, BulkheadConfig};
+    /// use breakwater::{Bulkhead, BulkheadConfig};
     /// let b = Bulkhead::from_config(BulkheadConfig { max_concurrent: 5, ..Default::default() })?;
     /// assert_eq!(b.metrics().available, 5);
     /// # Ok::<(), breakwater::ConfigError>(())
@@ -450,7 +449,7 @@ impl Bulkhead {
     /// The bulkhead's name.
     ///
     /// ```
-    /// assert_eq!(breakwater::bulkhead::Bulkhead::builder().build()?.name(), "bulkhead");
+    /// assert_eq!(breakwater::Bulkhead::builder().build()?.name(), "bulkhead");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
@@ -460,7 +459,7 @@ impl Bulkhead {
     /// The configuration it was built with.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(9).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(9).build()?;
     /// assert_eq!(b.config().max_concurrent, 9);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -471,7 +470,7 @@ impl Bulkhead {
     /// The clock its timed waits go through.
     ///
     /// ```
-    /// assert!(!breakwater::bulkhead::Bulkhead::builder().build()?.clock().is_manual());
+    /// assert!(!breakwater::Bulkhead::builder().build()?.clock().is_manual());
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn clock(&self) -> &Clock {
@@ -485,7 +484,7 @@ impl Bulkhead {
     /// [`BulkheadFull`] when every permit is held.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
     /// let p = b.try_acquire();
     /// assert!(p.is_ok());
     /// assert!(b.try_acquire().is_err());
@@ -509,7 +508,7 @@ impl Bulkhead {
     /// [`BulkheadFull`] when no permit came free within `max_wait`.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
     /// let _p = b.acquire().unwrap();
     /// assert!(b.acquire().is_err()); // max_wait defaults to zero
     /// # Ok::<(), breakwater::ConfigError>(())
@@ -525,7 +524,7 @@ impl Bulkhead {
     /// [`BulkheadFull`] when no permit came free in time.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
     /// let p = b.acquire_timeout(std::time::Duration::from_secs(1)).unwrap();
     /// drop(p);
     /// # Ok::<(), breakwater::ConfigError>(())
@@ -542,7 +541,7 @@ impl Bulkhead {
     /// [`BulkheadFull`] when no permit came free before `deadline`.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
     /// let _p = b.try_acquire().unwrap();
     /// let past = b.clock().now();
     /// assert!(b.acquire_deadline(past).is_err());
@@ -564,7 +563,7 @@ impl Bulkhead {
     /// already-cancelled token refuses even when a permit is free).
     ///
     /// ```
-    /// use breakwater::{CancelToken, bulkhead::Bulkhead};
+    /// use breakwater::{CancelToken, Bulkhead};
     /// let b = Bulkhead::builder().max_concurrent(1).build()?;
     /// let held = b.try_acquire().unwrap();
     /// let token = CancelToken::new();
@@ -594,7 +593,7 @@ impl Bulkhead {
     /// As [`Bulkhead::acquire_cancellable`].
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
     /// b.acquire_raw(None, None).unwrap();
     /// assert_eq!(b.metrics().in_use, 1);
     /// assert!(b.release_raw());
@@ -616,7 +615,7 @@ impl Bulkhead {
     /// release too many): permits held through [`BulkheadPermit`]s are never taken.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
     /// let _guard = b.try_acquire().unwrap();
     /// assert!(!b.release_raw()); // not a raw permit
     /// assert_eq!(b.metrics().in_use, 1);
@@ -642,7 +641,7 @@ impl Bulkhead {
     /// [`Error::Failed`] with `f`'s error.
     ///
     /// ```
-    /// use breakwater::{Error, bulkhead::Bulkhead};
+    /// use breakwater::{Error, Bulkhead};
     /// let b = Bulkhead::builder().max_concurrent(1).build()?;
     /// let r: Result<(), Error<&str>> = b.call(|| Err("boom"));
     /// assert_eq!(r.unwrap_err().into_inner(), Some("boom"));
@@ -656,7 +655,7 @@ impl Bulkhead {
     /// A snapshot of the counters.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+    /// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
     /// let _p = b.try_acquire().unwrap();
     /// let _ = b.try_acquire();
     /// let m = b.metrics();
@@ -808,7 +807,7 @@ fn waiter_node() -> WaiterNode {
 /// # Examples
 ///
 /// ```
-/// let b = breakwater::bulkhead::Bulkhead::builder().max_concurrent(1).build()?;
+/// let b = breakwater::Bulkhead::builder().max_concurrent(1).build()?;
 /// {
 ///     let _permit = b.try_acquire()?;
 ///     assert_eq!(b.metrics().available, 0);
@@ -825,7 +824,7 @@ impl BulkheadPermit {
     /// The bulkhead this permit belongs to.
     ///
     /// ```
-    /// let b = breakwater::bulkhead::Bulkhead::builder().name("db").build()?;
+    /// let b = breakwater::Bulkhead::builder().name("db").build()?;
     /// assert_eq!(b.try_acquire()?.bulkhead().name(), "db");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -865,7 +864,7 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn bulkhead(&self, name: &str) -> Result<Bulkhead, ConfigError> {
-        self.get_or_build(PolicyKind::Bulkhead, name, None, |c: &BulkheadConfig| {
+        self.get_or_build_exported(PolicyKind::Bulkhead, name, None, |c: &BulkheadConfig| {
             Bulkhead::from_config(BulkheadConfig {
                 name: name.to_owned(),
                 ..c.clone()
@@ -882,7 +881,7 @@ impl Registry {
     /// different configuration.
     ///
     /// ```
-    /// use breakwater::{Registry, bulkhead::BulkheadConfig};
+    /// use breakwater::{Registry, BulkheadConfig};
     /// let r = Registry::new();
     /// let c = BulkheadConfig { max_concurrent: 10, ..Default::default() };
     /// r.bulkhead_with("payments", c.clone())?;
@@ -900,7 +899,7 @@ impl Registry {
             name: String::new(),
             ..config
         };
-        self.get_or_build(
+        self.get_or_build_exported(
             PolicyKind::Bulkhead,
             name,
             Some(config),

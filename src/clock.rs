@@ -1,20 +1,4 @@
-//! Time: the [`Clock`] every policy reads and waits through, and the [`ManualClock`]
-//! that tests (and users) step by hand.
-//!
-//! A [`Clock`] is either the monotonic clock of the machine or a handle on a
-//! [`ManualClock`]. It offers `now`, a cheaper [`Clock::nanos_coarse`] for hot paths,
-//! `sleep_until`, and timed waits on a [`Monitor`] (a mutex and a condition variable):
-//! a wait ends when the monitor is notified or when the deadline is reached, on
-//! whichever clock the wait was given. On a manual clock a timed wait blocks until it
-//! is notified or until some thread advances the clock past the deadline.
-//!
-//! # Coarse time
-//!
-//! On Linux the monotonic clock's coarse reading (`CLOCK_MONOTONIC_COARSE`, a few
-//! nanoseconds through the vDSO, resolution of one scheduler tick, typically 1 to 4 ms)
-//! is used where a policy only needs to know whether a deadline that was set with the
-//! precise clock has passed (the breaker's open state). The coarse reading never runs
-//! ahead of the precise one, so such checks can be late by at most one tick, never early.
+//! Time: the [`Clock`] every policy reads and waits through, and the [`ManualClock`] that tests (and users) step by hand. See [`Clock`].
 
 use std::fmt;
 use std::sync::{Arc as StdArc, Weak};
@@ -27,7 +11,7 @@ use crate::sync::{AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 /// # Examples
 ///
 /// ```
-/// use breakwater::clock::{Clock, Monitor, WaitResult};
+/// use breakwater::{Clock, Monitor, WaitResult};
 /// use std::time::Duration;
 ///
 /// let clock = Clock::monotonic();
@@ -48,7 +32,7 @@ impl WaitResult {
     /// `true` when the deadline was reached.
     ///
     /// ```
-    /// assert!(breakwater::clock::WaitResult::TimedOut.timed_out());
+    /// assert!(breakwater::WaitResult::TimedOut.timed_out());
     /// ```
     pub fn timed_out(self) -> bool {
         self == WaitResult::TimedOut
@@ -56,6 +40,21 @@ impl WaitResult {
 }
 
 /// The time source of a policy: the monotonic clock, or a [`ManualClock`].
+///
+/// A [`Clock`] is either the monotonic clock of the machine or a handle on a
+/// [`ManualClock`]. It offers `now`, a cheaper [`Clock::nanos_coarse`] for hot paths,
+/// `sleep_until`, and timed waits on a [`Monitor`] (a mutex and a condition variable):
+/// a wait ends when the monitor is notified or when the deadline is reached, on
+/// whichever clock the wait was given. On a manual clock a timed wait blocks until it
+/// is notified or until some thread advances the clock past the deadline.
+///
+/// # Coarse time
+///
+/// On Linux the monotonic clock's coarse reading (`CLOCK_MONOTONIC_COARSE`, a few
+/// nanoseconds through the vDSO, resolution of one scheduler tick, typically 1 to 4 ms)
+/// is used where a policy only needs to know whether a deadline that was set with the
+/// precise clock has passed (the breaker's open state). The coarse reading never runs
+/// ahead of the precise one, so such checks can be late by at most one tick, never early.
 ///
 /// Cloning is cheap; clones of a manual clock share its time.
 ///
@@ -260,7 +259,7 @@ impl Clock {
     /// advances the clock to `deadline` or past it.
     ///
     /// ```
-    /// use breakwater::{Clock, ManualClock, clock::{Monitor, WaitResult}};
+    /// use breakwater::{Clock, ManualClock, Monitor, WaitResult};
     /// use std::{sync::Arc, time::Duration};
     ///
     /// let manual = ManualClock::new();
@@ -322,7 +321,7 @@ impl Clock {
     /// Waits on `monitor` for at most `d` (see [`Clock::wait_until`]).
     ///
     /// ```
-    /// use breakwater::{Clock, clock::Monitor};
+    /// use breakwater::{Clock, Monitor};
     /// let clock = Clock::monotonic();
     /// let monitor = Monitor::new(false);
     /// let g = monitor.lock();
@@ -360,7 +359,7 @@ impl From<&ManualClock> for Clock {
 /// # Examples
 ///
 /// ```
-/// use breakwater::clock::Monitor;
+/// use breakwater::Monitor;
 /// let m = Monitor::new(1);
 /// *m.lock() += 1;
 /// assert_eq!(*m.lock(), 2);
@@ -381,7 +380,7 @@ impl<T> Monitor<T> {
     /// A new monitor holding `value`, in an `Arc`.
     ///
     /// ```
-    /// let m = breakwater::clock::Monitor::new(String::new());
+    /// let m = breakwater::Monitor::new(String::new());
     /// assert!(m.lock().is_empty());
     /// ```
     pub fn new(value: T) -> StdArc<Monitor<T>> {
@@ -394,7 +393,7 @@ impl<T> Monitor<T> {
     /// Locks the state.
     ///
     /// ```
-    /// let m = breakwater::clock::Monitor::new(0u8);
+    /// let m = breakwater::Monitor::new(0u8);
     /// assert_eq!(*m.lock(), 0);
     /// ```
     #[inline]
@@ -405,7 +404,7 @@ impl<T> Monitor<T> {
     /// Waits until notified (no deadline).
     ///
     /// ```no_run
-    /// let m = breakwater::clock::Monitor::new(false);
+    /// let m = breakwater::Monitor::new(false);
     /// let mut g = m.lock();
     /// while !*g { g = m.wait(g); }
     /// ```
@@ -416,7 +415,7 @@ impl<T> Monitor<T> {
     /// Wakes one waiter.
     ///
     /// ```
-    /// breakwater::clock::Monitor::new(()).notify_one();
+    /// breakwater::Monitor::new(()).notify_one();
     /// ```
     pub fn notify_one(&self) {
         self.cv.notify_one();
@@ -425,7 +424,7 @@ impl<T> Monitor<T> {
     /// Wakes every waiter.
     ///
     /// ```
-    /// breakwater::clock::Monitor::new(()).notify_all();
+    /// breakwater::Monitor::new(()).notify_all();
     /// ```
     pub fn notify_all(&self) {
         self.cv.notify_all();

@@ -284,6 +284,50 @@ impl<E> Error<E> {
     }
 }
 
+impl<E> Error<Error<E>> {
+    /// Removes one level of nesting: a policy's `Error<E>` that another policy wrapped
+    /// as its guarded code's error (`breaker.call(|| bulkhead.call(..))`). A rejection or
+    /// time-out inside is returned as it is; a failure keeps the outer (larger) attempt
+    /// count.
+    ///
+    /// ```
+    /// use breakwater::{Error, PolicyKind, RejectReason};
+    /// let inner: Error<&str> = Error::Rejected {
+    ///     policy: PolicyKind::Bulkhead,
+    ///     reason: RejectReason::BulkheadFull,
+    ///     retry_after: None,
+    /// };
+    /// let nested = Error::Failed { error: inner, attempts: 1 };
+    /// assert!(nested.flatten().is_rejected());
+    /// let nested = Error::Failed { error: Error::failed("io"), attempts: 2 };
+    /// assert_eq!(nested.flatten().attempts(), 2);
+    /// ```
+    pub fn flatten(self) -> Error<E> {
+        match self {
+            Error::Rejected {
+                policy,
+                reason,
+                retry_after,
+            } => Error::Rejected {
+                policy,
+                reason,
+                retry_after,
+            },
+            Error::TimedOut { policy } => Error::TimedOut { policy },
+            Error::Failed { error, attempts } => match error {
+                Error::Failed {
+                    error,
+                    attempts: inner,
+                } => Error::Failed {
+                    error,
+                    attempts: attempts.max(inner),
+                },
+                other => other,
+            },
+        }
+    }
+}
+
 /// A configuration refused when a policy is built; names the offending field.
 ///
 /// ```

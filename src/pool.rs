@@ -1,47 +1,4 @@
-//! The thread-pool bulkhead: a named pool of `workers` threads and a bounded queue, one
-//! per dependency, so that a slow dependency cannot starve the others (payments keep
-//! their 10 threads while email's 5 are stuck).
-//!
-//! # Capacity
-//!
-//! A pool holds at most `workers + queue_capacity` tasks (running or queued);
-//! [`ThreadPool::submit`] refuses the next one at once with
-//! [`RejectReason::QueueFull`]. A `queue_capacity` of 0 makes a hand-off pool: a task
-//! is accepted only when a worker is free for it.
-//!
-//! # Workers
-//!
-//! Workers are spawned lazily, when a task arrives and no worker is free, up to
-//! `workers`; they are named `"<name>-0"`, `"<name>-1"`, ... in spawn order and stay
-//! (idle, parked) until the pool shuts down. A panic in a task becomes that task's
-//! [`TaskError::Panicked`]; the worker survives.
-//!
-//! # Shutdown and outcomes
-//!
-//! Every accepted task gets exactly one outcome: done, panicked or cancelled, whether or
-//! not its [`TaskHandle`] is still around (a dropped handle detaches the task; it still
-//! runs). [`ShutdownMode::Drain`] runs the queued tasks, [`ShutdownMode::Cancel`] cancels
-//! them (their handles see [`TaskError::Cancelled`]); running tasks always finish, since
-//! threads cannot be interrupted. [`ThreadPool::shutdown`] waits for every worker to
-//! exit; [`ThreadPool::shutdown_timeout`] never waits longer than its timeout and reports
-//! the workers still busy.
-//!
-//! Dropping the last [`ThreadPool`] handle shuts the pool down with
-//! [`ShutdownMode::Cancel`] and waits for running tasks for at most the builder's
-//! [`drop_wait`](ThreadPoolBuilder::drop_wait) (1 s by default) of *real* time, whatever
-//! the pool's clock (a manual clock would never end that wait); workers still busy then
-//! are left to finish and exit on their own.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::pool::ThreadPool;
-//!
-//! let pool = ThreadPool::builder().name("payments").workers(10).queue_capacity(100).build()?;
-//! let handle = pool.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
-//! assert_eq!(handle.join().unwrap().as_deref(), Some("payments-0"));
-//! # Ok::<(), breakwater::ConfigError>(())
-//! ```
+//! The thread-pool bulkhead: a named pool of `workers` threads and a bounded queue, one per dependency, so that a slow dependency cannot starve the others (payments keep their 10 threads while email's 5 are stuck). See [`ThreadPool`].
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -62,7 +19,7 @@ use crate::sync::MutexGuard;
 /// # Examples
 ///
 /// ```
-/// use breakwater::pool::PoolConfig;
+/// use breakwater::PoolConfig;
 /// let email = PoolConfig { name: "email".into(), workers: 5, queue_capacity: 10 };
 /// assert_eq!(email.workers, 5);
 /// ```
@@ -91,7 +48,7 @@ impl Default for PoolConfig {
 /// How [`ThreadPool::shutdown`] treats the queued tasks.
 ///
 /// ```
-/// assert_ne!(breakwater::pool::ShutdownMode::Drain, breakwater::pool::ShutdownMode::Cancel);
+/// assert_ne!(breakwater::ShutdownMode::Drain, breakwater::ShutdownMode::Cancel);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ShutdownMode {
@@ -104,7 +61,7 @@ pub enum ShutdownMode {
 /// What a shutdown did, and what it left.
 ///
 /// ```
-/// use breakwater::pool::{ShutdownMode, ThreadPool};
+/// use breakwater::{ShutdownMode, ThreadPool};
 /// let pool = ThreadPool::builder().workers(2).build()?;
 /// let report = pool.shutdown(ShutdownMode::Drain);
 /// assert!(report.terminated);
@@ -130,7 +87,7 @@ pub struct ShutdownReport {
 /// A snapshot of a pool's counters.
 ///
 /// ```
-/// let pool = breakwater::pool::ThreadPool::builder().workers(3).queue_capacity(7).build()?;
+/// let pool = breakwater::ThreadPool::builder().workers(3).queue_capacity(7).build()?;
 /// let m = pool.metrics();
 /// assert_eq!((m.workers, m.spawned, m.queue_capacity), (3, 0, 7));
 /// # Ok::<(), breakwater::ConfigError>(())
@@ -164,7 +121,7 @@ pub struct PoolMetrics {
 /// [`PolicyKind::ThreadPool`].
 ///
 /// ```
-/// use breakwater::{RejectReason, pool::{ShutdownMode, ThreadPool}};
+/// use breakwater::{RejectReason, ShutdownMode, ThreadPool};
 /// let pool = ThreadPool::builder().workers(1).build()?;
 /// pool.shutdown(ShutdownMode::Cancel);
 /// assert_eq!(pool.submit(|| ()).unwrap_err().reason(), RejectReason::Shutdown);
@@ -179,7 +136,7 @@ impl PoolRejected {
     /// [`RejectReason::QueueFull`] or [`RejectReason::Shutdown`].
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(1).queue_capacity(0).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(1).queue_capacity(0).build()?;
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// let busy = pool.submit(move || rx.recv()).unwrap();
     /// assert_eq!(pool.submit(|| ()).unwrap_err().reason(), breakwater::RejectReason::QueueFull);
@@ -213,7 +170,7 @@ impl<E> From<PoolRejected> for Error<E> {
 /// Why a task gave no value.
 ///
 /// ```
-/// let e = breakwater::pool::TaskError::Panicked("boom".into());
+/// let e = breakwater::TaskError::Panicked("boom".into());
 /// assert_eq!(e.to_string(), "task panicked: boom");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -612,12 +569,53 @@ impl Drop for PoolHandle {
 }
 
 /// A thread-pool bulkhead. Cloning is cheap; clones share the pool, which shuts down when
-/// the last clone is dropped (see the [module docs](self)).
+/// the last clone is dropped.
+///
+/// # Capacity
+///
+/// A pool holds at most `workers + queue_capacity` tasks (running or queued);
+/// [`ThreadPool::submit`] refuses the next one at once with
+/// [`RejectReason::QueueFull`]. A `queue_capacity` of 0 makes a hand-off pool: a task
+/// is accepted only when a worker is free for it.
+///
+/// # Workers
+///
+/// Workers are spawned lazily, when a task arrives and no worker is free, up to
+/// `workers`; they are named `"<name>-0"`, `"<name>-1"`, ... in spawn order and stay
+/// (idle, parked) until the pool shuts down. A panic in a task becomes that task's
+/// [`TaskError::Panicked`]; the worker survives.
+///
+/// # Shutdown and outcomes
+///
+/// Every accepted task gets exactly one outcome: done, panicked or cancelled, whether or
+/// not its [`TaskHandle`] is still around (a dropped handle detaches the task; it still
+/// runs). [`ShutdownMode::Drain`] runs the queued tasks, [`ShutdownMode::Cancel`] cancels
+/// them (their handles see [`TaskError::Cancelled`]); running tasks always finish, since
+/// threads cannot be interrupted. [`ThreadPool::shutdown`] waits for every worker to
+/// exit; [`ThreadPool::shutdown_timeout`] never waits longer than its timeout and reports
+/// the workers still busy.
+///
+/// Dropping the last [`ThreadPool`] handle shuts the pool down with
+/// [`ShutdownMode::Cancel`] and waits for running tasks for at most the builder's
+/// [`drop_wait`](ThreadPoolBuilder::drop_wait) (1 s by default) of *real* time, whatever
+/// the pool's clock (a manual clock would never end that wait); workers still busy then
+/// are left to finish and exit on their own.
 ///
 /// # Examples
 ///
 /// ```
-/// use breakwater::pool::{ShutdownMode, ThreadPool};
+/// use breakwater::ThreadPool;
+///
+/// let pool = ThreadPool::builder().name("payments").workers(10).queue_capacity(100).build()?;
+/// let handle = pool.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
+/// assert_eq!(handle.join().unwrap().as_deref(), Some("payments-0"));
+/// # Ok::<(), breakwater::ConfigError>(())
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use breakwater::{ShutdownMode, ThreadPool};
 ///
 /// let pool = ThreadPool::builder().name("analytics").workers(20).build()?;
 /// let handles: Vec<_> = (0..5u64).map(|i| pool.submit(move || i * i).unwrap()).collect();
@@ -645,7 +643,7 @@ impl fmt::Debug for ThreadPool {
 /// # Examples
 ///
 /// ```
-/// let pool = breakwater::pool::ThreadPool::builder()
+/// let pool = breakwater::ThreadPool::builder()
 ///     .name("email")
 ///     .workers(5)
 ///     .queue_capacity(50)
@@ -674,7 +672,7 @@ impl ThreadPoolBuilder {
     /// The pool's name, the prefix of its workers' thread names.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().name("reports").build()?;
+    /// let pool = breakwater::ThreadPool::builder().name("reports").build()?;
     /// assert_eq!(pool.name(), "reports");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -689,7 +687,7 @@ impl ThreadPoolBuilder {
     /// [`ThreadPoolBuilder::build`].
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(4).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(4).build()?;
     /// assert_eq!(pool.metrics().workers, 4);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -703,7 +701,7 @@ impl ThreadPoolBuilder {
     /// How many tasks may wait for a worker; 0 makes a hand-off pool.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().queue_capacity(0).build()?;
+    /// let pool = breakwater::ThreadPool::builder().queue_capacity(0).build()?;
     /// assert_eq!(pool.metrics().queue_capacity, 0);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -717,7 +715,7 @@ impl ThreadPoolBuilder {
     /// The whole configuration at once (replaces earlier setters' values).
     ///
     /// ```
-    /// use breakwater::pool::{PoolConfig, ThreadPool};
+    /// use breakwater::{PoolConfig, ThreadPool};
     /// let pool = ThreadPool::builder()
     ///     .config(PoolConfig { name: "db".into(), workers: 2, queue_capacity: 4 })
     ///     .build()?;
@@ -735,7 +733,7 @@ impl ThreadPoolBuilder {
     /// [`ThreadPool::shutdown_timeout`]) go through.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder()
+    /// let pool = breakwater::ThreadPool::builder()
     ///     .clock(breakwater::ManualClock::new().into())
     ///     .build()?;
     /// assert!(pool.clock().is_manual());
@@ -752,7 +750,7 @@ impl ThreadPoolBuilder {
     /// running tasks after cancelling the queued ones. Zero does not wait.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder()
+    /// let pool = breakwater::ThreadPool::builder()
     ///     .drop_wait(std::time::Duration::ZERO)
     ///     .build()?;
     /// drop(pool);
@@ -773,7 +771,7 @@ impl ThreadPoolBuilder {
     /// byte (thread names cannot), or `drop_wait` when it overflows a deadline.
     ///
     /// ```
-    /// let e = breakwater::pool::ThreadPool::builder().workers(0).build().unwrap_err();
+    /// let e = breakwater::ThreadPool::builder().workers(0).build().unwrap_err();
     /// assert_eq!(e.field, "workers");
     /// ```
     pub fn build(self) -> Result<ThreadPool, ConfigError> {
@@ -830,7 +828,7 @@ impl ThreadPool {
     /// A builder with the default configuration.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().build()?;
+    /// let pool = breakwater::ThreadPool::builder().build()?;
     /// assert_eq!(pool.metrics().workers, 10);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -845,7 +843,7 @@ impl ThreadPool {
     /// See [`ThreadPoolBuilder::build`].
     ///
     /// ```
-    /// use breakwater::pool::{PoolConfig, ThreadPool};
+    /// use breakwater::{PoolConfig, ThreadPool};
     /// let pool = ThreadPool::from_config(PoolConfig { workers: 5, ..Default::default() })?;
     /// assert_eq!(pool.name(), "pool");
     /// # Ok::<(), breakwater::ConfigError>(())
@@ -857,7 +855,7 @@ impl ThreadPool {
     /// The pool's name.
     ///
     /// ```
-    /// assert_eq!(breakwater::pool::ThreadPool::builder().name("x").build()?.name(), "x");
+    /// assert_eq!(breakwater::ThreadPool::builder().name("x").build()?.name(), "x");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
@@ -867,7 +865,7 @@ impl ThreadPool {
     /// The configuration it was built with.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(3).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(3).build()?;
     /// assert_eq!(pool.config().workers, 3);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -878,7 +876,7 @@ impl ThreadPool {
     /// The clock its timed waits go through.
     ///
     /// ```
-    /// assert!(!breakwater::pool::ThreadPool::builder().build()?.clock().is_manual());
+    /// assert!(!breakwater::ThreadPool::builder().build()?.clock().is_manual());
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn clock(&self) -> &Clock {
@@ -894,7 +892,7 @@ impl ThreadPool {
     /// shutdown began. `f` is dropped, not run.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(2).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(2).build()?;
     /// let h = pool.submit(|| 6 * 7).unwrap();
     /// assert_eq!(h.join(), Ok(42));
     /// # Ok::<(), breakwater::ConfigError>(())
@@ -933,7 +931,7 @@ impl ThreadPool {
     /// the pool's own tasks, it waits for the other workers only.
     ///
     /// ```
-    /// use breakwater::pool::{ShutdownMode, ThreadPool};
+    /// use breakwater::{ShutdownMode, ThreadPool};
     /// let pool = ThreadPool::builder().workers(1).build()?;
     /// let h = pool.submit(|| 1).unwrap();
     /// let report = pool.shutdown(ShutdownMode::Drain);
@@ -949,7 +947,7 @@ impl ThreadPool {
     /// reports the workers still busy then.
     ///
     /// ```
-    /// use breakwater::pool::{ShutdownMode, ThreadPool};
+    /// use breakwater::{ShutdownMode, ThreadPool};
     /// let pool = ThreadPool::builder().workers(1).build()?;
     /// let report = pool.shutdown_timeout(ShutdownMode::Cancel, std::time::Duration::from_secs(1));
     /// assert!(report.terminated);
@@ -974,7 +972,7 @@ impl ThreadPool {
     /// A snapshot of the counters.
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().workers(1).build()?;
+    /// let pool = breakwater::ThreadPool::builder().workers(1).build()?;
     /// pool.submit(|| ()).unwrap().join().unwrap();
     /// let m = pool.metrics();
     /// assert_eq!((m.spawned, m.completed), (1, 1));
@@ -1004,7 +1002,7 @@ impl ThreadPool {
 /// # Examples
 ///
 /// ```
-/// use breakwater::pool::{TaskError, ThreadPool};
+/// use breakwater::{TaskError, ThreadPool};
 /// let pool = ThreadPool::builder().workers(1).build()?;
 /// let h = pool.submit(|| -> u8 { panic!("bad input") }).unwrap();
 /// assert_eq!(h.join(), Err(TaskError::Panicked("bad input".into())));
@@ -1035,7 +1033,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// [`TaskError::AlreadyJoined`] after a successful [`TaskHandle::join_timeout`].
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().build()?;
+    /// let pool = breakwater::ThreadPool::builder().build()?;
     /// assert_eq!(pool.submit(|| "done").unwrap().join(), Ok("done"));
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -1056,7 +1054,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// As [`TaskHandle::join`], plus [`TaskError::TimedOut`] (the handle stays usable).
     ///
     /// ```
-    /// use breakwater::pool::{TaskError, ThreadPool};
+    /// use breakwater::{TaskError, ThreadPool};
     /// let pool = ThreadPool::builder().build()?;
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// let mut h = pool.submit(move || rx.recv().is_ok()).unwrap();
@@ -1077,11 +1075,11 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// As [`TaskHandle::join_timeout`].
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().build()?;
+    /// let pool = breakwater::ThreadPool::builder().build()?;
     /// let mut h = pool.submit(|| 5).unwrap();
     /// let far = pool.clock().now() + std::time::Duration::from_secs(60);
     /// assert_eq!(h.join_deadline(far), Ok(5));
-    /// assert_eq!(h.join_deadline(far), Err(breakwater::pool::TaskError::AlreadyJoined));
+    /// assert_eq!(h.join_deadline(far), Err(breakwater::TaskError::AlreadyJoined));
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn join_deadline(&mut self, deadline: Instant) -> Result<T, TaskError> {
@@ -1134,7 +1132,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// `true` once the task has an outcome (done, panicked or cancelled).
     ///
     /// ```
-    /// let pool = breakwater::pool::ThreadPool::builder().build()?;
+    /// let pool = breakwater::ThreadPool::builder().build()?;
     /// let mut h = pool.submit(|| ()).unwrap();
     /// h.join_timeout(std::time::Duration::from_secs(5)).unwrap();
     /// assert!(h.is_finished());
@@ -1172,7 +1170,7 @@ impl Registry {
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn thread_pool(&self, name: &str) -> Result<ThreadPool, ConfigError> {
-        self.get_or_build(PolicyKind::ThreadPool, name, None, |c: &PoolConfig| {
+        self.get_or_build_exported(PolicyKind::ThreadPool, name, None, |c: &PoolConfig| {
             ThreadPool::from_config(PoolConfig {
                 name: name.to_owned(),
                 ..c.clone()
@@ -1189,7 +1187,7 @@ impl Registry {
     /// different configuration.
     ///
     /// ```
-    /// use breakwater::{Registry, pool::PoolConfig};
+    /// use breakwater::{Registry, PoolConfig};
     /// let r = Registry::new();
     /// let payments = r.thread_pool_with("payments", PoolConfig { workers: 10, ..Default::default() })?;
     /// let email = r.thread_pool_with("email", PoolConfig { workers: 5, ..Default::default() })?;
@@ -1205,7 +1203,7 @@ impl Registry {
             name: String::new(),
             ..config
         };
-        self.get_or_build(
+        self.get_or_build_exported(
             PolicyKind::ThreadPool,
             name,
             Some(config),

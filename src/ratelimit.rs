@@ -835,10 +835,11 @@ impl Registry {
         let build = |c: &RateLimiterConfig| RateLimiter::from_config(c);
         // Registered configurations always carry the registry name, so that a later
         // `rate_limiter_with` compares like with like.
-        match self.get_or_build(PolicyKind::RateLimiter, name, Some(config.clone()), build) {
+        match self.get_or_build_exported(PolicyKind::RateLimiter, name, Some(config.clone()), build)
+        {
             // Registered with another configuration: without an explicit configuration
             // the registered limiter is the answer.
-            Err(e) if e.field == "name" => self.get_or_build(
+            Err(e) if e.field == "name" => self.get_or_build_exported(
                 PolicyKind::RateLimiter,
                 name,
                 None,
@@ -871,7 +872,7 @@ impl Registry {
         mut config: RateLimiterConfig,
     ) -> Result<RateLimiter, ConfigError> {
         name.clone_into(&mut config.name);
-        self.get_or_build(PolicyKind::RateLimiter, name, Some(config), |c| {
+        self.get_or_build_exported(PolicyKind::RateLimiter, name, Some(config), |c| {
             RateLimiter::from_config(c)
         })
     }

@@ -16,8 +16,12 @@ use crate::error::{ConfigError, PolicyKind};
 type AnyBox = Box<dyn Any + Send + Sync>;
 
 struct Entry {
+    kind: PolicyKind,
     config: AnyBox,
     instance: AnyBox,
+    /// What the policy's module attached for the exporters (see
+    /// [`Registry::get_or_build_attached`]).
+    attachment: Option<AnyBox>,
 }
 
 #[derive(Default)]
@@ -120,6 +124,26 @@ impl Registry {
         C: PartialEq + Clone + Default + Send + Sync + 'static,
         P: Clone + Send + Sync + 'static,
     {
+        self.get_or_build_attached(kind, name, config, build, |_| None::<()>)
+    }
+
+    /// As [`Registry::get_or_build`], and when the policy is built, keeps `attach(&policy)`
+    /// next to it (read back with [`Registry::attachments`]). The exporters use it: a
+    /// policy's module attaches its exporter, so that the registry and the exporters need
+    /// not know the policy types.
+    pub(crate) fn get_or_build_attached<C, P, A>(
+        &self,
+        kind: PolicyKind,
+        name: &str,
+        config: Option<C>,
+        build: impl FnOnce(&C) -> Result<P, ConfigError>,
+        attach: impl FnOnce(&P) -> Option<A>,
+    ) -> Result<P, ConfigError>
+    where
+        C: PartialEq + Clone + Default + Send + Sync + 'static,
+        P: Clone + Send + Sync + 'static,
+        A: Send + Sync + 'static,
+    {
         let key = (TypeId::of::<C>(), name.to_owned());
         let mut inner = self.inner.lock();
         if let Some(entry) = inner.entries.get(&key) {
@@ -152,14 +176,33 @@ impl Registry {
                 .unwrap_or_default(),
         };
         let instance = build(&config)?;
+        let attachment = attach(&instance).map(|a| Box::new(a) as AnyBox);
         inner.entries.insert(
             key,
             Entry {
+                kind,
                 config: Box::new(config),
                 instance: Box::new(instance.clone()),
+                attachment,
             },
         );
         Ok(instance)
+    }
+
+    /// Every attachment of type `A` (see [`Registry::get_or_build_attached`]) with the
+    /// kind and name of its policy, sorted by name.
+    pub(crate) fn attachments<A: Clone + 'static>(&self) -> Vec<(PolicyKind, String, A)> {
+        let inner = self.inner.lock();
+        let mut out: Vec<(PolicyKind, String, A)> = inner
+            .entries
+            .iter()
+            .filter_map(|((_, n), e)| {
+                let a = e.attachment.as_ref()?.downcast_ref::<A>()?;
+                Some((e.kind, n.clone(), a.clone()))
+            })
+            .collect();
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        out
     }
 
     /// Every registered policy built from config type `C`, by name (sorted).

@@ -1,45 +1,4 @@
-//! Deadlines and the time limiter.
-//!
-//! # Deadlines: cooperative
-//!
-//! The deadline stage is nothing but [`Ctx::with_timeout`] (or [`Ctx::with_deadline`]):
-//! it narrows the deadline of the context that reaches the guarded code, never widens
-//! it, and interrupts nothing. Code under it reads [`Ctx::remaining`] and passes it down
-//! (the HTTP client turns it into the request timeout), retries stop starting attempts
-//! that would end past it, and waits (bulkheads, rate limiters) end at it. Use it for a
-//! total budget across retries; it costs nothing (no thread, no wait).
-//!
-//! ```
-//! use breakwater::{Ctx, ManualClock};
-//! use std::time::Duration;
-//!
-//! let clock = ManualClock::new();
-//! let ctx = Ctx::with_clock(clock.clone().into());
-//! let total = ctx.with_timeout(Duration::from_secs(10)); // the deadline stage
-//! let attempt = total.with_timeout(Duration::from_secs(30)); // cannot widen it
-//! assert_eq!(attempt.remaining(), Some(Duration::from_secs(10)));
-//! clock.advance(Duration::from_secs(10));
-//! assert!(attempt.is_expired());
-//! ```
-//!
-//! # The time limiter: preemptive for the caller
-//!
-//! [`TimeLimiter::call`] runs the guarded code on a worker of its own bounded pool and
-//! waits for the result until the deadline (the sooner of its `timeout` and the
-//! context's deadline). At the deadline the caller gets [`Error::TimedOut`] at once, the
-//! call's cancellation flag ([`Ctx::is_cancelled`]) is set so the abandoned code can stop
-//! early, and its late result is dropped when it comes (counted in
-//! [`TimeLimiterMetrics::late_results_dropped`]). The abandoned code keeps its worker
-//! until it returns: threads cannot be killed. When every worker is taken, a call is
-//! rejected at once ([`RejectReason::QueueFull`]); the limiter never spawns more than
-//! `max_threads` threads. Workers are spawned lazily, named `"<name>-0"`, ..., and kept
-//! idle afterwards.
-//!
-//! A panic in the guarded code is carried to the caller, which panics with the same
-//! payload (unless the call was already abandoned: then it counts as a late result).
-//!
-//! The limiter waits on its own clock, and computes the call's deadline on it: give
-//! it the same clock as the contexts it sees (both default to the monotonic clock).
+//! Deadlines and the time limiter. See [`TimeLimiter`].
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
@@ -55,7 +14,7 @@ use crate::pool::{Job, Outcome, ThreadPool};
 /// A snapshot of a time limiter's counters.
 ///
 /// ```
-/// let limiter = breakwater::timeout::TimeLimiter::builder().build()?;
+/// let limiter = breakwater::TimeLimiter::builder().build()?;
 /// let m = limiter.metrics();
 /// assert_eq!((m.timed_out, m.threads_spawned), (0, 0));
 /// # Ok::<(), breakwater::ConfigError>(())
@@ -92,13 +51,54 @@ struct Inner {
     counters: Arc<Counters>,
 }
 
-/// Runs calls on a bounded pool and gives the caller control back at the deadline. See
-/// the [module docs](self). Cloning is cheap; clones share the pool and the counters.
+/// Runs calls on a bounded pool and gives the caller control back at the deadline.
+/// Cloning is cheap; clones share the pool and the counters.
+///
+/// # Deadlines: cooperative
+///
+/// The deadline stage is nothing but [`Ctx::with_timeout`] (or [`Ctx::with_deadline`]):
+/// it narrows the deadline of the context that reaches the guarded code, never widens
+/// it, and interrupts nothing. Code under it reads [`Ctx::remaining`] and passes it down
+/// (the HTTP client turns it into the request timeout), retries stop starting attempts
+/// that would end past it, and waits (bulkheads, rate limiters) end at it. Use it for a
+/// total budget across retries; it costs nothing (no thread, no wait).
+///
+/// ```
+/// use breakwater::{Ctx, ManualClock};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let ctx = Ctx::with_clock(clock.clone().into());
+/// let total = ctx.with_timeout(Duration::from_secs(10)); // the deadline stage
+/// let attempt = total.with_timeout(Duration::from_secs(30)); // cannot widen it
+/// assert_eq!(attempt.remaining(), Some(Duration::from_secs(10)));
+/// clock.advance(Duration::from_secs(10));
+/// assert!(attempt.is_expired());
+/// ```
+///
+/// # The time limiter: preemptive for the caller
+///
+/// [`TimeLimiter::call`] runs the guarded code on a worker of its own bounded pool and
+/// waits for the result until the deadline (the sooner of its `timeout` and the
+/// context's deadline). At the deadline the caller gets [`Error::TimedOut`] at once, the
+/// call's cancellation flag ([`Ctx::is_cancelled`]) is set so the abandoned code can stop
+/// early, and its late result is dropped when it comes (counted in
+/// [`TimeLimiterMetrics::late_results_dropped`]). The abandoned code keeps its worker
+/// until it returns: threads cannot be killed. When every worker is taken, a call is
+/// rejected at once ([`RejectReason::QueueFull`]); the limiter never spawns more than
+/// `max_threads` threads. Workers are spawned lazily, named `"<name>-0"`, ..., and kept
+/// idle afterwards.
+///
+/// A panic in the guarded code is carried to the caller, which panics with the same
+/// payload (unless the call was already abandoned: then it counts as a late result).
+///
+/// The limiter waits on its own clock, and computes the call's deadline on it: give
+/// it the same clock as the contexts it sees (both default to the monotonic clock).
 ///
 /// # Examples
 ///
 /// ```
-/// use breakwater::{Ctx, Error, PolicyKind, timeout::TimeLimiter};
+/// use breakwater::{Ctx, Error, PolicyKind, TimeLimiter};
 /// use std::time::Duration;
 ///
 /// let limiter = TimeLimiter::builder().timeout(Duration::from_millis(20)).build()?;
@@ -135,7 +135,7 @@ impl std::fmt::Debug for TimeLimiter {
 /// # Examples
 ///
 /// ```
-/// use breakwater::timeout::TimeLimiter;
+/// use breakwater::TimeLimiter;
 /// use std::time::Duration;
 ///
 /// let limiter = TimeLimiter::builder()
@@ -175,7 +175,7 @@ impl TimeLimiterBuilder {
     /// The name, also the prefix of the workers' thread names.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder().name("db").build()?;
+    /// let l = breakwater::TimeLimiter::builder().name("db").build()?;
     /// assert_eq!(l.name(), "db");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -190,7 +190,7 @@ impl TimeLimiterBuilder {
     /// than zero.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder()
+    /// let l = breakwater::TimeLimiter::builder()
     ///     .timeout(std::time::Duration::from_millis(250))
     ///     .build()?;
     /// assert_eq!(l.timeout().as_millis(), 250);
@@ -207,7 +207,7 @@ impl TimeLimiterBuilder {
     /// threads the limiter ever spawns; at least 1.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder().max_threads(2).build()?;
+    /// let l = breakwater::TimeLimiter::builder().max_threads(2).build()?;
     /// assert_eq!(l.max_threads(), 2);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -221,7 +221,7 @@ impl TimeLimiterBuilder {
     /// The clock the caller waits on and the deadlines are computed on.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder()
+    /// let l = breakwater::TimeLimiter::builder()
     ///     .clock(breakwater::ManualClock::new().into())
     ///     .build()?;
     /// assert!(l.clock().is_manual());
@@ -242,7 +242,7 @@ impl TimeLimiterBuilder {
     /// `max_threads` when it is 0, or `name` when it contains a NUL byte.
     ///
     /// ```
-    /// let e = breakwater::timeout::TimeLimiter::builder().max_threads(0).build().unwrap_err();
+    /// let e = breakwater::TimeLimiter::builder().max_threads(0).build().unwrap_err();
     /// assert_eq!(e.field, "max_threads");
     /// ```
     pub fn build(self) -> Result<TimeLimiter, ConfigError> {
@@ -363,7 +363,7 @@ impl TimeLimiter {
     /// A builder with the defaults (1 s timeout, 8 threads).
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder().build()?;
+    /// let l = breakwater::TimeLimiter::builder().build()?;
     /// assert_eq!(l.max_threads(), 8);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -374,7 +374,7 @@ impl TimeLimiter {
     /// The limiter's name.
     ///
     /// ```
-    /// assert_eq!(breakwater::timeout::TimeLimiter::builder().build()?.name(), "time-limiter");
+    /// assert_eq!(breakwater::TimeLimiter::builder().build()?.name(), "time-limiter");
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn name(&self) -> &str {
@@ -384,7 +384,7 @@ impl TimeLimiter {
     /// The configured timeout.
     ///
     /// ```
-    /// let l = breakwater::timeout::TimeLimiter::builder().build()?;
+    /// let l = breakwater::TimeLimiter::builder().build()?;
     /// assert_eq!(l.timeout(), std::time::Duration::from_secs(1));
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
@@ -395,7 +395,7 @@ impl TimeLimiter {
     /// The most calls (and threads) at once.
     ///
     /// ```
-    /// assert_eq!(breakwater::timeout::TimeLimiter::builder().max_threads(3).build()?.max_threads(), 3);
+    /// assert_eq!(breakwater::TimeLimiter::builder().max_threads(3).build()?.max_threads(), 3);
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn max_threads(&self) -> u32 {
@@ -405,7 +405,7 @@ impl TimeLimiter {
     /// The clock it waits on.
     ///
     /// ```
-    /// assert!(!breakwater::timeout::TimeLimiter::builder().build()?.clock().is_manual());
+    /// assert!(!breakwater::TimeLimiter::builder().build()?.clock().is_manual());
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn clock(&self) -> &Clock {
@@ -434,7 +434,7 @@ impl TimeLimiter {
     /// When `f` panics (and the call was not abandoned), with `f`'s payload.
     ///
     /// ```
-    /// use breakwater::{Ctx, Error, timeout::TimeLimiter};
+    /// use breakwater::{Ctx, Error, TimeLimiter};
     /// let limiter = TimeLimiter::builder().build()?;
     /// let r: Result<String, Error<std::io::Error>> =
     ///     limiter.call(&Ctx::new(), |ctx| Ok(format!("attempt {}", ctx.attempt())));
@@ -512,7 +512,7 @@ impl TimeLimiter {
     /// A snapshot of the counters.
     ///
     /// ```
-    /// use breakwater::{Ctx, Error, timeout::TimeLimiter};
+    /// use breakwater::{Ctx, Error, TimeLimiter};
     /// let limiter = TimeLimiter::builder().build()?;
     /// let _: Result<(), Error<()>> = limiter.call(&Ctx::new(), |_| Ok(()));
     /// assert_eq!(limiter.metrics().threads_spawned, 1);

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use breakwater::breaker::{
-    DEFAULT_MINIMUM_CALLS, DEFAULT_RATE_WINDOW, MAX_COUNT_WINDOW, MAX_DURATION,
+use breakwater::{
+    BREAKER_DEFAULT_MINIMUM_CALLS, BREAKER_DEFAULT_RATE_WINDOW, BREAKER_MAX_COUNT_WINDOW,
+    BREAKER_MAX_DURATION,
 };
 use breakwater::{
     BreakerConfig, CircuitBreaker, PolicyKind, Registry, SlowCalls, TripPolicy, Window,
@@ -61,8 +62,8 @@ fn builder_shorthands_build_the_policies() {
         cfg(CircuitBreaker::builder().slow_call_rate(0.9, SEC)),
         TripPolicy::SlowCallRate {
             slow,
-            window: DEFAULT_RATE_WINDOW,
-            minimum_calls: DEFAULT_MINIMUM_CALLS
+            window: BREAKER_DEFAULT_RATE_WINDOW,
+            minimum_calls: BREAKER_DEFAULT_MINIMUM_CALLS
         }
     );
     // Added to a failure rate, in either order.
@@ -91,10 +92,11 @@ fn builder_shorthands_build_the_policies() {
         .build()
         .unwrap_err();
     assert_eq!(e.field, "consecutive_failures");
-    assert_eq!(
-        e.to_string(),
-        breakwater::breaker::two_trip_policies("consecutive_failures", "slow_call_rate")
-            .to_string()
+    assert!(
+        e.to_string().contains(
+            "consecutive_failures and slow_call_rate are both set: a breaker has one trip policy"
+        ),
+        "{e}"
     );
     assert_eq!(e.policy, PolicyKind::CircuitBreaker);
 }
@@ -172,7 +174,7 @@ fn every_invalid_configuration_names_its_field() {
         "failure_rate.window"
     );
     assert_eq!(
-        refused(rate(0.5, Window::Count(MAX_COUNT_WINDOW + 1), 1)),
+        refused(rate(0.5, Window::Count(BREAKER_MAX_COUNT_WINDOW + 1), 1)),
         "failure_rate.window"
     );
     assert_eq!(
@@ -243,7 +245,7 @@ fn every_invalid_configuration_names_its_field() {
     );
     assert!(
         BreakerConfig {
-            open_duration: MAX_DURATION,
+            open_duration: BREAKER_MAX_DURATION,
             ..d()
         }
         .validate()
@@ -359,7 +361,7 @@ fn open_duration_growth_saturates_at_the_cap() {
         open_duration_multiplier: 2.0,
         ..BreakerConfig::default()
     };
-    assert_eq!(uncapped.open_duration_for(u32::MAX), MAX_DURATION);
+    assert_eq!(uncapped.open_duration_for(u32::MAX), BREAKER_MAX_DURATION);
 }
 
 #[test]

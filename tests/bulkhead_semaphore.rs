@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use breakwater::bulkhead::{Bulkhead, BulkheadConfig};
+use breakwater::{Bulkhead, BulkheadConfig};
 use breakwater::{CancelToken, Error, ManualClock, PolicyKind, Registry, RejectReason};
 
 fn bulkhead(max: u32) -> Bulkhead {
@@ -477,8 +477,8 @@ fn handles_are_shared_across_threads_and_errors_are_copy() {
     fn shared<T: Clone + Send + Sync + 'static>() {}
     fn copy<T: Copy + Send + Sync + std::error::Error + 'static>() {}
     shared::<Bulkhead>();
-    shared::<breakwater::pool::ThreadPool>();
-    shared::<breakwater::timeout::TimeLimiter>();
+    shared::<breakwater::ThreadPool>();
+    shared::<breakwater::TimeLimiter>();
     copy::<breakwater::BulkheadFull>();
     copy::<breakwater::PoolRejected>();
     fn send<T: Send + 'static>() {}

@@ -102,7 +102,7 @@ fn the_version_is_the_crate_version() {
 
 #[test]
 fn advancing_a_manual_clock_wakes_a_timed_wait_on_it() {
-    use breakwater::clock::{Monitor, WaitResult};
+    use breakwater::{Monitor, WaitResult};
     use std::time::Duration;
 
     let mut handle = ptr::null_mut();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use breakwater::pipeline::{Branch, FanOut};
+use breakwater::{Branch, FanOut};
 use breakwater::{Clock, Ctx, Error, ManualClock, ThreadPool};
 
 #[test]

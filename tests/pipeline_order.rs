@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use breakwater::breaker::State;
-use breakwater::timeout::TimeLimiter;
+use breakwater::State;
+use breakwater::TimeLimiter;
 use breakwater::{
     Backoff, CircuitBreaker, Clock, Error, ManualClock, Pipeline, PolicyKind, RejectReason, Retry,
 };

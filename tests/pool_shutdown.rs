@@ -7,8 +7,8 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use breakwater::pool::{ShutdownMode, TaskError, TaskHandle, ThreadPool};
 use breakwater::{ManualClock, RejectReason};
+use breakwater::{ShutdownMode, TaskError, TaskHandle, ThreadPool};
 
 /// A pool on a manual clock.
 fn pool(name: &str, workers: u32, queue: u32) -> (ThreadPool, ManualClock) {

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 
-use breakwater::pool::{PoolConfig, ShutdownMode};
 use breakwater::{Error, PolicyKind, Registry, RejectReason};
+use breakwater::{PoolConfig, ShutdownMode};
 
 fn config(workers: u32, queue_capacity: u32) -> PoolConfig {
     PoolConfig {

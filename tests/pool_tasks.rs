@@ -6,8 +6,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use breakwater::pool::{PoolConfig, ShutdownMode, TaskError, ThreadPool};
 use breakwater::{ManualClock, PolicyKind, RejectReason};
+use breakwater::{PoolConfig, ShutdownMode, TaskError, ThreadPool};
 
 fn manual_pool(workers: u32, queue: u32) -> (ThreadPool, ManualClock) {
     let clock = ManualClock::new();

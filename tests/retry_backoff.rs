@@ -157,8 +157,8 @@ fn samples(jitter: Jitter) -> Vec<Duration> {
     let mut out = Vec::new();
     for _ in 0..20 {
         let mut state = retry.begin();
-        while let breakwater::retry::Next::RetryAfter(d) =
-            state.next(breakwater::retry::OutcomeKind::Retryable, None)
+        while let breakwater::Next::RetryAfter(d) =
+            state.next(breakwater::OutcomeKind::Retryable, None)
         {
             out.push(d);
         }
@@ -221,8 +221,8 @@ fn decorrelated_jitter_stays_between_initial_and_three_times_the_previous_and_th
     for _ in 0..40 {
         let mut state = retry.begin();
         let mut previous = ms(100);
-        while let breakwater::retry::Next::RetryAfter(d) =
-            state.next(breakwater::retry::OutcomeKind::Retryable, None)
+        while let breakwater::Next::RetryAfter(d) =
+            state.next(breakwater::OutcomeKind::Retryable, None)
         {
             assert!(d >= ms(100), "{d:?}");
             assert!(d <= (previous * 3).min(secs(5)), "{d:?} after {previous:?}");
@@ -325,7 +325,7 @@ fn a_seed_gives_the_same_delays_every_time_and_other_seeds_differ() {
 
 #[test]
 fn calls_of_one_retry_draw_different_streams() {
-    use breakwater::retry::{Next, OutcomeKind};
+    use breakwater::{Next, OutcomeKind};
     let retry = Retry::builder()
         .max_attempts(2)
         .jitter(Jitter::Full)

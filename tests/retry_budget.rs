@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use breakwater::{Backoff, Clock, ManualClock, Retry, RetryBudget, RetryBudgetConfig, RetryConfig};
+use breakwater::{
+    Backoff, Clock, Error, ManualClock, Retry, RetryBudget, RetryBudgetConfig, RetryConfig,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -119,7 +121,9 @@ fn outage(retry: &Retry) -> (u32, u32) {
     let mut calls = 0;
     for _ in 0..1000 {
         calls += 1;
-        let err = retry.call(|_| Err::<(), _>("down")).unwrap_err();
+        let err = retry
+            .call(|_| Err::<(), _>(Error::failed("down")))
+            .unwrap_err();
         attempts += err.attempts();
     }
     (calls, attempts - calls)
@@ -171,7 +175,11 @@ fn in_an_outage_spread_over_time_the_window_bounds_retries() {
         .unwrap();
     let mut retries = 0;
     for _ in 0..1000 {
-        retries += retry.call(|_| Err::<(), _>("down")).unwrap_err().attempts() - 1;
+        retries += retry
+            .call(|_| Err::<(), _>(Error::failed("down")))
+            .unwrap_err()
+            .attempts()
+            - 1;
         clock.advance(ms(100));
     }
     assert_eq!(retries, 200);
@@ -195,7 +203,9 @@ fn in_an_outage_on_threads_the_shared_budget_grants_exactly_its_share() {
             let attempts = &attempts;
             s.spawn(move || {
                 for _ in 0..250 {
-                    let err = retry.call(|_| Err::<(), _>("down")).unwrap_err();
+                    let err = retry
+                        .call(|_| Err::<(), _>(Error::failed("down")))
+                        .unwrap_err();
                     attempts.fetch_add(err.attempts(), Ordering::Relaxed);
                 }
             });

@@ -34,14 +34,14 @@ type R<T> = Result<T, Error<&'static str>>;
 fn no_hook<T>(_: &RetryEvent, _: &R<T>) {}
 
 #[test]
-fn call_retries_every_error_and_reports_the_attempts() {
+fn call_retries_every_failure_and_reports_the_attempts() {
     let clock = ManualClock::new();
     let retry = fixed(&clock, 4, ms(100)).build().unwrap();
     let calls = Cell::new(0);
     let err = retry
         .call(|_| {
             calls.set(calls.get() + 1);
-            Err::<(), _>("down")
+            Err::<(), _>(Error::failed("down"))
         })
         .unwrap_err();
     assert_eq!(calls.get(), 4);
@@ -60,7 +60,7 @@ fn call_returns_the_first_success() {
         if calls.get() == 3 {
             Ok("up")
         } else {
-            Err("down")
+            Err(Error::failed("down"))
         }
     });
     assert_eq!(v.unwrap(), "up");
@@ -295,7 +295,7 @@ fn no_retry_starts_whose_delay_would_end_past_max_elapsed() {
     let calls = Cell::new(0);
     let r = retry.call(|_| {
         calls.set(calls.get() + 1);
-        Err::<(), _>("down")
+        Err::<(), _>(Error::failed("down"))
     });
     // Retries start at 1, 2 and 3 s; the next would end at 4 s > 3.5 s.
     assert_eq!(calls.get(), 4);
@@ -314,7 +314,7 @@ fn attempt_durations_count_against_max_elapsed() {
     let r = retry.call(|_| {
         calls.set(calls.get() + 1);
         clock.advance(ms(200));
-        Err::<(), _>("slow and down")
+        Err::<(), _>(Error::failed("slow and down"))
     });
     // 0-0.2 a1, 1.2-1.4 a2, 2.4-2.6 a3; a retry at 3.6 s would end past 3.5 s.
     assert_eq!(calls.get(), 3);
@@ -332,7 +332,7 @@ fn a_retry_ending_exactly_at_the_budget_is_not_started() {
     let calls = Cell::new(0);
     let _ = retry.call(|_| {
         calls.set(calls.get() + 1);
-        Err::<(), _>("down")
+        Err::<(), _>(Error::failed("down"))
     });
     assert_eq!(calls.get(), 3);
     assert_eq!(clock.elapsed(), secs(2));
@@ -497,7 +497,12 @@ fn a_retry_budget_limits_the_retries_of_execute() {
         .budget(budget.clone())
         .build()
         .unwrap();
-    let attempts = |retry: &Retry| retry.call(|_| Err::<(), _>("down")).unwrap_err().attempts();
+    let attempts = |retry: &Retry| {
+        retry
+            .call(|_| Err::<(), _>(Error::failed("down")))
+            .unwrap_err()
+            .attempts()
+    };
     assert_eq!(attempts(&retry), 1); // 1000 in the budget: no retry
     assert_eq!(attempts(&retry), 2); // 2000: one retry
     assert_eq!(attempts(&retry), 1);

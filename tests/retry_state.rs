@@ -4,10 +4,10 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use breakwater::retry::{Next, OutcomeKind, StopReason};
 use breakwater::{
     Backoff, Clock, Ctx, Error, Jitter, ManualClock, Retry, RetryBudget, RetryDecision, RetryState,
 };
+use breakwater::{Next, OutcomeKind, StopReason};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use breakwater::timeout::TimeLimiter;
+use breakwater::TimeLimiter;
 use breakwater::{CancelToken, Ctx, Error, ManualClock, PolicyKind, RejectReason};
 
 fn limiter(timeout: Duration, max_threads: u32) -> (TimeLimiter, ManualClock) {
@@ -250,7 +250,7 @@ fn a_panic_in_the_call_resumes_in_the_caller() {
 
 #[test]
 fn invalid_configurations_name_their_field() {
-    let field = |b: breakwater::timeout::TimeLimiterBuilder| b.build().unwrap_err().field;
+    let field = |b: breakwater::TimeLimiterBuilder| b.build().unwrap_err().field;
     assert_eq!(
         field(TimeLimiter::builder().timeout(Duration::ZERO)),
         "timeout"

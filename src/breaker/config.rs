@@ -378,13 +378,9 @@ fn check_slow(s: &Section, slow: &SlowCalls) -> Result<(), ConfigError> {
 }
 
 /// The error for a configuration that sets two trip policies (`first` and `second`, by
-/// their JSON names): a breaker has exactly one. The one message every language gives.
-///
-/// ```
-/// let e = breakwater::breaker::two_trip_policies("consecutive_failures", "failure_rate");
-/// assert!(e.to_string().contains("consecutive_failures and failure_rate are both set"));
-/// ```
-pub fn two_trip_policies(first: &'static str, second: &'static str) -> ConfigError {
+/// their JSON names): a breaker has exactly one. The one message every language gives
+/// (the builder and the C ABI's JSON both come here).
+pub(crate) fn two_trip_policies(first: &'static str, second: &'static str) -> ConfigError {
     ConfigError::new(
         PolicyKind::CircuitBreaker,
         first,

@@ -27,13 +27,13 @@ use super::config::{BreakerConfig, TripPolicy, Window, grown_nanos};
 use super::events::{
     CallEvent, CallKind, CallListener, Transition, TransitionListener, TransitionReason,
 };
+use super::locked::{Counts, Inner, LockedTotals, Trial};
 use super::metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};
 use super::permit::{BreakerRejected, Outcome, RawPermit, Recorded};
 use super::state::{
-    ACTIVE, Counts, FULL, Hot, Inner, KEY_MASK, LockedTotals, REJ_FORCED_OPEN, REJ_OPEN,
-    REJ_TRIAL_FULL, REQ_MASK, REQ_ONE, SUCC_MASK, SUCC_ONE, State, Stripe, Trial, drain_stripe,
-    pack, stripe_count, stripe_index, stripe_key, stripe_requests, stripe_successes,
-    word_generation, word_state,
+    ACTIVE, FULL, Hot, KEY_MASK, REJ_FORCED_OPEN, REJ_OPEN, REJ_TRIAL_FULL, REQ_MASK, REQ_ONE,
+    SUCC_MASK, SUCC_ONE, State, Stripe, drain_stripe, pack, stripe_count, stripe_index, stripe_key,
+    stripe_requests, stripe_successes, word_generation, word_state,
 };
 use super::window::RateWindow;
 

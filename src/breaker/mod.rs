@@ -1,113 +1,9 @@
-//! The circuit breaker.
-//!
-//! A [`CircuitBreaker`] stops calling a dependency that keeps failing, gives it time
-//! (`open_duration`), then lets a small trial through (half-open) to decide whether to
-//! close again. It is `Clone + Send + Sync`; clones share one state.
-//!
-//! # States
-//!
-//! - **closed**: calls run; outcomes feed the [`TripPolicy`]; reaching its threshold
-//!   (`>=`) opens.
-//! - **open**: calls are rejected ([`RejectReason::Open`](crate::RejectReason::Open), with a `retry_after`) until
-//!   `open_duration` has elapsed; the k-th consecutive re-open lasts
-//!   `min(cap, open_duration * multiplier^k)`, back to `open_duration` once the breaker
-//!   closes or is reset.
-//! - **half-open**: a trial of `half_open_max_calls` admissions (per trial, not in
-//!   flight); further calls are rejected with [`RejectReason::TrialFull`](crate::RejectReason::TrialFull). An ignored
-//!   outcome or a permit dropped without a verdict gives its admission back. Count
-//!   policies close after `success_threshold` successes and re-open on the first failure;
-//!   rate policies decide when every admission has reported (open if the trial's rate is
-//!   `>=` the threshold, else close). A trial still undecided after `half_open_max_wait`
-//!   re-opens.
-//! - **forced-open** and **disabled** (manual): rejects everything
-//!   ([`RejectReason::ForcedOpen`](crate::RejectReason::ForcedOpen)), or admits and records everything and never trips.
-//!   Only [`CircuitBreaker::reset`] (or the other manual mode) leaves them.
-//!
-//! Transitions are lazy (no timer thread): [`CircuitBreaker::state`],
-//! [`CircuitBreaker::metrics`], [`CircuitBreaker::try_acquire`] (and recording an
-//! outcome) first apply a due transition, exactly once: open -> half-open when
-//! `elapsed >= open duration`, half-open -> open when `elapsed >= half_open_max_wait`.
-//! A lazily applied transition is stamped with the time it is applied.
-//!
-//! Every state change starts a new **generation**. A permit carries the generation it
-//! was admitted in; an outcome for an older generation is dropped and counted in
-//! `stale_dropped` ([`Recorded::Stale`]).
-//!
-//! # Outcomes
-//!
-//! Success, failure or ignored (neither). [`CircuitBreaker::call`] classifies every
-//! `Ok` as a success and every `Err` as a failure; [`CircuitBreaker::call_with`] takes a
-//! classifier over the whole result, so a value can fail (an HTTP 503) and is still
-//! returned to the caller as it is. A panic inside a guarded call is recorded as a
-//! failure and keeps unwinding. Rejections never touch the window and never count as
-//! requests; they are counted in the totals by reason.
-//!
-//! # Two ways to use it
-//!
-//! ```
-//! use breakwater::{CircuitBreaker, Error, Outcome};
-//!
-//! let breaker = CircuitBreaker::builder().name("authors").consecutive_failures(5).build()?;
-//!
-//! // Sugar: run a closure.
-//! let r: Result<u32, Error<std::io::Error>> = breaker.call(|| Ok(42));
-//! assert_eq!(r.unwrap(), 42);
-//!
-//! // Classify values too: a 503 is a failure, and still returned.
-//! let status = breaker.call_with(
-//!     |r: &Result<u16, ()>| match r { Ok(s) if *s >= 500 => Outcome::Failure, Ok(_) => Outcome::Success, Err(_) => Outcome::Failure },
-//!     || Ok(503),
-//! );
-//! assert_eq!(status.unwrap(), 503);
-//! assert_eq!(breaker.metrics().current.failures, 1);
-//!
-//! // Protocol: acquire a permit, run your own code, report.
-//! let permit = breaker.try_acquire()?;
-//! permit.success();
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! # Time
-//!
-//! The breaker reads its [`Clock`]. The open-state checks on the way in use
-//! [`Clock::nanos_coarse`] against deadlines set with the precise clock, so a transition
-//! can be applied up to one coarse tick late (1 to 4 ms), never early. Outcomes in a
-//! time-based rate window are stamped with the coarse clock too. The clock is not read
-//! at all on the closed-state path when no policy needs call durations (no slow-call
-//! rate, no call listener). Durations are measured on the precise clock.
-//!
-//! # Concurrency
-//!
-//! The state word (state and generation) is read lock-free on the way in. In the closed
-//! (and disabled) state admissions and, under the count policies and time-window failure
-//! rates, successes are counted lock-free in per-thread stripes of counters (one cache
-//! line each, so threads do not write a shared line): a permit costs one atomic operation
-//! to acquire and one to report a success; [`CircuitBreaker::call`] is admitted on a read
-//! of the state word and counts its request and its success in one atomic operation when
-//! it returns. A time-window success is counted lock-free only when it provably lands in
-//! the current bucket and cannot raise the rate (the window holds `minimum_calls`
-//! evaluated outcomes and nothing is due to leave it); otherwise it takes the lock.
-//! Everything else happens under a mutex with a short critical section (no allocation,
-//! no listener call, no system call: the clock is read before the lock). A failure
-//! briefly closes the lock-free counters so that every success is ordered either
-//! before or after it; every count stays exact. A call in the closed state allocates
-//! nothing, with or without listeners.
-//!
-//! Listeners run outside the lock, see transitions in the order they happened (one
-//! thread hands them over at a time), and may call back into the breaker (`state()`,
-//! `metrics()`, `try_acquire()`, `reset()`...) without deadlocking. A transition caused
-//! from inside a listener is delivered after the listener returns.
-//!
-//! # The raw protocol and the C ABI
-//!
-//! [`CircuitBreaker::try_acquire_raw`] returns a [`RawPermit`] (plain `Copy` data) to be
-//! reported once with [`CircuitBreaker::record_raw`]. A raw permit that is never reported
-//! holds a half-open admission at most until `half_open_max_wait` re-opens the trial; in
-//! the closed state it only leaves `requests` above the sum of the outcomes.
+//! The circuit breaker. See [`CircuitBreaker`].
 
 mod config;
 mod core;
 mod events;
+mod locked;
 mod metrics;
 mod permit;
 mod state;
@@ -127,8 +23,9 @@ use crate::registry::Registry;
 pub use config::{
     BreakerBuilder, BreakerConfig, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_MINIMUM_CALLS,
     DEFAULT_NAME, DEFAULT_OPEN_DURATION, DEFAULT_RATE_WINDOW, MAX_COUNT_WINDOW, MAX_DURATION,
-    SlowCalls, TripPolicy, Window, two_trip_policies,
+    SlowCalls, TripPolicy, Window,
 };
+pub(crate) use config::two_trip_policies;
 pub use events::{CallEvent, CallKind, Transition, TransitionReason};
 pub use metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};
 pub use permit::{BreakerRejected, Outcome, Permit, RawPermit, Recorded};
@@ -137,7 +34,112 @@ pub use state::State;
 use self::core::Shared;
 use events::{CallListener, TransitionListener};
 
-/// A circuit breaker (see the [module documentation](crate::breaker) for the semantics).
+/// A circuit breaker.
+///
+/// A [`CircuitBreaker`] stops calling a dependency that keeps failing, gives it time
+/// (`open_duration`), then lets a small trial through (half-open) to decide whether to
+/// close again. It is `Clone + Send + Sync`; clones share one state.
+///
+/// # States
+///
+/// - **closed**: calls run; outcomes feed the [`TripPolicy`]; reaching its threshold
+///   (`>=`) opens.
+/// - **open**: calls are rejected ([`RejectReason::Open`](crate::RejectReason::Open), with a `retry_after`) until
+///   `open_duration` has elapsed; the k-th consecutive re-open lasts
+///   `min(cap, open_duration * multiplier^k)`, back to `open_duration` once the breaker
+///   closes or is reset.
+/// - **half-open**: a trial of `half_open_max_calls` admissions (per trial, not in
+///   flight); further calls are rejected with [`RejectReason::TrialFull`](crate::RejectReason::TrialFull). An ignored
+///   outcome or a permit dropped without a verdict gives its admission back. Count
+///   policies close after `success_threshold` successes and re-open on the first failure;
+///   rate policies decide when every admission has reported (open if the trial's rate is
+///   `>=` the threshold, else close). A trial still undecided after `half_open_max_wait`
+///   re-opens.
+/// - **forced-open** and **disabled** (manual): rejects everything
+///   ([`RejectReason::ForcedOpen`](crate::RejectReason::ForcedOpen)), or admits and records everything and never trips.
+///   Only [`CircuitBreaker::reset`] (or the other manual mode) leaves them.
+///
+/// Transitions are lazy (no timer thread): [`CircuitBreaker::state`],
+/// [`CircuitBreaker::metrics`], [`CircuitBreaker::try_acquire`] (and recording an
+/// outcome) first apply a due transition, exactly once: open -> half-open when
+/// `elapsed >= open duration`, half-open -> open when `elapsed >= half_open_max_wait`.
+/// A lazily applied transition is stamped with the time it is applied.
+///
+/// Every state change starts a new **generation**. A permit carries the generation it
+/// was admitted in; an outcome for an older generation is dropped and counted in
+/// `stale_dropped` ([`Recorded::Stale`]).
+///
+/// # Outcomes
+///
+/// Success, failure or ignored (neither). [`CircuitBreaker::call`] classifies every
+/// `Ok` as a success and every `Err` as a failure; [`CircuitBreaker::call_with`] takes a
+/// classifier over the whole result, so a value can fail (an HTTP 503) and is still
+/// returned to the caller as it is. A panic inside a guarded call is recorded as a
+/// failure and keeps unwinding. Rejections never touch the window and never count as
+/// requests; they are counted in the totals by reason.
+///
+/// # Two ways to use it
+///
+/// ```
+/// use breakwater::{CircuitBreaker, Error, Outcome};
+///
+/// let breaker = CircuitBreaker::builder().name("authors").consecutive_failures(5).build()?;
+///
+/// // Sugar: run a closure.
+/// let r: Result<u32, Error<std::io::Error>> = breaker.call(|| Ok(42));
+/// assert_eq!(r.unwrap(), 42);
+///
+/// // Classify values too: a 503 is a failure, and still returned.
+/// let status = breaker.call_with(
+///     |r: &Result<u16, ()>| match r { Ok(s) if *s >= 500 => Outcome::Failure, Ok(_) => Outcome::Success, Err(_) => Outcome::Failure },
+///     || Ok(503),
+/// );
+/// assert_eq!(status.unwrap(), 503);
+/// assert_eq!(breaker.metrics().current.failures, 1);
+///
+/// // Protocol: acquire a permit, run your own code, report.
+/// let permit = breaker.try_acquire()?;
+/// permit.success();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Time
+///
+/// The breaker reads its [`Clock`]. The open-state checks on the way in use
+/// [`Clock::nanos_coarse`] against deadlines set with the precise clock, so a transition
+/// can be applied up to one coarse tick late (1 to 4 ms), never early. Outcomes in a
+/// time-based rate window are stamped with the coarse clock too. The clock is not read
+/// at all on the closed-state path when no policy needs call durations (no slow-call
+/// rate, no call listener). Durations are measured on the precise clock.
+///
+/// # Concurrency
+///
+/// The state word (state and generation) is read lock-free on the way in. In the closed
+/// (and disabled) state admissions and, under the count policies and time-window failure
+/// rates, successes are counted lock-free in per-thread stripes of counters (one cache
+/// line each, so threads do not write a shared line): a permit costs one atomic operation
+/// to acquire and one to report a success; [`CircuitBreaker::call`] is admitted on a read
+/// of the state word and counts its request and its success in one atomic operation when
+/// it returns. A time-window success is counted lock-free only when it provably lands in
+/// the current bucket and cannot raise the rate (the window holds `minimum_calls`
+/// evaluated outcomes and nothing is due to leave it); otherwise it takes the lock.
+/// Everything else happens under a mutex with a short critical section (no allocation,
+/// no listener call, no system call: the clock is read before the lock). A failure
+/// briefly closes the lock-free counters so that every success is ordered either
+/// before or after it; every count stays exact. A call in the closed state allocates
+/// nothing, with or without listeners.
+///
+/// Listeners run outside the lock, see transitions in the order they happened (one
+/// thread hands them over at a time), and may call back into the breaker (`state()`,
+/// `metrics()`, `try_acquire()`, `reset()`...) without deadlocking. A transition caused
+/// from inside a listener is delivered after the listener returns.
+///
+/// # The raw protocol and the C ABI
+///
+/// [`CircuitBreaker::try_acquire_raw`] returns a [`RawPermit`] (plain `Copy` data) to be
+/// reported once with [`CircuitBreaker::record_raw`]. A raw permit that is never reported
+/// holds a half-open admission at most until `half_open_max_wait` re-opens the trial; in
+/// the closed state it only leaves `requests` above the sum of the outcomes.
 ///
 /// # Examples
 ///
@@ -556,7 +558,7 @@ impl Registry {
     /// assert_eq!(a.name(), "authors");
     /// ```
     pub fn breaker(&self, name: &str) -> Result<CircuitBreaker, ConfigError> {
-        self.get_or_build(
+        self.get_or_build_exported(
             PolicyKind::CircuitBreaker,
             name,
             None::<BreakerConfig>,
@@ -593,7 +595,7 @@ impl Registry {
         config.validate()?;
         // The registered instance's own configuration is the reference (it carries the
         // name even when it was built from the registry's default).
-        let breaker = self.get_or_build(
+        let breaker = self.get_or_build_exported(
             PolicyKind::CircuitBreaker,
             name,
             None::<BreakerConfig>,

@@ -1,5 +1,5 @@
-//! The breaker's states, the packed words read lock-free on the way in, and the data
-//! guarded by the breaker's lock.
+//! The breaker's states and the packed words read lock-free on the way in (the data
+//! guarded by the breaker's lock is in `locked.rs`).
 //!
 //! # The state word
 //!
@@ -38,13 +38,9 @@
 //! what was counted for the old generation into the totals), publishes the new word,
 //! then re-keys. Each stripe also counts rejections by reason, in separate atomics.
 
-use std::collections::VecDeque;
 use std::fmt;
 
 use crate::sync::{AtomicU64, Ordering};
-
-use super::events::Transition;
-use super::window::RateWindow;
 
 /// The state of a breaker.
 ///
@@ -264,68 +260,4 @@ pub(crate) fn stripe_count() -> usize {
 #[inline]
 pub(crate) fn drain_stripe(stripe: &Stripe) -> u64 {
     stripe.fast.fetch_and(KEY_MASK, Ordering::AcqRel)
-}
-
-// ---- the data under the lock
-
-/// The current generation's counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
-    pub(crate) requests: u64,
-    pub(crate) successes: u64,
-    pub(crate) failures: u64,
-    pub(crate) ignored: u64,
-    pub(crate) slow: u64,
-    pub(crate) consecutive_successes: u64,
-    pub(crate) consecutive_failures: u64,
-}
-
-/// Lifetime totals kept under the lock (rejections are counted in the stripes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct LockedTotals {
-    pub(crate) requests: u64,
-    pub(crate) successes: u64,
-    pub(crate) failures: u64,
-    pub(crate) ignored: u64,
-    pub(crate) slow: u64,
-    pub(crate) stale_dropped: u64,
-    pub(crate) transitions: u64,
-    pub(crate) opened: u64,
-}
-
-/// A half-open trial.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Trial {
-    /// Admissions held (reported or in flight); ignored outcomes give theirs back.
-    pub(crate) admitted: u32,
-    pub(crate) successes: u32,
-    pub(crate) failures: u32,
-    pub(crate) slow: u32,
-}
-
-/// Everything the lock guards.
-pub(crate) struct Inner {
-    pub(crate) state: State,
-    pub(crate) generation: u64,
-    /// The lock-free epoch: a new one (a new stripe key) after every transition and every
-    /// locked step that sealed the stripes.
-    pub(crate) epoch: u64,
-    /// The latest time seen under the lock: stamps are made monotonic with it.
-    pub(crate) last_nanos: u64,
-    pub(crate) cur: Counts,
-    pub(crate) totals: LockedTotals,
-    /// `failures_in_window`: the first failure of the current window, and its failures.
-    pub(crate) window_start: u64,
-    pub(crate) window_failures: u32,
-    pub(crate) window: Option<RateWindow>,
-    pub(crate) trial: Trial,
-    /// k of the current open period (0 for the first open after closed).
-    pub(crate) open_k: u32,
-    pub(crate) open_until: u64,
-    pub(crate) half_open_until: u64,
-    /// With an `interval`: when the closed state's current interval ends (its counts are
-    /// then cleared and a new generation starts).
-    pub(crate) interval_end: u64,
-    /// Transitions waiting for the listeners, in order.
-    pub(crate) events: VecDeque<Transition>,
 }

@@ -3,7 +3,9 @@
 //! ([`health_json`]).
 //!
 //! Policies describe what they know as [`Sample`]s (a name, a kind, labels, a value) and
-//! health [`Component`]s; these writers know nothing about policies.
+//! health [`Component`]s; these writers know nothing about policies. [`prometheus`] and
+//! [`health_report`] export a whole [`Registry`](crate::Registry): every policy it built
+//! left an exporter there (the crate's `report` module holds them, one per policy kind).
 //!
 //! # Examples
 //!
@@ -26,10 +28,12 @@
 //! ");
 //! ```
 
+mod collect;
 mod json;
-pub mod registry;
+mod report;
 mod text;
 
+pub(crate) use collect::{Collector, Exporter, Health};
 pub use json::{Component, Detail, Status, health_json, overall_status};
-pub use registry::{health_report, prometheus};
+pub use report::{health_report, prometheus};
 pub use text::{MetricKind, Sample, encode_text, format_value, write_text};

@@ -32,11 +32,13 @@ use super::timeout::{Owned, bw_time_limiter, call_cancel};
 use crate::clock::{Clock, duration_nanos};
 use crate::ctx::Ctx;
 use crate::error::Error;
-use crate::pipeline::{Pipeline, PipelineBuilder};
+use crate::pipeline::{Detached, Pipeline, PipelineBuilder};
 
 /// The pipeline type behind the C ABI: values and failure codes are C `int`s.
-type CPipeline = Pipeline<c_int, c_int>;
-type CBuilder = PipelineBuilder<c_int, c_int>;
+// Stages are chosen at run time, so every pipeline is `Detached` (a C callback and its
+// user_data are 'static to Rust anyway).
+type CPipeline = Pipeline<c_int, c_int, Detached>;
+type CBuilder = PipelineBuilder<c_int, c_int, Detached>;
 type AddStage = Arc<dyn Fn(CBuilder) -> CBuilder + Send + Sync>;
 
 /// `bw_pipeline_builder_add_fallback` flag: answer rejections (`BW_REJECTED`,
@@ -294,7 +296,9 @@ pub unsafe extern "C" fn bw_pipeline_builder_build(
         let builder = try_ref!(builder);
         let out = try_out!(out);
         let stages = builder.stages.lock().clone();
-        let mut p = CPipeline::builder().clock(builder.clock.clone());
+        let mut p = Pipeline::<c_int, c_int>::builder()
+            .detached()
+            .clock(builder.clock.clone());
         for stage in &stages {
             p = stage(p);
         }
@@ -402,7 +406,7 @@ mod tests {
         };
         b.add(|p| p.deadline(Duration::from_secs(1)));
         b.add(|p| p.fallback(0));
-        let mut p = CPipeline::builder();
+        let mut p = Pipeline::<c_int, c_int>::builder().detached();
         for s in b.stages.lock().iter() {
             p = s(p);
         }

@@ -276,6 +276,7 @@ impl RetryJson {
                 .transpose()?,
             budget,
             seed: self.seed,
+            retry_rejections: false,
         })
     }
 

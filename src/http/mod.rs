@@ -42,6 +42,7 @@ pub mod balance;
 mod base_url;
 pub mod classify;
 pub mod client;
+mod export;
 mod health;
 pub mod idempotency;
 pub mod middleware;

@@ -1,10 +1,4 @@
-//! Fan-out: independent calls in parallel on a thread-pool bulkhead under one deadline,
-//! each branch with its own pipeline and fallback (graceful degradation).
-//!
-//! The total time is the slowest branch (at most the deadline), not the sum. A branch
-//! that fails, is rejected, or is still running at the deadline answers with its
-//! fallback when it has one (its result is then marked `degraded`); a branch still
-//! running at the deadline sees its cancellation flag set and its late result is dropped.
+//! Fan-out: independent calls in parallel on a thread-pool bulkhead under one deadline, each branch with its own pipeline and fallback (graceful degradation). See [`FanOut`].
 
 use std::time::Duration;
 
@@ -20,7 +14,7 @@ type BranchFallback<T, E> = Box<dyn FnOnce(&Error<E>) -> T + Send>;
 /// # Examples
 ///
 /// ```
-/// use breakwater::{Error, pipeline::Branch};
+/// use breakwater::{Error, Branch};
 /// let branch = Branch::<&str, ()>::new("author", |_ctx| Err(Error::failed(())))
 ///     .fallback(|_err| "temporary unavailable");
 /// assert_eq!(branch.name(), "author");
@@ -44,7 +38,7 @@ impl<T, E> Branch<T, E> {
     /// A branch named `name` that runs `run` (typically a pipeline's `call_ctx`).
     ///
     /// ```
-    /// let b = breakwater::pipeline::Branch::<u8, ()>::new("x", |_| Ok(1));
+    /// let b = breakwater::Branch::<u8, ()>::new("x", |_| Ok(1));
     /// assert_eq!(b.name(), "x");
     /// ```
     pub fn new(
@@ -63,7 +57,7 @@ impl<T, E> Branch<T, E> {
     /// Defaults to no fallback.
     ///
     /// ```
-    /// use breakwater::{Error, pipeline::Branch};
+    /// use breakwater::{Error, Branch};
     /// let b = Branch::<u8, ()>::new("x", |_| Err(Error::failed(()))).fallback(|_| 0);
     /// ```
     pub fn fallback(mut self, answer: impl FnOnce(&Error<E>) -> T + Send + 'static) -> Self {
@@ -74,7 +68,7 @@ impl<T, E> Branch<T, E> {
     /// The branch's name.
     ///
     /// ```
-    /// assert_eq!(breakwater::pipeline::Branch::<(), ()>::new("n", |_| Ok(())).name(), "n");
+    /// assert_eq!(breakwater::Branch::<(), ()>::new("n", |_| Ok(())).name(), "n");
     /// ```
     pub fn name(&self) -> &str {
         &self.name
@@ -84,7 +78,7 @@ impl<T, E> Branch<T, E> {
 /// What one branch of a fan-out gave.
 ///
 /// ```
-/// use breakwater::pipeline::BranchOutcome;
+/// use breakwater::BranchOutcome;
 /// let o: BranchOutcome<u8, ()> = BranchOutcome { name: "x".into(), result: Ok(1), degraded: false };
 /// assert!(o.result.is_ok());
 /// ```
@@ -100,10 +94,15 @@ pub struct BranchOutcome<T, E> {
 
 /// Runs independent branches in parallel on a thread pool under one deadline.
 ///
+/// The total time is the slowest branch (at most the deadline), not the sum. A branch
+/// that fails, is rejected, or is still running at the deadline answers with its
+/// fallback when it has one (its result is then marked `degraded`); a branch still
+/// running at the deadline sees its cancellation flag set and its late result is dropped.
+///
 /// # Examples
 ///
 /// ```
-/// use breakwater::{Ctx, Error, ThreadPool, pipeline::{Branch, FanOut}};
+/// use breakwater::{Ctx, Error, ThreadPool, Branch, FanOut};
 /// use std::time::Duration;
 ///
 /// let pool = ThreadPool::builder().name("fan").workers(3).build().unwrap();
@@ -129,7 +128,7 @@ impl FanOut {
     ///
     /// ```
     /// let pool = breakwater::ThreadPool::builder().workers(2).build().unwrap();
-    /// let fan = breakwater::pipeline::FanOut::new(pool, std::time::Duration::from_secs(1));
+    /// let fan = breakwater::FanOut::new(pool, std::time::Duration::from_secs(1));
     /// assert_eq!(fan.timeout(), std::time::Duration::from_secs(1));
     /// ```
     pub fn new(pool: ThreadPool, timeout: Duration) -> FanOut {
@@ -140,7 +139,7 @@ impl FanOut {
     ///
     /// ```
     /// let pool = breakwater::ThreadPool::builder().workers(1).build().unwrap();
-    /// assert_eq!(breakwater::pipeline::FanOut::new(pool, std::time::Duration::ZERO).timeout(), std::time::Duration::ZERO);
+    /// assert_eq!(breakwater::FanOut::new(pool, std::time::Duration::ZERO).timeout(), std::time::Duration::ZERO);
     /// ```
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -150,7 +149,7 @@ impl FanOut {
     /// the latest at the deadline (on the pool's clock).
     ///
     /// ```
-    /// use breakwater::{Ctx, ThreadPool, pipeline::{Branch, FanOut}};
+    /// use breakwater::{Ctx, ThreadPool, Branch, FanOut};
     /// let pool = ThreadPool::builder().workers(2).build().unwrap();
     /// let fan = FanOut::new(pool, std::time::Duration::from_secs(1));
     /// let out = fan.run(&Ctx::new(), vec![Branch::<u8, ()>::new("a", |_| Ok(1)), Branch::new("b", |_| Ok(2))]);

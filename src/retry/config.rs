@@ -42,6 +42,10 @@ pub struct RetryConfig {
     pub budget: Option<RetryBudgetConfig>,
     /// The jitter seed; `None` draws one at build time. Defaults to `None`.
     pub seed: Option<u64>,
+    /// Whether a rejection by an inner breakwater policy (breaker, bulkhead, rate
+    /// limiter, full time-limiter pool) is retried, not before its `retry_after` hint.
+    /// Defaults to `false`: a rejection is returned at once.
+    pub retry_rejections: bool,
 }
 
 impl Default for RetryConfig {
@@ -55,6 +59,7 @@ impl Default for RetryConfig {
             max_elapsed: None,
             budget: None,
             seed: None,
+            retry_rejections: false,
         }
     }
 }
@@ -272,6 +277,40 @@ impl RetryBuilder {
     /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
+        self
+    }
+
+    /// Retries rejections by inner breakwater policies (an open breaker, a full
+    /// bulkhead, a rate limiter, a time limiter's full pool), each retry waiting at least
+    /// the rejection's `retry_after` hint. Only for a policy whose rejection is expected
+    /// to clear within the retry's budget (a rate limiter's next permit, say): an open
+    /// breaker says the dependency is down, and retrying it only adds load and latency.
+    /// Defaults to `false`: a rejection is returned at once, without a wait.
+    ///
+    /// ```
+    /// use breakwater::{Backoff, Error, ManualClock, RateLimiter, Retry};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let limiter = RateLimiter::builder()
+    ///     .permits(1)
+    ///     .period(Duration::from_secs(1))
+    ///     .clock(clock.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// let retry = Retry::builder()
+    ///     .backoff(Backoff::Fixed(Duration::from_millis(10)))
+    ///     .retry_rejections(true)
+    ///     .clock(clock.clone().into())
+    ///     .build()
+    ///     .unwrap();
+    /// limiter.try_acquire().unwrap(); // the only permit of this second
+    /// let answer = retry.call(|_| limiter.call(|| Ok::<_, ()>("sent")));
+    /// assert_eq!(answer.unwrap(), "sent");
+    /// assert_eq!(clock.elapsed(), Duration::from_secs(1)); // waited for the next permit
+    /// ```
+    pub fn retry_rejections(mut self, yes: bool) -> Self {
+        self.config.retry_rejections = yes;
         self
     }
 

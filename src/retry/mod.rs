@@ -1,81 +1,4 @@
-//! Retry with backoff, jitter, a total time budget and a shared retry budget.
-//!
-//! A [`Retry`] runs a call up to `max_attempts` times (the first call counts). Before
-//! retry `k` (k = 1, 2, ...) it waits the [`Backoff`]'s delay, capped by `max_delay`,
-//! randomised by the [`Jitter`], then raised to the `min_delay` floor.
-//!
-//! - Only what the classifier calls retryable is retried; a permanent outcome is
-//!   returned at once. [`Error::Rejected`] from an inner breaker, bulkhead or limiter is
-//!   **always** returned at once, whatever the classifier says, without sleeping.
-//!   [`Error::TimedOut`] from an inner attempt time limit is retryable by
-//!   [`RetryDecision::default_for`].
-//! - Values can be retried too (an `Ok(503)` classified [`RetryDecision::Retry`]); when
-//!   attempts run out the last value is returned as `Ok`. A final [`Error::Failed`]
-//!   carries `attempts`, the number of attempts that ran.
-//! - Time budget: `max_elapsed` from the start of the call, or the caller's deadline
-//!   ([`Ctx::deadline`]) when sooner. A retry whose delay would end at or past it is not
-//!   started, and the last outcome is returned. (The start is read from the clock's
-//!   cheap coarse reading, so on the monotonic clock `max_elapsed` may end up to one
-//!   scheduler tick early, never late.)
-//! - A Retry-After hint ([`RetryDecision::RetryAfter`]) replaces the computed delay when
-//!   it is larger; if it ends past the time budget, retrying stops.
-//! - Retry budget ([`RetryBudget`], shared across calls): each call deposits, each retry
-//!   withdraws; with no retry left the last outcome is returned.
-//! - Sleeping goes through the call's clock ([`Ctx::clock`]), so on a
-//!   [`ManualClock`](crate::ManualClock) nothing ever sleeps: the clock jumps forward.
-//! - A cancelled call ([`Ctx::is_cancelled`]) is not retried; the last outcome is returned.
-//!
-//! Each attempt's closure gets the caller's context at its attempt number
-//! ([`Ctx::with_attempt`]).
-//!
-//! # Where a retry goes in a pipeline
-//!
-//! A breaker *inside* the retry sees every attempt (and its rejections stop the retry at
-//! once); *outside*, it sees one outcome per call. A time limit inside the retry bounds
-//! each attempt; a deadline outside bounds the whole call including the waits.
-//!
-//! # Two ways to use it
-//!
-//! - Closures: [`Retry::call`] (retries every error) and [`Retry::execute`] (a classifier
-//!   over the result, an `on_retry` hook, a [`Ctx`]).
-//! - Callback-free, for bindings: [`Retry::begin`] gives a [`RetryState`]; report each
-//!   attempt's [`OutcomeKind`] to [`RetryState::next`] and wait the [`Next`] delay.
-//!
-//! The per-call path allocates nothing: a call's state holds reference-counted handles
-//! and a small RNG (rand's `SmallRng`) seeded from the retry's seed and a per-call
-//! counter, so a seeded retry draws the same jitter every run.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::{Backoff, Ctx, Error, Jitter, ManualClock, Retry, RetryDecision};
-//! use std::time::Duration;
-//!
-//! let clock = ManualClock::new();
-//! let retry = Retry::builder()
-//!     .max_attempts(4)
-//!     .backoff(Backoff::Exponential { initial: Duration::from_millis(500), multiplier: 2.0 })
-//!     .max_delay(Duration::from_secs(10))
-//!     .jitter(Jitter::None)
-//!     .clock(clock.clone().into())
-//!     .build()
-//!     .unwrap();
-//!
-//! // A service that answers 503 twice, then 200.
-//! let mut answers = [503, 503, 200].into_iter();
-//! let ctx = Ctx::with_clock(clock.clone().into());
-//! let status = retry.execute(
-//!     &ctx,
-//!     |r: &Result<u16, Error<std::io::Error>>| match r {
-//!         Ok(503) => RetryDecision::Retry,
-//!         other => RetryDecision::default_for(other),
-//!     },
-//!     |event, _| println!("attempt {} failed, waiting {:?}", event.attempt, event.delay),
-//!     |_ctx| Ok(answers.next().unwrap()),
-//! );
-//! assert_eq!(status.unwrap(), 200);
-//! assert_eq!(clock.elapsed(), Duration::from_millis(1500)); // 0.5 s + 1 s, no real sleep
-//! ```
+//! Retry with backoff, jitter, a total time budget and a shared retry budget. See [`Retry`].
 
 mod backoff;
 mod budget;
@@ -177,7 +100,89 @@ pub struct RetryEvent {
 /// Retries a call with backoff and jitter. `Clone + Send + Sync`; clones share the
 /// configuration, the budget and the jitter stream counter.
 ///
-/// See the [module documentation](self) for the semantics.
+/// A [`Retry`] runs a call up to `max_attempts` times (the first call counts). Before
+/// retry `k` (k = 1, 2, ...) it waits the [`Backoff`]'s delay, capped by `max_delay`,
+/// randomised by the [`Jitter`], then raised to the `min_delay` floor.
+///
+/// - Only what the classifier calls retryable is retried; a permanent outcome is
+///   returned at once. [`Error::Rejected`] from an inner breaker, bulkhead, limiter or
+///   time limiter's full pool is returned at once, whatever the classifier says, without
+///   sleeping, unless the retry is built with
+///   [`retry_rejections(true)`](RetryBuilder::retry_rejections).
+/// - Errors do not nest: the guarded closure returns breakwater's own [`Error`] (a
+///   pipeline's stages, or a policy called by hand as in `retry.call(|_|
+///   breaker.call(..))`), and the retry returns it as it is, with a final
+///   [`Error::Failed`] counting this retry's attempts once.
+///   [`Error::TimedOut`] from an inner attempt time limit is retryable by
+///   [`RetryDecision::default_for`].
+/// - Values can be retried too (an `Ok(503)` classified [`RetryDecision::Retry`]); when
+///   attempts run out the last value is returned as `Ok`. A final [`Error::Failed`]
+///   carries `attempts`, the number of attempts that ran.
+/// - Time budget: `max_elapsed` from the start of the call, or the caller's deadline
+///   ([`Ctx::deadline`]) when sooner. A retry whose delay would end at or past it is not
+///   started, and the last outcome is returned. (The start is read from the clock's
+///   cheap coarse reading, so on the monotonic clock `max_elapsed` may end up to one
+///   scheduler tick early, never late.)
+/// - A Retry-After hint ([`RetryDecision::RetryAfter`]) replaces the computed delay when
+///   it is larger; if it ends past the time budget, retrying stops.
+/// - Retry budget ([`RetryBudget`], shared across calls): each call deposits, each retry
+///   withdraws; with no retry left the last outcome is returned.
+/// - Sleeping goes through the call's clock ([`Ctx::clock`]), so on a
+///   [`ManualClock`](crate::ManualClock) nothing ever sleeps: the clock jumps forward.
+/// - A cancelled call ([`Ctx::is_cancelled`]) is not retried; the last outcome is returned.
+///
+/// Each attempt's closure gets the caller's context at its attempt number
+/// ([`Ctx::with_attempt`]).
+///
+/// # Where a retry goes in a pipeline
+///
+/// A breaker *inside* the retry sees every attempt (and its rejections stop the retry at
+/// once); *outside*, it sees one outcome per call. A time limit inside the retry bounds
+/// each attempt; a deadline outside bounds the whole call including the waits.
+///
+/// # Two ways to use it
+///
+/// - Closures: [`Retry::call`] (retries failures and time-outs) and [`Retry::execute`]
+///   (a classifier over the result, an `on_retry` hook, a [`Ctx`]).
+/// - Callback-free, for bindings: [`Retry::begin`] gives a [`RetryState`]; report each
+///   attempt's [`OutcomeKind`] to [`RetryState::next`] and wait the [`Next`] delay.
+///
+/// The per-call path allocates nothing: a call's state holds reference-counted handles
+/// and a small RNG (rand's `SmallRng`) seeded from the retry's seed and a per-call
+/// counter, so a seeded retry draws the same jitter every run.
+///
+/// # Examples
+///
+/// ```
+/// use breakwater::{Backoff, Ctx, Error, Jitter, ManualClock, Retry, RetryDecision};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let retry = Retry::builder()
+///     .max_attempts(4)
+///     .backoff(Backoff::Exponential { initial: Duration::from_millis(500), multiplier: 2.0 })
+///     .max_delay(Duration::from_secs(10))
+///     .jitter(Jitter::None)
+///     .clock(clock.clone().into())
+///     .build()
+///     .unwrap();
+///
+/// // A service that answers 503 twice, then 200.
+/// let mut answers = [503, 503, 200].into_iter();
+/// let ctx = Ctx::with_clock(clock.clone().into());
+/// let status = retry.execute(
+///     &ctx,
+///     |r: &Result<u16, Error<std::io::Error>>| match r {
+///         Ok(503) => RetryDecision::Retry,
+///         other => RetryDecision::default_for(other),
+///     },
+///     |event, _| println!("attempt {} failed, waiting {:?}", event.attempt, event.delay),
+///     |_ctx| Ok(answers.next().unwrap()),
+/// );
+/// assert_eq!(status.unwrap(), 200);
+/// assert_eq!(clock.elapsed(), Duration::from_millis(1500)); // 0.5 s + 1 s, no real sleep
+/// ```
+///
 ///
 /// # Examples
 ///
@@ -193,7 +198,7 @@ pub struct RetryEvent {
 /// let mut calls = 0;
 /// let result = retry.call(|_ctx| {
 ///     calls += 1;
-///     if calls < 3 { Err("flaky") } else { Ok(calls) }
+///     if calls < 3 { Err(breakwater::Error::failed("flaky")) } else { Ok(calls) }
 /// });
 /// assert_eq!(result.unwrap(), 3);
 /// ```
@@ -292,7 +297,7 @@ impl Retry {
     /// `max_elapsed`, whichever is sooner.
     ///
     /// ```
-    /// use breakwater::retry::{Next, OutcomeKind, StopReason};
+    /// use breakwater::{Next, OutcomeKind, StopReason};
     /// use std::time::Duration;
     /// let retry = breakwater::Retry::builder().build().unwrap();
     /// let soon = retry.clock().now() + Duration::from_millis(100); // before the 500 ms delay ends
@@ -329,41 +334,51 @@ impl Retry {
         self.inner.plan.start(seed)
     }
 
-    /// Runs `f`, retrying every `Err` (with the retry's clock and no deadline). A final
-    /// error is [`Error::Failed`] with the number of attempts that ran.
+    /// Runs `f`, retrying every [`Error::Failed`] and [`Error::TimedOut`] (with the
+    /// retry's clock and no deadline), and returns its result.
+    ///
+    /// `f` speaks breakwater's [`Error`], so that policies compose by hand without
+    /// nesting: `retry.call(|_| breaker.call(..))` returns the breaker's `Error<E>` as it
+    /// is, a breaker rejection is returned at once (no wait, no further attempt; see
+    /// [`RetryBuilder::retry_rejections`]), and a final [`Error::Failed`] counts this
+    /// retry's attempts once. Wrap a plain error with [`Error::failed`] (or
+    /// `.map_err(Error::failed)`).
     ///
     /// # Examples
     ///
     /// ```
+    /// use breakwater::{Backoff, CircuitBreaker, Error, Retry};
     /// use std::time::Duration;
-    /// let retry = breakwater::Retry::builder()
-    ///     .backoff(breakwater::Backoff::Fixed(Duration::ZERO))
-    ///     .build()
-    ///     .unwrap();
-    /// let err = retry.call(|_| Err::<(), _>("down")).unwrap_err();
+    ///
+    /// let retry = Retry::builder().backoff(Backoff::Fixed(Duration::ZERO)).build().unwrap();
+    /// let err = retry.call(|_| Err::<(), _>(Error::failed("down"))).unwrap_err();
     /// assert_eq!(err.attempts(), 3);
     /// assert_eq!(err.into_inner(), Some("down"));
+    ///
+    /// // Composed by hand: the open breaker's rejection ends the retry at once.
+    /// let breaker = CircuitBreaker::builder().build().unwrap();
+    /// breaker.force_open();
+    /// let mut attempts = 0;
+    /// let err = retry
+    ///     .call(|_| {
+    ///         attempts += 1;
+    ///         breaker.call(|| Err::<(), _>("down"))
+    ///     })
+    ///     .unwrap_err();
+    /// assert!(err.is_rejected());
+    /// assert_eq!(attempts, 1);
     /// ```
-    pub fn call<T, E>(&self, mut f: impl FnMut(&Ctx) -> Result<T, E>) -> Result<T, Error<E>> {
+    pub fn call<T, E>(&self, f: impl FnMut(&Ctx) -> Result<T, Error<E>>) -> Result<T, Error<E>> {
         let ctx = Ctx::with_clock(self.inner.clock.clone());
-        self.execute(
-            &ctx,
-            |r: &Result<T, Error<E>>| {
-                if r.is_ok() {
-                    RetryDecision::Done
-                } else {
-                    RetryDecision::Retry
-                }
-            },
-            |_, _| {},
-            |c| f(c).map_err(Error::failed),
-        )
+        self.execute(&ctx, RetryDecision::default_for, |_, _| {}, f)
     }
 
     /// Runs `f` under the retry, in `ctx` (its clock, deadline and cancellation flag).
     ///
     /// `classify` decides about each result (see [`RetryDecision::default_for`]), except
-    /// that [`Error::Rejected`] is always returned at once. `on_retry` is called before
+    /// that [`Error::Rejected`] is returned at once without asking it (unless the retry
+    /// was built with [`retry_rejections(true)`](RetryBuilder::retry_rejections): then a
+    /// rejection is retried, not before its `retry_after` hint). `on_retry` is called before
     /// each wait with the failed attempt's number, the delay and its result. `f` gets
     /// `ctx.with_attempt(n)`. The last result is returned; an [`Error::Failed`] gets
     /// `attempts` set to the number of attempts that ran.
@@ -405,16 +420,22 @@ impl Retry {
         loop {
             let attempt = call.attempt();
             let result = f(&ctx.with_attempt(attempt));
-            if let Err(Error::Rejected { .. }) = result {
-                return result;
-            }
-            let (kind, hint) = match classify(&result) {
-                RetryDecision::Done => (OutcomeKind::Success, None),
-                RetryDecision::Permanent => (OutcomeKind::Permanent, None),
-                RetryDecision::Retry => (OutcomeKind::Retryable, None),
-                RetryDecision::RetryAfter(d) => (OutcomeKind::Retryable, Some(d)),
+            let (kind, hint) = match &result {
+                Err(Error::Rejected { retry_after, .. }) => {
+                    if !self.inner.config.retry_rejections {
+                        return result;
+                    }
+                    (OutcomeKind::Rejected, *retry_after)
+                }
+                _ => match classify(&result) {
+                    RetryDecision::Done => (OutcomeKind::Success, None),
+                    RetryDecision::Permanent => (OutcomeKind::Permanent, None),
+                    RetryDecision::Retry => (OutcomeKind::Retryable, None),
+                    RetryDecision::RetryAfter(d) => (OutcomeKind::Retryable, Some(d)),
+                },
             };
-            if kind == OutcomeKind::Retryable && ctx.is_cancelled() {
+            if kind != OutcomeKind::Success && kind != OutcomeKind::Permanent && ctx.is_cancelled()
+            {
                 return with_attempts(result, attempt);
             }
             match call.next(&self.inner, clock, kind, hint) {

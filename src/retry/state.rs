@@ -15,7 +15,7 @@ use super::backoff::{Schedule, nanos};
 /// What an attempt's outcome means to the retry (the callback-free form's input).
 ///
 /// ```
-/// use breakwater::retry::OutcomeKind;
+/// use breakwater::OutcomeKind;
 /// assert_ne!(OutcomeKind::Success, OutcomeKind::Retryable);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,14 +26,17 @@ pub enum OutcomeKind {
     Retryable,
     /// The attempt failed for good: stop.
     Permanent,
-    /// An inner policy (breaker, bulkhead, limiter) refused the attempt: stop, never retry.
+    /// An inner policy (breaker, bulkhead, limiter) refused the attempt: stop, unless the
+    /// retry was built with
+    /// [`retry_rejections(true)`](super::RetryBuilder::retry_rejections) (then it is
+    /// retried like a retryable outcome, its `retry_after` hint included).
     Rejected,
 }
 
 /// Why a retry stopped.
 ///
 /// ```
-/// use breakwater::retry::StopReason;
+/// use breakwater::StopReason;
 /// assert_eq!(StopReason::AttemptsExhausted.to_string(), "attempts exhausted");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,7 +60,7 @@ impl StopReason {
     /// A short lowercase description.
     ///
     /// ```
-    /// assert_eq!(breakwater::retry::StopReason::Succeeded.description(), "succeeded");
+    /// assert_eq!(breakwater::StopReason::Succeeded.description(), "succeeded");
     /// ```
     pub fn description(self) -> &'static str {
         match self {
@@ -80,7 +83,7 @@ impl std::fmt::Display for StopReason {
 /// The answer of [`RetryState::next`].
 ///
 /// ```
-/// use breakwater::retry::{Next, StopReason};
+/// use breakwater::{Next, StopReason};
 /// assert!(Next::Stop(StopReason::Succeeded).is_stop());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +99,7 @@ impl Next {
     ///
     /// ```
     /// use std::time::Duration;
-    /// assert!(!breakwater::retry::Next::RetryAfter(Duration::ZERO).is_stop());
+    /// assert!(!breakwater::Next::RetryAfter(Duration::ZERO).is_stop());
     /// ```
     pub fn is_stop(&self) -> bool {
         matches!(self, Next::Stop(_))
@@ -114,7 +117,7 @@ impl Next {
 /// # Examples
 ///
 /// ```
-/// use breakwater::retry::{Next, OutcomeKind, StopReason};
+/// use breakwater::{Next, OutcomeKind, StopReason};
 /// use breakwater::{Backoff, Retry};
 /// use std::time::Duration;
 ///
@@ -184,7 +187,7 @@ impl RetryState {
     /// Why the retry stopped, once [`next`](RetryState::next) said so.
     ///
     /// ```
-    /// use breakwater::retry::{OutcomeKind, StopReason};
+    /// use breakwater::{OutcomeKind, StopReason};
     /// let mut state = breakwater::Retry::builder().build().unwrap().begin();
     /// assert_eq!(state.stop_reason(), None);
     /// state.next(OutcomeKind::Success, None);
@@ -207,7 +210,7 @@ impl RetryState {
     /// # Examples
     ///
     /// ```
-    /// use breakwater::retry::{Next, OutcomeKind, StopReason};
+    /// use breakwater::{Next, OutcomeKind, StopReason};
     /// let mut state = breakwater::Retry::builder().build().unwrap().begin();
     /// assert_eq!(state.next(OutcomeKind::Rejected, None), Next::Stop(StopReason::Rejected));
     /// // A stopped state keeps its answer.
@@ -285,11 +288,13 @@ impl Call {
         let reason = match kind {
             OutcomeKind::Success => StopReason::Succeeded,
             OutcomeKind::Permanent => StopReason::Permanent,
-            OutcomeKind::Rejected => StopReason::Rejected,
-            OutcomeKind::Retryable => match self.plan_retry(inner, clock, retry_after) {
-                Ok(delay) => return Next::RetryAfter(delay),
-                Err(reason) => reason,
-            },
+            OutcomeKind::Rejected if !inner.config.retry_rejections => StopReason::Rejected,
+            OutcomeKind::Retryable | OutcomeKind::Rejected => {
+                match self.plan_retry(inner, clock, retry_after) {
+                    Ok(delay) => return Next::RetryAfter(delay),
+                    Err(reason) => reason,
+                }
+            }
         };
         self.stopped = Some(reason);
         Next::Stop(reason)

@@ -4,7 +4,7 @@
 //!
 //! The trip policy is one of four top-level keys (`consecutive_failures`,
 //! `failures_in_window`, `failure_rate`, `slow_call_rate`); setting two is refused with
-//! the core's one message ([`two_trip_policies`]).
+//! the core's one message (`two_trip_policies` in the breaker's configuration).
 
 use std::ffi::{CString, c_char};
 use std::sync::OnceLock;

@@ -228,7 +228,7 @@ impl ServiceClientBuilder {
             health: self.health.clone(),
         };
         let service = self.service.clone();
-        registry.get_or_build(PolicyKind::Http, &service, Some(key), |_| {
+        registry.get_or_build_exported(PolicyKind::Http, &service, Some(key), |_| {
             self.build_client()
         })
     }

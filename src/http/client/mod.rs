@@ -74,7 +74,6 @@ use std::sync::Arc;
 use ureq::Agent;
 use ureq::http::Method;
 
-pub(crate) use builder::ClientKey;
 pub use builder::ServiceClientBuilder;
 pub use call::Call;
 pub use error::HttpError;

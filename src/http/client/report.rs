@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::ServiceClient;
 use crate::breaker::State;
 use crate::error::Error;
-use crate::exposition::registry::{Collector, breaker_status};
+use crate::exposition::Collector;
+use crate::report::breaker_status;
 use crate::exposition::{Component, Detail, MetricKind, Status, health_json};
 use crate::http::classify::HttpOutcome;
 
