@@ -13,6 +13,8 @@
 //! - `http` (on by default): the `breakwater::http` building blocks over `ureq` 3, plain HTTP.
 //! - `http-tls`: adds HTTPS to them (ureq with rustls).
 //! - `header`: regenerates the C header with cbindgen at build time.
+//! - `redis`: fleet-wide breakers and rate limiters shared through Redis
+//!   ([`redis`](crate::redis), the `redis` crate's blocking client).
 //!
 //! # Fork safety
 //!
@@ -41,6 +43,8 @@ pub mod http;
 pub mod pipeline;
 pub mod pool;
 pub mod ratelimit;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod registry;
 pub mod retry;
 pub(crate) mod sync;
