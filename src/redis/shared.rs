@@ -111,6 +111,9 @@ pub(crate) struct Inner {
     /// Failures recorded after the last success not yet sent.
     trailing: AtomicU64,
     pub(crate) pending: Mutex<Pending>,
+    /// Held while a batch is taken and sent, so that [`Inner::flush`] returns only once
+    /// every outcome recorded before it has reached Redis (whichever thread sent it).
+    sending: Mutex<()>,
     /// Wakes the background thread (a failure, a trial outcome, a stop).
     pub(crate) wake: Sender<()>,
     /// The connection callers use for half-open trial slots (taken with `try_lock`).
@@ -162,6 +165,7 @@ impl Inner {
             succ: AtomicU64::new(tag(0)),
             trailing: AtomicU64::new(0),
             pending: Mutex::new(Pending::default()),
+            sending: Mutex::new(()),
             wake,
             caller: Mutex::new(caller),
             local,
@@ -263,6 +267,7 @@ impl Inner {
 
     /// Sends the waiting outcomes, if any, through `link`.
     pub(crate) fn flush(&self, link: &mut Link) -> Result<(), OpError> {
+        let _sending = self.sending.lock();
         let (gn, s, f, i, tr) = {
             let mut p = self.pending.lock();
             let s = self.succ.swap(tag(p.gn), Ordering::AcqRel) & COUNT_MASK;
@@ -341,7 +346,9 @@ impl Inner {
         if gn <= cur_gen {
             return;
         }
-        let now = self.clock.nanos();
+        // The coarse clock, as the admission path reads it, so that `retry_after` never
+        // exceeds what Redis said was left.
+        let now = self.clock.nanos_coarse();
         let until = if state == State::Open {
             now.saturating_add(Duration::from_millis(rem_ms).as_nanos() as u64)
         } else {
