@@ -33,6 +33,26 @@ fn child_process_entry() {
     }
 }
 
+/// Sleeps until the wall-clock start the parent gave (so every child is built first).
+fn wait_for_start() {
+    let at: u128 = child_env("BW_START_AT").expect("BW_START_AT").parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    if at > now {
+        std::thread::sleep(Duration::from_millis((at - now) as u64));
+    }
+}
+
+fn start_at() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    (now + 1500).to_string()
+}
+
 /// Fails every call until the breaker rejects; reports the trips it saw and calls made.
 fn child_trip(url: &str) {
     let seen = Arc::new(AtomicU64::new(0));
@@ -50,6 +70,7 @@ fn child_trip(url: &str) {
         .build()
         .unwrap();
     assert_eq!(breaker.health(), Health::Healthy);
+    wait_for_start();
     let threads: Vec<_> = (0..3)
         .map(|_| {
             let b = breaker.clone();
@@ -79,7 +100,11 @@ fn exactly_one_trip_per_outage_across_processes() {
     let out = run_children(
         "child_process_entry",
         3,
-        &[("BW_CHILD_ROLE", "trip".into()), ("BW_REDIS_URL", server.url())],
+        &[
+            ("BW_CHILD_ROLE", "trip".into()),
+            ("BW_REDIS_URL", server.url()),
+            ("BW_START_AT", start_at()),
+        ],
     );
     let mut con = server.client();
     let key = "breakwater:breaker:{trip}";

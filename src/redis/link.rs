@@ -90,7 +90,8 @@ impl Link {
     ) -> Result<Value, OpError> {
         self.health.commands.fetch_add(1, Ordering::Relaxed);
         let con = self.connection(deadline, key)?;
-        match con.req_command(cmd) {
+        // A server error can come back as a value: make it an error.
+        match con.req_command(cmd).and_then(Value::extract_error) {
             Ok(v) => Ok(v),
             Err(e) => {
                 let err = OpError::classify(&e, key);
