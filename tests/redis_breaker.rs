@@ -35,7 +35,10 @@ fn child_process_entry() {
 
 /// Sleeps until the wall-clock start the parent gave (so every child is built first).
 fn wait_for_start() {
-    let at: u128 = child_env("BW_START_AT").expect("BW_START_AT").parse().unwrap();
+    let at: u128 = child_env("BW_START_AT")
+        .expect("BW_START_AT")
+        .parse()
+        .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -110,7 +113,11 @@ fn exactly_one_trip_per_outage_across_processes() {
     let key = "breakwater:breaker:{trip}";
     assert_eq!(hget(&mut con, key, "trans"), 1, "one transition in Redis");
     assert_eq!(hget(&mut con, key, "st"), 1, "open");
-    assert_eq!(values(&out, "OPENS_SEEN"), vec![1, 1, 1], "every process saw the one trip");
+    assert_eq!(
+        values(&out, "OPENS_SEEN"),
+        vec![1, 1, 1],
+        "every process saw the one trip"
+    );
     // Failures recorded before the trip: at least the threshold, at most a batch per
     // process (each of 3 threads) beyond it.
     let admitted: u64 = values(&out, "ADMITTED").iter().sum();
@@ -170,10 +177,16 @@ fn trial_slots_never_over_admitted_across_processes() {
     let out = run_children(
         "child_process_entry",
         4,
-        &[("BW_CHILD_ROLE", "trial".into()), ("BW_REDIS_URL", server.url())],
+        &[
+            ("BW_CHILD_ROLE", "trial".into()),
+            ("BW_REDIS_URL", server.url()),
+        ],
     );
     let total: u64 = values(&out, "TRIAL_PERMITS").iter().sum();
-    assert_eq!(total, 2, "exactly the trial's two slots, fleet-wide: {out:?}");
+    assert_eq!(
+        total, 2,
+        "exactly the trial's two slots, fleet-wide: {out:?}"
+    );
     let mut con = server.client();
     assert_eq!(hget(&mut con, "breakwater:breaker:{trial}", "ta"), 2);
 }
@@ -216,7 +229,10 @@ fn counts_are_exact_once_batches_flush() {
     let out = run_children(
         "child_process_entry",
         3,
-        &[("BW_CHILD_ROLE", "counts".into()), ("BW_REDIS_URL", server.url())],
+        &[
+            ("BW_CHILD_ROLE", "counts".into()),
+            ("BW_REDIS_URL", server.url()),
+        ],
     );
     assert_eq!(values(&out, "SUCCESSES"), vec![9_000; 3]);
     assert_eq!(values(&out, "FAILURES"), vec![1_000; 3]);
@@ -252,12 +268,25 @@ fn late_outcomes_of_an_old_generation_are_dropped() {
     let g = a.generation();
     let early = a.try_acquire().unwrap();
     // A transition whose notification never came: the generation moves on in Redis only.
-    let _: i64 = redis::cmd("HINCRBY").arg(key).arg("gen").arg(1).query(&mut con).unwrap();
+    let _: i64 = redis::cmd("HINCRBY")
+        .arg(key)
+        .arg("gen")
+        .arg(1)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(early.failure(), Recorded::Recorded);
     a.flush().unwrap();
-    assert_eq!(hget(&mut con, key, "tf"), 0, "the old generation's failure was dropped");
+    assert_eq!(
+        hget(&mut con, key, "tf"),
+        0,
+        "the old generation's failure was dropped"
+    );
     assert_eq!(hget(&mut con, key, "stale"), 1);
-    assert_eq!(a.generation(), g + 1, "the reply carried the new generation");
+    assert_eq!(
+        a.generation(),
+        g + 1,
+        "the reply carried the new generation"
+    );
     // A reset by another process: a permit of the old generation reported after `a`
     // heard of it is dropped locally.
     let late = a.try_acquire().unwrap();
@@ -289,7 +318,10 @@ fn manual_modes_are_fleet_wide() {
     let (a, b) = pair(&server.url(), "manual");
     a.force_open().unwrap();
     assert!(eventually(WAIT, || b.state() == State::ForcedOpen));
-    assert_eq!(b.try_acquire().unwrap_err().reason, RejectReason::ForcedOpen);
+    assert_eq!(
+        b.try_acquire().unwrap_err().reason,
+        RejectReason::ForcedOpen
+    );
     b.disable().unwrap();
     assert!(eventually(WAIT, || a.state() == State::Disabled));
     for _ in 0..5 {
@@ -302,7 +334,7 @@ fn manual_modes_are_fleet_wide() {
 }
 
 #[test]
-fn half_open_trial_closes_and_reopens_with_growth() {
+fn half_open_trial_reopens_on_failure_then_closes_on_success() {
     let Some(server) = server() else { return };
     let b = SharedBreaker::builder()
         .name("cycle")
@@ -315,10 +347,16 @@ fn half_open_trial_closes_and_reopens_with_growth() {
     b.flush().unwrap();
     assert_eq!(b.state(), State::Open);
     // A trial that fails re-opens; one that succeeds closes.
-    assert!(eventually(WAIT, || b.try_acquire().map(|p| p.failure()).is_ok()));
+    assert!(eventually(WAIT, || b
+        .try_acquire()
+        .map(|p| p.failure())
+        .is_ok()));
     b.flush().unwrap();
     assert_eq!(b.state(), State::Open);
-    assert!(eventually(WAIT, || b.try_acquire().map(|p| p.success()).is_ok()));
+    assert!(eventually(WAIT, || b
+        .try_acquire()
+        .map(|p| p.success())
+        .is_ok()));
     b.flush().unwrap();
     assert_eq!(b.state(), State::Closed);
     let mut con = server.client();

@@ -35,7 +35,10 @@ fn breaker(url: &str, name: &str) -> (SharedBreaker, Arc<Mutex<Vec<Health>>>) {
 }
 
 /// Four threads call the breaker until stopped; returns (answers, slowest answer).
-fn callers(b: &SharedBreaker, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<(u64, Duration)>> {
+fn callers(
+    b: &SharedBreaker,
+    stop: &Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<(u64, Duration)>> {
     (0..4)
         .map(|i| {
             let b = b.clone();
@@ -70,11 +73,17 @@ fn sigkill_and_restart_keep_callers_answered_and_resynchronise() {
 
     std::thread::sleep(Duration::from_millis(100));
     server.kill();
-    assert!(eventually(WAIT, || b.health() == Health::Degraded), "degraded while Redis is down");
+    assert!(
+        eventually(WAIT, || b.health() == Health::Degraded),
+        "degraded while Redis is down"
+    );
     // Degraded: the local fallback decides; it trips on this process's own failures.
     std::thread::sleep(Duration::from_millis(100));
     server.start().unwrap();
-    assert!(eventually(WAIT, || b.health() == Health::Healthy), "resynchronised");
+    assert!(
+        eventually(WAIT, || b.health() == Health::Healthy),
+        "resynchronised"
+    );
     assert!(eventually(WAIT, || other.health() == Health::Healthy));
     stop.store(true, Ordering::Relaxed);
     let results: Vec<(u64, Duration)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
@@ -83,7 +92,11 @@ fn sigkill_and_restart_keep_callers_answered_and_resynchronise() {
         assert!(*slowest <= OP_TIMEOUT + SLACK, "a call waited {slowest:?}");
     }
     // Redis lost its data: the state was recreated above every generation known.
-    assert!(b.generation() > gen_before, "{} > {gen_before}", b.generation());
+    assert!(
+        b.generation() > gen_before,
+        "{} > {gen_before}",
+        b.generation()
+    );
     let m = b.redis_metrics();
     assert!(m.degraded >= 1 && m.resyncs >= 1 && m.errors >= 1, "{m:?}");
     let seen = events.lock().unwrap().clone();
@@ -110,7 +123,10 @@ fn a_frozen_redis_costs_at_most_the_timeout() {
     let start = Instant::now();
     let answer = b.try_acquire();
     let took = start.elapsed();
-    assert!(took <= OP_TIMEOUT + SLACK, "trial admission waited {took:?}");
+    assert!(
+        took <= OP_TIMEOUT + SLACK,
+        "trial admission waited {took:?}"
+    );
     assert_eq!(b.health(), Health::Degraded);
     // The local fallback answered (a fresh closed breaker admits).
     let permit = answer.expect("answered by the local fallback");
@@ -119,7 +135,10 @@ fn a_frozen_redis_costs_at_most_the_timeout() {
     let start = Instant::now();
     let reset = b.reset();
     assert!(start.elapsed() <= OP_TIMEOUT + SLACK);
-    assert!(matches!(reset, Err(SharedError::Unreachable(_))), "{reset:?}");
+    assert!(
+        matches!(reset, Err(SharedError::Unreachable(_))),
+        "{reset:?}"
+    );
     server.signal("CONT");
     assert!(eventually(WAIT, || b.health() == Health::Healthy));
     b.reset().unwrap();

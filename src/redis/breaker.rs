@@ -16,10 +16,10 @@ use crate::breaker::{
 use crate::error::{Error, RejectReason};
 
 use super::builder::SharedBreakerBuilder;
+use super::error::SharedError;
 use super::health::{Health, RedisMetrics};
 use super::scripts::{MANUAL_SCRIPT, TRIAL_SCRIPT};
 use super::shared::{FleetCounts, Inner, reason_code, unword};
-use super::error::SharedError;
 
 /// A circuit breaker shared by every process that names it (same `key_prefix` and name)
 /// through Redis. See the [module documentation](crate::redis) for the consistency model.
@@ -260,10 +260,9 @@ impl SharedBreaker {
             let now = self.inner.clock.nanos_coarse();
             let until = self.inner.open_until.load(Ordering::Acquire);
             if now < until {
-                return Err(self.reject(
-                    RejectReason::Open,
-                    Some(Duration::from_nanos(until - now)),
-                ));
+                return Err(
+                    self.reject(RejectReason::Open, Some(Duration::from_nanos(until - now)))
+                );
             }
         }
         match self.inner.local.try_acquire() {
@@ -418,7 +417,10 @@ impl SharedBreaker {
     /// ```
     pub fn flush(&self) -> Result<FleetCounts, SharedError> {
         let mut link = self.inner.link();
-        let result = self.inner.flush(&mut link).and_then(|()| self.inner.sync(&mut link));
+        let result = self
+            .inner
+            .flush(&mut link)
+            .and_then(|()| self.inner.sync(&mut link));
         match result {
             Ok(()) => {
                 self.inner.health.recover();

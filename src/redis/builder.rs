@@ -271,13 +271,17 @@ impl SharedBreakerBuilder {
         self.redis.validate_for(PolicyKind::CircuitBreaker)?;
         let err = |field, msg: &str| Err(ConfigError::new(PolicyKind::CircuitBreaker, field, msg));
         match &self.config.policy {
-            TripPolicy::FailureRate { window: Window::Count(_), .. } => err(
+            TripPolicy::FailureRate {
+                window: Window::Count(_),
+                ..
+            } => err(
                 "window",
                 "must be a time window for a shared breaker (fleet-wide counts live in per-bucket counters)",
             ),
-            TripPolicy::FailureRate { slow: Some(_), .. } | TripPolicy::SlowCallRate { .. } => {
-                err("slow", "slow-call rates are not shared; use a local breaker for them")
-            }
+            TripPolicy::FailureRate { slow: Some(_), .. } | TripPolicy::SlowCallRate { .. } => err(
+                "slow",
+                "slow-call rates are not shared; use a local breaker for them",
+            ),
             _ => Ok(()),
         }
     }

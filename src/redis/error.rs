@@ -74,7 +74,11 @@ impl OpError {
                 text = format!("{code}: {text}");
             }
         }
-        if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
+        if e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+        {
             return OpError::Down(text);
         }
         if e.kind() == ErrorKind::AuthenticationFailed
@@ -121,7 +125,12 @@ pub(crate) fn mask_url(url: &str) -> String {
     let rest = &url[scheme_end + 3..];
     match (rest.find(':'), rest.find('@')) {
         (Some(colon), Some(at)) if colon < at => {
-            format!("{}{}:***{}", &url[..scheme_end + 3], &rest[..colon], &rest[at..])
+            format!(
+                "{}{}:***{}",
+                &url[..scheme_end + 3],
+                &rest[..colon],
+                &rest[at..]
+            )
         }
         _ => url.to_owned(),
     }

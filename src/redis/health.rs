@@ -1,8 +1,8 @@
 //! Health of a shared policy's link to Redis: [`Health`], the [`HealthEvent`]s its
 //! listeners see, and the [`RedisMetrics`] counters.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;

@@ -228,7 +228,6 @@ impl SharedRateLimiter {
             self.inner.client.clone(),
             self.inner.options.op_timeout,
             self.inner.health.clone(),
-            self.inner.scripts.len(),
         )
     }
 
@@ -315,7 +314,6 @@ fn prober(inner: Arc<Inner>, wake: Receiver<()>) {
         inner.client.clone(),
         inner.options.op_timeout,
         inner.health.clone(),
-        inner.scripts.len(),
     );
     loop {
         let _ = wake.recv_timeout(inner.options.poll_interval);
@@ -495,9 +493,9 @@ impl SharedRateLimiterBuilder {
         }
         let period_us = u64::try_from(self.config.period.as_micros()).unwrap_or(u64::MAX);
         let interval_us = period_us.div_ceil(u64::from(self.config.permits)).max(1);
-        let lease_ttl = self
-            .lease_ttl
-            .unwrap_or(Duration::from_micros(interval_us.saturating_mul(u64::from(lease_size))));
+        let lease_ttl = self.lease_ttl.unwrap_or(Duration::from_micros(
+            interval_us.saturating_mul(u64::from(lease_size)),
+        ));
         if lease_ttl.is_zero() {
             return Err(ConfigError::new(kind, "lease_ttl", "must be greater than zero").into());
         }
@@ -537,7 +535,6 @@ impl SharedRateLimiterBuilder {
             inner.client.clone(),
             inner.options.op_timeout,
             inner.health.clone(),
-            inner.scripts.len(),
         );
         let args = [interval_us.to_string(), burst.to_string(), "0".to_owned()];
         match link.eval(&inner.scripts, 0, &[&inner.key], &args) {

@@ -11,10 +11,22 @@ use redis::{Connection, ConnectionLike, Value};
 use super::error::OpError;
 use super::health::HealthState;
 
-/// A Lua script: its source and the SHA1 the server gave it (learnt on first use).
+/// A Lua script: its source and the SHA1 the server gave it (learnt on first use,
+/// shared by every link of the policy).
 pub(crate) struct Script {
     pub(crate) name: &'static str,
     pub(crate) source: String,
+    pub(crate) sha: parking_lot::Mutex<Option<String>>,
+}
+
+impl Script {
+    pub(crate) fn new(name: &'static str, source: String) -> Script {
+        Script {
+            name,
+            source,
+            sha: parking_lot::Mutex::new(None),
+        }
+    }
 }
 
 /// One connection to Redis, opened on demand, dropped after any I/O error (a reply cut
@@ -24,23 +36,15 @@ pub(crate) struct Link {
     con: Option<Connection>,
     timeout: Duration,
     health: Arc<HealthState>,
-    /// The SHA1 of each script, by index in the policy's script table.
-    shas: Vec<Option<String>>,
 }
 
 impl Link {
-    pub(crate) fn new(
-        client: redis::Client,
-        timeout: Duration,
-        health: Arc<HealthState>,
-        scripts: usize,
-    ) -> Link {
+    pub(crate) fn new(client: redis::Client, timeout: Duration, health: Arc<HealthState>) -> Link {
         Link {
             client,
             con: None,
             timeout,
             health,
-            shas: vec![None; scripts],
         }
     }
 
@@ -116,8 +120,9 @@ impl Link {
         let deadline = Instant::now() + self.timeout;
         let key = keys.first().copied().unwrap_or("");
         for attempt in 0..2 {
-            let sha = match &self.shas[index] {
-                Some(sha) => sha.clone(),
+            let known = scripts[index].sha.lock().clone();
+            let sha = match known {
+                Some(sha) => sha,
                 None => {
                     let mut load = redis::cmd("SCRIPT");
                     load.arg("LOAD").arg(&scripts[index].source);
@@ -131,7 +136,7 @@ impl Link {
                             )));
                         }
                     };
-                    self.shas[index] = Some(sha.clone());
+                    *scripts[index].sha.lock() = Some(sha.clone());
                     sha
                 }
             };
@@ -145,7 +150,7 @@ impl Link {
             }
             match self.command_until(&cmd, key, deadline) {
                 Err(OpError::Fatal(e)) if attempt == 0 && e.to_string().contains("NOSCRIPT") => {
-                    self.shas[index] = None;
+                    *scripts[index].sha.lock() = None;
                     self.health.script_reloads.fetch_add(1, Ordering::Relaxed);
                 }
                 other => return other,

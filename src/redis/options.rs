@@ -111,14 +111,33 @@ impl RedisOptions {
             } else if d < Duration::from_millis(1) {
                 Err(err(field, "must be at least 1 ms"))
             } else if d > max {
-                Err(ConfigError::new(kind, field, format!("must be at most {max_text}")))
+                Err(ConfigError::new(
+                    kind,
+                    field,
+                    format!("must be at most {max_text}"),
+                ))
             } else {
                 Ok(())
             }
         };
-        range("op_timeout", self.op_timeout, Duration::from_secs(60), "60 s")?;
-        range("flush_interval", self.flush_interval, Duration::from_secs(10), "10 s")?;
-        range("poll_interval", self.poll_interval, Duration::from_secs(3600), "1 h")?;
+        range(
+            "op_timeout",
+            self.op_timeout,
+            Duration::from_secs(60),
+            "60 s",
+        )?;
+        range(
+            "flush_interval",
+            self.flush_interval,
+            Duration::from_secs(10),
+            "10 s",
+        )?;
+        range(
+            "poll_interval",
+            self.poll_interval,
+            Duration::from_secs(3600),
+            "1 h",
+        )?;
         Ok(())
     }
 
@@ -128,7 +147,8 @@ impl RedisOptions {
             url: mask_url(&self.url),
             message,
         };
-        if !(self.url.starts_with("redis://") || self.url.starts_with("redis+unix://")
+        if !(self.url.starts_with("redis://")
+            || self.url.starts_with("redis+unix://")
             || self.url.starts_with("unix://"))
         {
             return Err(url_error(

@@ -84,7 +84,11 @@ impl Registry {
                     .redis(s.1.clone())
                     .build()
                     .map_err(|e| {
-                        let c = crate::ConfigError::new(PolicyKind::CircuitBreaker, "name", e.to_string());
+                        let c = crate::ConfigError::new(
+                            PolicyKind::CircuitBreaker,
+                            "name",
+                            e.to_string(),
+                        );
                         failure = Some(e);
                         c
                     })
@@ -126,7 +130,8 @@ impl Registry {
                     .redis(s.2.clone())
                     .build()
                     .map_err(|e| {
-                        let c = crate::ConfigError::new(PolicyKind::RateLimiter, "name", e.to_string());
+                        let c =
+                            crate::ConfigError::new(PolicyKind::RateLimiter, "name", e.to_string());
                         failure = Some(e);
                         c
                     })

@@ -210,17 +210,11 @@ pub(crate) fn breaker_scripts() -> Vec<Script> {
         ("manual", MANUAL),
     ]
     .into_iter()
-    .map(|(name, body)| Script {
-        name,
-        source: format!("{BREAKER_PRELUDE}{body}"),
-    })
+    .map(|(name, body)| Script::new(name, format!("{BREAKER_PRELUDE}{body}")))
     .collect()
 }
 
 /// The limiter's one script.
 pub(crate) fn limiter_scripts() -> Vec<Script> {
-    vec![Script {
-        name: "gcra",
-        source: GCRA.to_owned(),
-    }]
+    vec![Script::new("gcra", GCRA.to_owned())]
 }

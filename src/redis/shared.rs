@@ -132,7 +132,10 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    #[allow(clippy::too_many_arguments, reason = "internal constructor of one struct")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal constructor of one struct"
+    )]
     pub(crate) fn new(
         config: BreakerConfig,
         options: RedisOptions,
@@ -144,12 +147,7 @@ impl Inner {
     ) -> Inner {
         let key = options.key("breaker", &config.name);
         let scripts = super::scripts::breaker_scripts();
-        let caller = Link::new(
-            client.clone(),
-            options.op_timeout,
-            health.clone(),
-            scripts.len(),
-        );
+        let caller = Link::new(client.clone(), options.op_timeout, health.clone());
         Inner {
             window_key: format!("{key}:w"),
             channel: format!("{key}:events"),
@@ -186,7 +184,6 @@ impl Inner {
             self.client.clone(),
             self.options.op_timeout,
             self.health.clone(),
-            self.scripts.len(),
         )
     }
 
@@ -284,9 +281,7 @@ impl Inner {
         match self.run(link, RECORD_SCRIPT, &[gn, s, f, i, tr]) {
             Ok(r) => {
                 let dropped = r[9].max(0) as u64;
-                self.totals
-                    .successes
-                    .fetch_add(s, Ordering::Relaxed);
+                self.totals.successes.fetch_add(s, Ordering::Relaxed);
                 self.totals.failures.fetch_add(f, Ordering::Relaxed);
                 self.totals
                     .stale_dropped

@@ -65,13 +65,19 @@ pub(crate) fn subscriber(inner: Arc<Inner>) {
             pause(&inner, inner.options.poll_interval);
             continue;
         };
-        if con.set_read_timeout(Some(inner.options.op_timeout)).is_err()
-            || con.set_write_timeout(Some(inner.options.op_timeout)).is_err()
+        if con
+            .set_read_timeout(Some(inner.options.op_timeout))
+            .is_err()
+            || con
+                .set_write_timeout(Some(inner.options.op_timeout))
+                .is_err()
         {
             continue;
         }
         let mut pubsub = con.as_pubsub();
-        if pubsub.subscribe(&inner.channel).is_err() || pubsub.set_read_timeout(Some(SUBSCRIBER_TICK)).is_err() {
+        if pubsub.subscribe(&inner.channel).is_err()
+            || pubsub.set_read_timeout(Some(SUBSCRIBER_TICK)).is_err()
+        {
             pause(&inner, inner.options.poll_interval);
             continue;
         }

@@ -1,7 +1,10 @@
 //! A real `redis-server` for the tests: started on a free loopback port in a temporary
 //! directory (no persistence), killed on drop; helpers to run the test binary itself as
 //! a child process.
-#![allow(dead_code, reason = "each test binary uses a part of the support module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a part of the support module"
+)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
