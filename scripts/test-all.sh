@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 source scripts/need.sh
 
+# The `redis` feature's tests need a redis-server (installed here when missing).
+bash scripts/suites/redis.sh --install-only
+
 echo "== Rust: cargo test (all features)"
 cargo test --all-features
 
