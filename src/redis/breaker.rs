@@ -171,6 +171,18 @@ impl SharedBreaker {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Result<SharedPermit, BreakerRejected> {
+        self.admit().map(|admission| SharedPermit {
+            breaker: self.clone(),
+            kind: match admission {
+                Admission::Shared { gn, trial } => PermitKind::Shared { gn, trial },
+                Admission::Local(p) => PermitKind::Local(Some(p)),
+            },
+        })
+    }
+
+    /// The admission decision, without the handle a [`SharedPermit`] carries.
+    #[inline]
+    fn admit(&self) -> Result<Admission, BreakerRejected> {
         if self.inner.health.is_degraded() {
             return self.acquire_degraded();
         }
@@ -191,11 +203,8 @@ impl SharedBreaker {
         }
     }
 
-    fn permit(&self, gn: u64, trial: bool) -> SharedPermit {
-        SharedPermit {
-            breaker: self.clone(),
-            kind: PermitKind::Shared { gn, trial },
-        }
+    fn permit(&self, gn: u64, trial: bool) -> Admission {
+        Admission::Shared { gn, trial }
     }
 
     fn reject(&self, reason: RejectReason, retry_after: Option<Duration>) -> BreakerRejected {
@@ -213,7 +222,7 @@ impl SharedBreaker {
     }
 
     /// A trial slot from Redis (or the news that the breaker closed meanwhile).
-    fn acquire_trial(&self, seen: State) -> Result<SharedPermit, BreakerRejected> {
+    fn acquire_trial(&self, seen: State) -> Result<Admission, BreakerRejected> {
         let busy = if seen == State::Open {
             RejectReason::Open
         } else {
@@ -251,7 +260,7 @@ impl SharedBreaker {
 
     /// Redis is unreachable: keep a known open (until it ends) or forced-open state,
     /// otherwise let the local fallback decide.
-    fn acquire_degraded(&self) -> Result<SharedPermit, BreakerRejected> {
+    fn acquire_degraded(&self) -> Result<Admission, BreakerRejected> {
         let (state, _) = unword(self.inner.word.load(Ordering::Acquire));
         if state == State::ForcedOpen {
             return Err(self.reject(RejectReason::ForcedOpen, None));
@@ -266,10 +275,7 @@ impl SharedBreaker {
             }
         }
         match self.inner.local.try_acquire() {
-            Ok(p) => Ok(SharedPermit {
-                breaker: self.clone(),
-                kind: PermitKind::Local(Some(p)),
-            }),
+            Ok(p) => Ok(Admission::Local(p)),
             Err(r) => Err(self.reject(r.reason, r.retry_after)),
         }
     }
@@ -317,10 +323,27 @@ impl SharedBreaker {
         classify: impl Fn(&Result<T, E>) -> Outcome,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, Error<E>> {
-        let permit = self.try_acquire()?;
-        let result = f();
-        permit.record(classify(&result));
-        result.map_err(Error::failed)
+        match self.admit()? {
+            Admission::Shared { gn, trial } => {
+                // Records a failure if `f` or `classify` unwinds; disarmed on the way out.
+                let guard = UnwindGuard {
+                    inner: &self.inner,
+                    gn,
+                    trial,
+                };
+                let result = f();
+                let outcome = classify(&result);
+                std::mem::forget(guard);
+                self.inner.record(gn, outcome, trial);
+                result.map_err(Error::failed)
+            }
+            Admission::Local(permit) => {
+                // A local permit dropped while unwinding records a failure itself.
+                let result = f();
+                permit.record(classify(&result));
+                result.map_err(Error::failed)
+            }
+        }
     }
 
     /// The state as this process knows it: the local copy of the shared state (an open
@@ -520,6 +543,25 @@ impl SharedBreaker {
                 Err(e.into_shared())
             }
         }
+    }
+}
+
+/// An admission, before it becomes a [`SharedPermit`] (or not, in `call_with`).
+enum Admission {
+    Shared { gn: u64, trial: bool },
+    Local(Permit),
+}
+
+/// Records a failure for a guarded call that is unwinding.
+struct UnwindGuard<'a> {
+    inner: &'a Inner,
+    gn: u64,
+    trial: bool,
+}
+
+impl Drop for UnwindGuard<'_> {
+    fn drop(&mut self) {
+        self.inner.record(self.gn, Outcome::Failure, self.trial);
     }
 }
 

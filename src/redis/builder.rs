@@ -269,6 +269,7 @@ impl SharedBreakerBuilder {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.config.validate()?;
         self.redis.validate_for(PolicyKind::CircuitBreaker)?;
+        RedisOptions::validate_name(PolicyKind::CircuitBreaker, &self.config.name)?;
         let err = |field, msg: &str| Err(ConfigError::new(PolicyKind::CircuitBreaker, field, msg));
         match &self.config.policy {
             TripPolicy::FailureRate {

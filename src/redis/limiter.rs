@@ -486,6 +486,7 @@ impl SharedRateLimiterBuilder {
         // The local limiter checks the quota (and is the degraded fallback).
         RateLimiter::from_config(&self.config)?;
         self.redis.validate_for(kind)?;
+        RedisOptions::validate_name(kind, &self.config.name)?;
         let burst = self.config.burst.unwrap_or(self.config.permits);
         let lease_size = self.lease.unwrap_or(1);
         if lease_size == 0 || lease_size > burst {

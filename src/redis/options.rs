@@ -141,6 +141,25 @@ impl RedisOptions {
         Ok(())
     }
 
+    /// Checks a policy name used in keys and channels.
+    pub(crate) fn validate_name(kind: PolicyKind, name: &str) -> Result<(), ConfigError> {
+        if name.is_empty() {
+            return Err(ConfigError::new(
+                kind,
+                "name",
+                "must not be empty for a shared policy",
+            ));
+        }
+        if name.chars().any(|c| c == '{' || c == '}' || c.is_control()) {
+            return Err(ConfigError::new(
+                kind,
+                "name",
+                "must not contain '{', '}' or control characters (it is part of the Redis keys)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The client for `url`.
     pub(crate) fn client(&self) -> Result<redis::Client, SharedError> {
         let url_error = |message: String| SharedError::Url {

@@ -230,6 +230,14 @@ impl Inner {
                     self.trailing.store(0, Ordering::Relaxed);
                 }
             }
+            Outcome::Ignored if !trial => {
+                // Counts for nothing in Redis outside a trial.
+                if unword(self.word.load(Ordering::Acquire)).1 != gn {
+                    return self.stale();
+                }
+                self.totals.ignored.fetch_add(1, Ordering::Relaxed);
+                return Recorded::Recorded;
+            }
             Outcome::Failure | Outcome::Ignored => {
                 let mut p = self.pending.lock();
                 if p.gn != gn {
@@ -244,9 +252,6 @@ impl Inner {
                     self.totals.ignored.fetch_add(1, Ordering::Relaxed);
                 }
                 drop(p);
-                if outcome == Outcome::Ignored && !trial {
-                    return Recorded::Recorded;
-                }
                 let _ = self.wake.try_send(());
                 return Recorded::Recorded;
             }
