@@ -41,6 +41,9 @@ struct Inner {
     health: Arc<HealthState>,
     granted: AtomicU64,
     rejected: AtomicU64,
+    /// No permit is free in Redis before this (on `clock`, nanoseconds).
+    blocked_until: AtomicU64,
+    clock: crate::clock::Clock,
     stop: AtomicBool,
 }
 
@@ -144,9 +147,10 @@ impl SharedRateLimiter {
         ttl.div_ceil(self.inner.interval_us)
     }
 
-    /// Takes one permit: from this process's lease if it holds one, otherwise from Redis
-    /// (one round trip within the operation timeout, taking a whole lease when one is
-    /// configured and fits, else one permit). While degraded: from the local limiter.
+    /// Takes one permit: from this process's lease if it holds one; rejected locally
+    /// while Redis has said that no permit is free yet; otherwise from Redis (one round
+    /// trip within the operation timeout, taking up to a lease of the permits free now).
+    /// While degraded: from the local limiter.
     ///
     /// # Errors
     ///
@@ -169,12 +173,16 @@ impl SharedRateLimiter {
                 return self.count(Ok(()));
             }
         }
-        let mut link = inner.links.lock().pop().unwrap_or_else(|| self.link());
-        let mut result = self.take(&mut link, inner.lease_size);
-        if inner.lease_size > 1 && matches!(result, Ok(Err(_))) {
-            result = self.take(&mut link, 1);
+        // Redis said when the next permit is free: nobody gets one before that.
+        let blocked = inner.blocked_until.load(Ordering::Acquire);
+        let now = inner.clock.nanos_coarse();
+        if now < blocked {
+            return self.count(Err(RateLimited {
+                retry_after: Duration::from_nanos(blocked - now),
+            }));
         }
-        let out = match result {
+        let mut link = inner.links.lock().pop().unwrap_or_else(|| self.link());
+        let out = match self.take(&mut link) {
             Ok(r) => {
                 inner.links.lock().push(link);
                 r
@@ -187,30 +195,36 @@ impl SharedRateLimiter {
         self.count(out)
     }
 
-    /// Takes `n` permits from Redis; a lease's extra permits go to the local lease.
-    fn take(&self, link: &mut Link, n: u32) -> Result<Result<(), RateLimited>, OpError> {
+    /// Takes up to a lease of permits from Redis (one round trip): the first is the
+    /// caller's, the others go to the local lease.
+    fn take(&self, link: &mut Link) -> Result<Result<(), RateLimited>, OpError> {
         let inner = &self.inner;
         let args = [
             inner.interval_us.to_string(),
             inner.burst.to_string(),
-            n.to_string(),
+            inner.lease_size.to_string(),
         ];
         let v = link.eval(&inner.scripts, 0, &[&inner.key], &args)?;
         let r = ints(&v);
         if r.len() < 2 {
             return Err(OpError::Down(format!("unexpected script reply {v:?}")));
         }
-        if r[0] == 1 {
-            if n > 1 {
+        let granted = u32::try_from(r[0].max(0)).unwrap_or(0);
+        if granted >= 1 {
+            if granted > 1 {
                 let mut lease = inner.lease.lock();
-                lease.left = n - 1;
+                lease.left = granted - 1;
                 lease.expires = Instant::now() + inner.lease_ttl;
             }
             Ok(Ok(()))
         } else {
-            Ok(Err(RateLimited {
-                retry_after: Duration::from_micros(r[1].max(0) as u64),
-            }))
+            let wait = Duration::from_micros(r[1].max(0) as u64);
+            let until = inner
+                .clock
+                .nanos_coarse()
+                .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+            inner.blocked_until.fetch_max(until, Ordering::AcqRel);
+            Ok(Err(RateLimited { retry_after: wait }))
         }
     }
 
@@ -529,6 +543,8 @@ impl SharedRateLimiterBuilder {
             health,
             granted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            blocked_until: AtomicU64::new(0),
+            clock: crate::clock::Clock::monotonic(),
             stop: AtomicBool::new(false),
         });
         // Check the key's type (and the credentials) once; take no permit.

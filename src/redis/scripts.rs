@@ -174,9 +174,11 @@ go(to, why)
 return reply(1)
 "#;
 
-/// GCRA on one string key holding the theoretical arrival time (server µs): takes
-/// `ARGV[3]` permits at an emission interval of `ARGV[1]` µs with a burst of `ARGV[2]`.
-/// Replies `{1, 0}` when granted, `{0, wait_us}` otherwise.
+/// GCRA on one string key holding the theoretical arrival time (server µs), at an
+/// emission interval of `ARGV[1]` µs with a burst of `ARGV[2]`: takes as many permits as
+/// are free now, up to `ARGV[3]` (a lease takes what it can). Replies `{n, 0}` with the
+/// `n >= 1` permits granted, or `{0, wait_us}` until the next one is free. `ARGV[3] = 0`
+/// only checks the key.
 const GCRA: &str = r#"
 local K = KEYS[1]
 local T, B, N = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -184,15 +186,18 @@ local ty = redis.call('TYPE', K)['ok']
 if ty ~= 'string' and ty ~= 'none' then
   return redis.error_reply('WRONGTYPE key ' .. K .. ' holds a ' .. ty .. ', not a breakwater rate limiter (a string)')
 end
+if N == 0 then return {0, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', K) or '0') or 0
 if tat < now then tat = now end
-local new = tat + N * T
-local wait = new - B * T - now
-if wait > 0 then return {0, wait} end
+local free = math.floor((now + B * T - tat) / T)
+if free < 1 then return {0, tat + T - B * T - now} end
+local n = N
+if free < n then n = free end
+local new = tat + n * T
 redis.call('SET', K, string.format('%.0f', new), 'PX', math.floor((new - now) / 1000) + 1)
-return {1, 0}
+return {n, 0}
 "#;
 
 /// Index of each breaker script in [`breaker_scripts`].
