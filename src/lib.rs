@@ -14,7 +14,7 @@
 //! - `http-tls`: adds HTTPS to them (ureq with rustls).
 //! - `header`: regenerates the C header with cbindgen at build time.
 //! - `redis`: fleet-wide breakers and rate limiters shared through Redis
-//!   ([`redis`](crate::redis), the `redis` crate's blocking client).
+//!   (`breakwater::redis`, the `redis` crate's blocking client; see `docs/redis.md`).
 //!
 //! # Fork safety
 //!

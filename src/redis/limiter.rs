@@ -175,7 +175,7 @@ impl SharedRateLimiter {
         }
         // Redis said when the next permit is free: nobody gets one before that.
         let blocked = inner.blocked_until.load(Ordering::Acquire);
-        let now = inner.clock.nanos_coarse();
+        let now = inner.clock.nanos();
         if now < blocked {
             return self.count(Err(RateLimited {
                 retry_after: Duration::from_nanos(blocked - now),
@@ -221,7 +221,7 @@ impl SharedRateLimiter {
             let wait = Duration::from_micros(r[1].max(0) as u64);
             let until = inner
                 .clock
-                .nanos_coarse()
+                .nanos()
                 .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
             inner.blocked_until.fetch_max(until, Ordering::AcqRel);
             Ok(Err(RateLimited { retry_after: wait }))

@@ -35,10 +35,11 @@
 //! What can overshoot, by how much, for how long:
 //!
 //! - **Calls after a trip.** A process keeps admitting on its closed copy until the
-//!   notification arrives: one Redis round trip after the tripping script (measured
-//!   p50 0.3 ms, p99 under 2 ms on loopback, see `BENCHMARKS`), at worst
-//!   `poll_interval` (default 500 ms) if the notification is lost. Calls admitted then
-//!   run; their outcomes belong to the old generation and are dropped.
+//!   notification arrives (measured from the tripping failure in one instance to a
+//!   rejection in another: p50 0.1 ms, p99 5 ms on a loaded 2-core machine, see
+//!   `docs/redis.md`), at worst `poll_interval` (default 500 ms) if the notification is
+//!   lost. Calls admitted then run; their outcomes belong to the old generation and are
+//!   dropped.
 //! - **Failures before the trip.** A failure is sent at once, but successes and
 //!   failures of one process recorded in the same `flush_interval` (default 10 ms) are
 //!   sent as one batch: within a batch the consecutive-failure run counts the failures
@@ -60,16 +61,18 @@
 //! # The shared rate limiter
 //!
 //! GCRA evaluated atomically in Redis on the server's clock: at most `burst + t / T`
-//! permits in any interval of length `t` (`T = period / permits`), fleet-wide. With a
-//! lease of `k`, a process takes `k` permits in one round trip and hands them out
-//! locally for at most `lease_ttl` (default `k * T`); permits not used by then are
-//! dropped (never returned). The overshoot this allows is bounded: a permit is used at
+//! permits in any interval of length `t` (`T = period / permits`), fleet-wide. A
+//! rejection carries the wait until the next permit is free, and the process rejects
+//! locally until then (nobody can get one before). With a lease of `k`, a process takes
+//! up to `k` permits (those free) in one round trip and hands them out locally for at
+//! most `lease_ttl` (default `k * T`); permits not used by then are dropped (never
+//! returned). The overshoot this allows is bounded: a permit is used at
 //! most `lease_ttl` after Redis granted it, so over any interval the fleet uses at most
 //! `ceil(lease_ttl / T)` permits more than GCRA allows (and never more than
 //! `processes * (k - 1)`). Without a lease (`k = 1`) there is no overshoot. While Redis
 //! is unreachable each process enforces the quota locally on its own (the fleet may
 //! then use up to `processes` times the quota; see
-//! [`SharedRateLimiterBuilder::degraded_share`]).
+//! [`SharedRateLimiterBuilder::degraded_permits`]).
 //!
 //! # Clocks
 //!
