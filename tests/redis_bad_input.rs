@@ -135,6 +135,7 @@ fn keys_of_another_type_are_refused_by_name() {
     let e = SharedBreaker::builder()
         .name("taken")
         .url(server.url())
+        .op_timeout(Duration::from_secs(2))
         .build()
         .unwrap_err();
     match &e {
@@ -149,6 +150,7 @@ fn keys_of_another_type_are_refused_by_name() {
     let e = SharedRateLimiter::builder()
         .name("taken")
         .url(server.url())
+        .op_timeout(Duration::from_secs(2))
         .build()
         .unwrap_err();
     assert!(matches!(e, SharedError::WrongType { .. }), "{e:?}");
@@ -161,6 +163,7 @@ fn a_key_overwritten_at_run_time_degrades_instead_of_failing_calls() {
     let b = SharedBreaker::builder()
         .name("overwritten")
         .url(server.url())
+        .op_timeout(Duration::from_secs(2))
         .poll_interval(Duration::from_millis(20))
         .build()
         .unwrap();
@@ -190,12 +193,14 @@ fn scripts_flushed_from_the_server_are_loaded_again() {
     let b = SharedBreaker::builder()
         .name("flushed")
         .url(server.url())
+        .op_timeout(Duration::from_secs(2))
         .consecutive_failures(2)
         .build()
         .unwrap();
     let l = SharedRateLimiter::builder()
         .name("flushed")
         .url(server.url())
+        .op_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     b.call(|| Ok::<_, ()>(())).unwrap();

@@ -63,6 +63,7 @@ fn child_trip(url: &str) {
     let breaker = SharedBreaker::builder()
         .name("trip")
         .url(url)
+        .op_timeout(Duration::from_secs(2))
         .consecutive_failures(5)
         .open_duration(Duration::from_secs(60))
         .on_transition(move |t| {
@@ -129,6 +130,7 @@ fn child_trial(url: &str) {
     let breaker = SharedBreaker::builder()
         .name("trial")
         .url(url)
+        .op_timeout(Duration::from_secs(2))
         .consecutive_failures(1)
         .half_open_max_calls(2)
         .open_duration(Duration::from_millis(200))
@@ -165,6 +167,7 @@ fn trial_slots_never_over_admitted_across_processes() {
     let tripper = SharedBreaker::builder()
         .name("trial")
         .url(server.url())
+        .op_timeout(Duration::from_secs(2))
         .consecutive_failures(1)
         .half_open_max_calls(2)
         .open_duration(Duration::from_millis(200))
@@ -196,6 +199,7 @@ fn child_counts(url: &str) {
     let breaker = SharedBreaker::builder()
         .name("counts")
         .url(url)
+        .op_timeout(Duration::from_secs(2))
         .consecutive_failures(1_000_000)
         .build()
         .unwrap();
@@ -251,6 +255,7 @@ fn pair(url: &str, name: &str) -> (SharedBreaker, SharedBreaker) {
         SharedBreaker::builder()
             .name(name)
             .url(url)
+            .op_timeout(Duration::from_secs(2))
             .consecutive_failures(3)
             .open_duration(Duration::from_secs(60))
             .build()
@@ -339,6 +344,7 @@ fn half_open_trial_reopens_on_failure_then_closes_on_success() {
     let b = SharedBreaker::builder()
         .name("cycle")
         .url(server.url())
+        .op_timeout(Duration::from_secs(2))
         .consecutive_failures(1)
         .open_duration(Duration::from_millis(100))
         .build()
@@ -370,6 +376,7 @@ fn failure_rate_over_a_time_window_is_fleet_wide() {
         SharedBreaker::builder()
             .name("rate")
             .url(server.url())
+            .op_timeout(Duration::from_secs(2))
             .failure_rate(0.5, breakwater::Window::Time(Duration::from_secs(60)), 10)
             .build()
             .unwrap()
@@ -391,4 +398,31 @@ fn failure_rate_over_a_time_window_is_fleet_wide() {
     }
     b.flush().unwrap();
     assert!(eventually(WAIT, || a.state() == State::Open));
+}
+
+#[test]
+fn a_panicking_listener_does_not_stop_the_fleet_view() {
+    let Some(server) = server() else { return };
+    let build = |panicky: bool| {
+        SharedBreaker::builder()
+            .name("listener")
+            .url(server.url())
+            .op_timeout(Duration::from_secs(2))
+            .consecutive_failures(1)
+            .on_transition(move |_| {
+                if panicky {
+                    panic!("a listener that panics");
+                }
+            })
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (build(true), build(false));
+    let _ = b.call(|| Err::<(), _>("down"));
+    assert!(eventually(WAIT, || a.state() == State::Open));
+    b.reset().unwrap();
+    assert!(eventually(WAIT, || a.state() == State::Closed));
+    // a's background thread still sends its batches.
+    let _ = a.call(|| Err::<(), _>("down"));
+    assert!(eventually(WAIT, || b.state() == State::Open));
 }

@@ -65,7 +65,10 @@ impl Drop for Owner {
         self.inner.stop.store(true, Ordering::Release);
         let _ = self.inner.wake.try_send(());
         if let Some(w) = self.worker.lock().take() {
-            let _ = w.join();
+            // The last handle may be dropped by a listener on the worker itself.
+            if w.thread().id() != std::thread::current().id() {
+                let _ = w.join();
+            }
         }
     }
 }

@@ -204,6 +204,8 @@ impl SharedRateLimiter {
             inner.burst.to_string(),
             inner.lease_size.to_string(),
         ];
+        // Taken before the request: the wait counts from Redis' `now`, which is later.
+        let asked_at = inner.clock.nanos();
         let v = link.eval(&inner.scripts, 0, &[&inner.key], &args)?;
         let r = ints(&v);
         if r.len() < 2 {
@@ -219,10 +221,7 @@ impl SharedRateLimiter {
             Ok(Ok(()))
         } else {
             let wait = Duration::from_micros(r[1].max(0) as u64);
-            let until = inner
-                .clock
-                .nanos()
-                .saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+            let until = asked_at.saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
             inner.blocked_until.fetch_max(until, Ordering::AcqRel);
             Ok(Err(RateLimited { retry_after: wait }))
         }
@@ -437,6 +436,38 @@ impl SharedRateLimiterBuilder {
     /// ```
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.redis.url = url.into();
+        self
+    }
+
+    /// The key prefix. Defaults to [`DEFAULT_KEY_PREFIX`](super::DEFAULT_KEY_PREFIX).
+    ///
+    /// ```
+    /// let _ = breakwater::redis::SharedRateLimiter::builder().key_prefix("shop");
+    /// ```
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.redis.key_prefix = prefix.into();
+        self
+    }
+
+    /// The longest one Redis operation may take. Defaults to
+    /// [`DEFAULT_OP_TIMEOUT`](super::DEFAULT_OP_TIMEOUT).
+    ///
+    /// ```
+    /// let _ = breakwater::redis::SharedRateLimiter::builder().op_timeout(std::time::Duration::from_millis(20));
+    /// ```
+    pub fn op_timeout(mut self, d: Duration) -> Self {
+        self.redis.op_timeout = d;
+        self
+    }
+
+    /// How often an unreachable Redis is tried again. Defaults to
+    /// [`DEFAULT_POLL_INTERVAL`](super::DEFAULT_POLL_INTERVAL).
+    ///
+    /// ```
+    /// let _ = breakwater::redis::SharedRateLimiter::builder().poll_interval(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn poll_interval(mut self, d: Duration) -> Self {
+        self.redis.poll_interval = d;
         self
     }
 

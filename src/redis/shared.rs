@@ -406,7 +406,8 @@ impl Inner {
             }
             for t in &batch {
                 for l in &self.listeners {
-                    l(t);
+                    // A panicking listener must not take the background thread down.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(t)));
                 }
             }
         }
