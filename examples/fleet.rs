@@ -252,6 +252,7 @@ fn replica(index: u32, url: &str, prefix: &str, t0: u64) {
         .consecutive_failures(3)
         .open_duration(OPEN_DURATION)
         .poll_interval(POLL_INTERVAL)
+        .op_timeout(Duration::from_millis(500))
         .on_transition(move |t| {
             log.lock().unwrap().push((
                 wall_ms(),
