@@ -343,12 +343,17 @@ impl Inner {
     ) {
         let mut p = self.pending.lock();
         let (from, cur_gen) = unword(self.word.load(Ordering::Acquire));
-        if gn <= cur_gen {
-            return;
-        }
         // The coarse clock, as the admission path reads it, so that `retry_after` never
         // exceeds what Redis said was left.
         let now = self.clock.nanos_coarse();
+        if gn == cur_gen && state == State::Open && from == State::Open {
+            // Still open by the server's clock: wait locally again instead of asking.
+            let until = now.saturating_add(Duration::from_millis(rem_ms).as_nanos() as u64);
+            self.open_until.store(until, Ordering::Release);
+        }
+        if gn <= cur_gen {
+            return;
+        }
         let until = if state == State::Open {
             now.saturating_add(Duration::from_millis(rem_ms).as_nanos() as u64)
         } else {
