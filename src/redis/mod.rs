@@ -84,21 +84,26 @@ mod builder;
 mod error;
 mod health;
 mod limiter;
+mod limiter_builder;
 mod link;
+mod manage;
 mod options;
+mod permit;
 mod registry;
 mod scripts;
 mod shared;
 mod worker;
 
-pub use breaker::{SharedBreaker, SharedPermit};
+pub use breaker::SharedBreaker;
 pub use builder::SharedBreakerBuilder;
 pub use error::SharedError;
 pub use health::{Health, HealthEvent, RedisMetrics};
-pub use limiter::{SharedRateLimiter, SharedRateLimiterBuilder};
+pub use limiter::SharedRateLimiter;
+pub use limiter_builder::SharedRateLimiterBuilder;
 pub use options::{
     DEFAULT_FLUSH_INTERVAL, DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_POLL_INTERVAL,
     DEFAULT_REDIS_URL, RedisOptions,
 };
+pub use permit::SharedPermit;
 pub use registry::{SharedPolicies, health_components, health_report};
 pub use shared::FleetCounts;

@@ -18,6 +18,10 @@
 //! `KEYS[2]` (`...:w`) holds the time-window buckets `c<index>` (calls) and `f<index>`
 //! (failures); it is deleted at every transition.
 
+use std::time::Duration;
+
+use crate::breaker::{BreakerConfig, TransitionReason, TripPolicy, Window};
+
 use super::link::Script;
 
 /// Shared by every breaker script: arguments, server time, type checks, creation (or a
@@ -222,4 +226,70 @@ pub(crate) fn breaker_scripts() -> Vec<Script> {
 /// The limiter's one script.
 pub(crate) fn limiter_scripts() -> Vec<Script> {
     vec![Script::new("gcra", GCRA.to_owned())]
+}
+
+/// The reason numbered `code` in the scripts.
+pub(crate) fn reason_from_code(code: u32) -> TransitionReason {
+    match code {
+        0 => TransitionReason::ThresholdReached,
+        1 => TransitionReason::OpenDurationElapsed,
+        2 => TransitionReason::TrialSucceeded,
+        3 => TransitionReason::TrialFailed,
+        4 => TransitionReason::HalfOpenTimeout,
+        6 => TransitionReason::ForcedOpen,
+        7 => TransitionReason::Disabled,
+        _ => TransitionReason::Reset,
+    }
+}
+
+/// The script number of a manual reason.
+pub(crate) fn reason_code(reason: TransitionReason) -> u64 {
+    match reason {
+        TransitionReason::ForcedOpen => 6,
+        TransitionReason::Disabled => 7,
+        _ => 5,
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 4).max(1)
+}
+
+/// `ARGV[1..=12]`: channel, policy, threshold, window, minimum calls, open duration,
+/// multiplier, cap, trial size, success threshold, half-open max wait, bucket width.
+pub(crate) fn script_config(c: &BreakerConfig, key: &str) -> Vec<String> {
+    let (pol, thr, win, minc) = match &c.policy {
+        TripPolicy::ConsecutiveFailures { threshold } => (1, f64::from(*threshold), 1, 0),
+        TripPolicy::FailuresInWindow { threshold, window } => {
+            (2, f64::from(*threshold), ms(*window), 0)
+        }
+        TripPolicy::FailureRate {
+            threshold,
+            window,
+            minimum_calls,
+            ..
+        } => {
+            let w = match window {
+                Window::Time(d) => ms(*d),
+                Window::Count(_) => 1,
+            };
+            (3, *threshold, w, *minimum_calls)
+        }
+        TripPolicy::SlowCallRate { .. } => (3, 1.0, 1, 1),
+    };
+    let bucket = (win / 10).max(1);
+    vec![
+        format!("{key}:events"),
+        pol.to_string(),
+        format!("{thr}"),
+        win.to_string(),
+        minc.to_string(),
+        ms(c.open_duration).to_string(),
+        format!("{}", c.open_duration_multiplier),
+        c.open_duration_cap.map_or(0, ms).to_string(),
+        c.half_open_max_calls.to_string(),
+        c.effective_success_threshold().to_string(),
+        ms(c.effective_half_open_max_wait()).to_string(),
+        bucket.to_string(),
+    ]
 }

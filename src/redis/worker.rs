@@ -9,7 +9,8 @@ use crossbeam_channel::Receiver;
 
 use crate::breaker::State;
 
-use super::shared::{Inner, reason_from_code};
+use super::scripts::reason_from_code;
+use super::shared::Inner;
 
 /// How often the subscriber wakes up to see whether it should stop.
 const SUBSCRIBER_TICK: Duration = Duration::from_millis(50);
