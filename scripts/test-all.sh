@@ -9,6 +9,8 @@ source scripts/need.sh
 
 echo "== Layout: no import cycle among the modules of src/"
 bash scripts/import-graph.sh
+# The `redis` feature's tests need a redis-server (installed here when missing).
+bash scripts/suites/redis.sh --install-only
 
 echo "== Rust: cargo test (all features)"
 cargo test --all-features

@@ -74,6 +74,8 @@
 //! - `http` (on by default): the `breakwater::http` building blocks over `ureq` 3, plain HTTP.
 //! - `http-tls`: adds HTTPS to them (ureq with rustls).
 //! - `header`: regenerates the C header with cbindgen at build time.
+//! - `redis`: fleet-wide breakers and rate limiters shared through Redis
+//!   (`breakwater::redis`, the `redis` crate's blocking client; see `docs/redis.md`).
 //!
 //! # Fork safety
 //!
@@ -103,6 +105,8 @@ pub mod http;
 mod pipeline;
 mod pool;
 mod ratelimit;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod registry;
 mod report;
 mod retry;

@@ -1,0 +1,134 @@
+//! [`SharedPermit`]: one admission by a [`SharedBreaker`], reported once.
+
+use std::fmt;
+
+use crate::breaker::{Outcome, Permit, Recorded};
+
+use super::breaker::SharedBreaker;
+use super::shared::Inner;
+
+/// An admission, before it becomes a [`SharedPermit`] (or not, in `call_with`).
+pub(super) enum Admission {
+    Shared { gn: u64, trial: bool },
+    Local(Permit),
+}
+
+/// Records a failure for a guarded call that is unwinding.
+pub(super) struct UnwindGuard<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) gn: u64,
+    pub(super) trial: bool,
+}
+
+impl Drop for UnwindGuard<'_> {
+    fn drop(&mut self) {
+        self.inner.record(self.gn, Outcome::Failure, self.trial);
+    }
+}
+
+/// Permission to run one call through a [`SharedBreaker`]; report its outcome with
+/// [`SharedPermit::success`], [`SharedPermit::failure`] or [`SharedPermit::ignore`].
+/// Dropped without a verdict it is ignored (a failure while the thread panics).
+///
+/// ```
+/// let b = breakwater::redis::SharedBreaker::builder().url("redis://127.0.0.1:1/").build().unwrap();
+/// let permit = b.try_acquire().unwrap();
+/// permit.failure();
+/// ```
+#[must_use = "a permit records an outcome; dropped, it is ignored"]
+pub struct SharedPermit {
+    pub(super) breaker: SharedBreaker,
+    pub(super) kind: PermitKind,
+}
+
+pub(super) enum PermitKind {
+    /// Admitted under the shared state.
+    Shared { gn: u64, trial: bool },
+    /// Admitted by the local fallback (Redis was unreachable).
+    Local(Option<Permit>),
+    /// Already reported.
+    Done,
+}
+
+impl fmt::Debug for SharedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedPermit")
+            .field("breaker", &self.breaker.name())
+            .field("local", &matches!(self.kind, PermitKind::Local(_)))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedPermit {
+    /// `true` when the local fallback admitted the call (Redis was unreachable).
+    ///
+    /// ```
+    /// let b = breakwater::redis::SharedBreaker::builder().url("redis://127.0.0.1:1/").build().unwrap();
+    /// assert!(b.try_acquire().unwrap().is_local());
+    /// ```
+    pub fn is_local(&self) -> bool {
+        matches!(self.kind, PermitKind::Local(_))
+    }
+
+    /// Reports a success.
+    ///
+    /// ```
+    /// # let b = breakwater::redis::SharedBreaker::builder().url("redis://127.0.0.1:1/").build().unwrap();
+    /// b.try_acquire().unwrap().success();
+    /// ```
+    pub fn success(self) -> Recorded {
+        self.record(Outcome::Success)
+    }
+
+    /// Reports a failure.
+    ///
+    /// ```
+    /// # let b = breakwater::redis::SharedBreaker::builder().url("redis://127.0.0.1:1/").build().unwrap();
+    /// b.try_acquire().unwrap().failure();
+    /// ```
+    pub fn failure(self) -> Recorded {
+        self.record(Outcome::Failure)
+    }
+
+    /// Reports neither (a half-open admission is given back).
+    ///
+    /// ```
+    /// # let b = breakwater::redis::SharedBreaker::builder().url("redis://127.0.0.1:1/").build().unwrap();
+    /// b.try_acquire().unwrap().ignore();
+    /// ```
+    pub fn ignore(self) -> Recorded {
+        self.record(Outcome::Ignored)
+    }
+
+    /// Reports `outcome`. [`Recorded::Stale`] when the permit's generation has ended.
+    ///
+    /// ```
+    /// use breakwater::{Outcome, Recorded};
+    /// # let b = breakwater::redis::SharedBreaker::builder().url("redis://127.0.0.1:1/").build().unwrap();
+    /// assert_eq!(b.try_acquire().unwrap().record(Outcome::Success), Recorded::Recorded);
+    /// ```
+    pub fn record(mut self, outcome: Outcome) -> Recorded {
+        self.finish(outcome)
+    }
+
+    fn finish(&mut self, outcome: Outcome) -> Recorded {
+        match std::mem::replace(&mut self.kind, PermitKind::Done) {
+            PermitKind::Shared { gn, trial } => self.breaker.inner.record(gn, outcome, trial),
+            PermitKind::Local(Some(p)) => p.record(outcome),
+            PermitKind::Local(None) | PermitKind::Done => Recorded::Recorded,
+        }
+    }
+}
+
+impl Drop for SharedPermit {
+    fn drop(&mut self) {
+        if !matches!(self.kind, PermitKind::Done) {
+            let outcome = if std::thread::panicking() {
+                Outcome::Failure
+            } else {
+                Outcome::Ignored
+            };
+            self.finish(outcome);
+        }
+    }
+}
