@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use breakwater::{
-    Bulkhead, Cache, CircuitBreaker, Ctx, Error, Jitter, Backoff, Pipeline, RateLimiter, Retry,
+    Backoff, Bulkhead, Cache, CircuitBreaker, Ctx, Error, Jitter, Pipeline, RateLimiter, Retry,
     ShutdownMode, SlowCalls, TaskError, ThreadPool, TimeLimiter, TripPolicy, Window,
 };
 use rand::rngs::SmallRng;
@@ -73,7 +73,10 @@ fn world() -> World {
         slow_duration: Duration::from_millis(2),
     };
     let breakers = vec![
-        ("consecutive", TripPolicy::ConsecutiveFailures { threshold: 5 }),
+        (
+            "consecutive",
+            TripPolicy::ConsecutiveFailures { threshold: 5 },
+        ),
         (
             "in_window",
             TripPolicy::FailuresInWindow {
@@ -143,7 +146,10 @@ fn world() -> World {
     let pipeline = Pipeline::builder()
         .rate_limit(limiter.clone(), Duration::ZERO)
         .bulkhead(bulkhead.clone())
-        .breaker(breaker("pipeline", TripPolicy::ConsecutiveFailures { threshold: 5 }))
+        .breaker(breaker(
+            "pipeline",
+            TripPolicy::ConsecutiveFailures { threshold: 5 },
+        ))
         .retry(retry.clone())
         .build();
     World {
@@ -213,7 +219,9 @@ impl World {
             }
             5 => {
                 let fail = self.fails(rng);
-                let _ = self.retry.call(|_ctx| if fail { Err("injected") } else { Ok(1) });
+                let _ = self
+                    .retry
+                    .call(|_ctx| if fail { Err("injected") } else { Ok(1) });
             }
             6 => {
                 let sleep = Duration::from_micros(rng.random_range(0..4000));
@@ -226,13 +234,21 @@ impl World {
                 if rng.random_bool(0.5) {
                     let key = rng.random_range(0..64);
                     let fail = self.fails(rng);
-                    let _ = self
-                        .cache
-                        .get_or_load(&key, || if fail { Err("injected") } else { Ok(u64::from(key)) });
+                    let _ = self.cache.get_or_load(&key, || {
+                        if fail {
+                            Err("injected")
+                        } else {
+                            Ok(u64::from(key))
+                        }
+                    });
                 } else {
                     let fail = self.fails(rng);
                     let _ = self.pipeline.call(move |_ctx| {
-                        if fail { Err("injected".to_owned()) } else { Ok(1) }
+                        if fail {
+                            Err("injected".to_owned())
+                        } else {
+                            Ok(1)
+                        }
                     });
                 }
             }
@@ -273,7 +289,10 @@ fn churn_pools(world: &World, rng: &mut SmallRng, round: u64) {
     };
     let report = pool.shutdown_timeout(mode, Duration::from_secs(5));
     if !report.terminated {
-        world.violation(format!("pool shutdown did not finish: {:?}", report.busy_workers));
+        world.violation(format!(
+            "pool shutdown did not finish: {:?}",
+            report.busy_workers
+        ));
     }
     for (i, h) in handles {
         let runs = ran[i].load(Relaxed);
@@ -305,7 +324,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
+            "--seconds" => {
+                seconds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--seconds N")
+            }
             other => panic!("unknown argument {other} (usage: soak [--seconds N])"),
         }
     }
@@ -354,7 +378,10 @@ fn main() {
         })
     };
 
-    println!("{:>8} {:>10} {:>8} {:>12} {:>8}", "elapsed", "rss_mib", "threads", "calls", "pools");
+    println!(
+        "{:>8} {:>10} {:>8} {:>12} {:>8}",
+        "elapsed", "rss_mib", "threads", "calls", "pools"
+    );
     let (mut base_rss, mut base_threads) = (0u64, 0u64);
     let mut failures = Vec::new();
     let mut next = interval;
@@ -365,7 +392,12 @@ fn main() {
             // Alternate 4 s healthy, 2 s outage.
             let outage = !world.outage.load(Relaxed);
             world.outage.store(outage, Relaxed);
-            outage_at = now + if outage { Duration::from_secs(2) } else { Duration::from_secs(4) };
+            outage_at = now
+                + if outage {
+                    Duration::from_secs(2)
+                } else {
+                    Duration::from_secs(4)
+                };
         }
         if now >= next || now >= total {
             let (rss, threads) = proc_status();

@@ -65,7 +65,9 @@ fn failing() -> Result<u64, ()> {
 
 type Case = Box<dyn Fn() -> bool>;
 
-fn bw(policy: impl FnOnce(breakwater::BreakerBuilder) -> breakwater::BreakerBuilder) -> CircuitBreaker {
+fn bw(
+    policy: impl FnOnce(breakwater::BreakerBuilder) -> breakwater::BreakerBuilder,
+) -> CircuitBreaker {
     policy(CircuitBreaker::builder().open_duration(HOUR))
         .build()
         .expect("valid breaker")
@@ -81,7 +83,10 @@ fn bw_open() -> CircuitBreaker {
 fn fs_consecutive(n: u32) -> impl failsafe::CircuitBreaker {
     use failsafe::{Config, backoff, failure_policy};
     Config::new()
-        .failure_policy(failure_policy::consecutive_failures(n, backoff::constant(HOUR)))
+        .failure_policy(failure_policy::consecutive_failures(
+            n,
+            backoff::constant(HOUR),
+        ))
         .build()
 }
 
@@ -96,13 +101,19 @@ fn cases() -> Vec<(&'static str, Case)> {
     let b = bw(|b| b.consecutive_failures(5));
     v.push(("bw_closed_success", Box::new(move || b.call(work).is_ok())));
     let f = fs_consecutive(5);
-    v.push(("failsafe_closed_success", Box::new(move || f.call(work).is_ok())));
+    v.push((
+        "failsafe_closed_success",
+        Box::new(move || f.call(work).is_ok()),
+    ));
     let r = recloser::Recloser::custom()
         .error_rate(0.5)
         .closed_len(100)
         .open_wait(HOUR)
         .build();
-    v.push(("recloser_closed_success", Box::new(move || r.call(work).is_ok())));
+    v.push((
+        "recloser_closed_success",
+        Box::new(move || r.call(work).is_ok()),
+    ));
 
     // Open state, rejection.
     let b = bw_open();
@@ -110,7 +121,10 @@ fn cases() -> Vec<(&'static str, Case)> {
     let f = fs_consecutive(1);
     let _ = f.call(failing);
     assert!(matches!(f.call(work), Err(failsafe::Error::Rejected)));
-    v.push(("failsafe_open_rejection", Box::new(move || f.call(work).is_err())));
+    v.push((
+        "failsafe_open_rejection",
+        Box::new(move || f.call(work).is_err()),
+    ));
     let r = recloser::Recloser::custom()
         .error_rate(0.5)
         .closed_len(1)
@@ -120,11 +134,17 @@ fn cases() -> Vec<(&'static str, Case)> {
     let _ = r.call(failing);
     let _ = r.call(failing);
     assert!(matches!(r.call(work), Err(recloser::Error::Rejected)));
-    v.push(("recloser_open_rejection", Box::new(move || r.call(work).is_err())));
+    v.push((
+        "recloser_open_rejection",
+        Box::new(move || r.call(work).is_err()),
+    ));
 
     // Failure rate over a time window, success.
     let b = bw(|b| b.failure_rate(0.5, Window::Time(Duration::from_secs(30)), 10));
-    v.push(("bw_time_rate_success", Box::new(move || b.call(work).is_ok())));
+    v.push((
+        "bw_time_rate_success",
+        Box::new(move || b.call(work).is_ok()),
+    ));
     let f = {
         use failsafe::{Config, backoff, failure_policy};
         Config::new()
@@ -136,7 +156,10 @@ fn cases() -> Vec<(&'static str, Case)> {
             ))
             .build()
     };
-    v.push(("failsafe_time_rate_success", Box::new(move || f.call(work).is_ok())));
+    v.push((
+        "failsafe_time_rate_success",
+        Box::new(move || f.call(work).is_ok()),
+    ));
 
     // The raw protocol (what bw_breaker_try_acquire + bw_breaker_record wrap).
     let b = bw(|b| b.consecutive_failures(5));
@@ -144,11 +167,15 @@ fn cases() -> Vec<(&'static str, Case)> {
         "bw_raw_acquire_record",
         Box::new(move || {
             let p = b.try_acquire_raw().expect("closed");
-            black_box(work()).is_ok() && b.record_raw(p, Outcome::Success, None) == breakwater::Recorded::Recorded
+            black_box(work()).is_ok()
+                && b.record_raw(p, Outcome::Success, None) == breakwater::Recorded::Recorded
         }),
     ));
     let b = bw_open();
-    v.push(("bw_raw_rejection", Box::new(move || b.try_acquire_raw().is_err())));
+    v.push((
+        "bw_raw_rejection",
+        Box::new(move || b.try_acquire_raw().is_err()),
+    ));
 
     // Rate limiter: granted and rejected.
     let l = RateLimiter::builder()
@@ -156,7 +183,10 @@ fn cases() -> Vec<(&'static str, Case)> {
         .burst(u32::MAX)
         .build()
         .expect("valid limiter");
-    v.push(("bw_limiter_granted", Box::new(move || l.try_acquire().is_ok())));
+    v.push((
+        "bw_limiter_granted",
+        Box::new(move || l.try_acquire().is_ok()),
+    ));
     let g = governor::RateLimiter::direct(
         governor::Quota::per_second(NonZeroU32::new(1_000_000_000).expect("non-zero"))
             .allow_burst(NonZeroU32::MAX),
@@ -167,7 +197,10 @@ fn cases() -> Vec<(&'static str, Case)> {
         .build()
         .expect("valid limiter");
     l.try_acquire().expect("the first permit");
-    v.push(("bw_limiter_rejected", Box::new(move || l.try_acquire().is_err())));
+    v.push((
+        "bw_limiter_rejected",
+        Box::new(move || l.try_acquire().is_err()),
+    ));
     let g = governor::RateLimiter::direct(governor::Quota::per_hour(NonZeroU32::MIN));
     g.check().expect("the first permit");
     v.push(("governor_rejected", Box::new(move || g.check().is_err())));
@@ -185,7 +218,10 @@ fn measured(case: &dyn Fn() -> bool, k: u64) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let cases = cases();
     match args.first().map(String::as_str) {
         Some("list") => {

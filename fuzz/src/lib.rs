@@ -24,19 +24,21 @@ pub mod abi {
     use std::ffi::c_char;
     use std::ptr;
 
-    pub use breakwater::ffi::breaker::{bw_breaker, bw_breaker_admission, bw_breaker_stats, bw_permit};
+    use breakwater::ffi::breaker::*;
+    pub use breakwater::ffi::breaker::{
+        bw_breaker, bw_breaker_admission, bw_breaker_stats, bw_permit,
+    };
+    use breakwater::ffi::bulkhead::*;
     pub use breakwater::ffi::bulkhead::{bw_bulkhead, bw_bulkhead_metrics};
     pub use breakwater::ffi::clock::bw_clock;
-    pub use breakwater::ffi::error::bw_error;
-    pub use breakwater::ffi::ratelimit::{bw_limiter, bw_limiter_metrics};
-    pub use breakwater::ffi::retry::{bw_retry, bw_retry_state};
-    pub use breakwater::ffi::status::*;
-    use breakwater::ffi::breaker::*;
-    use breakwater::ffi::bulkhead::*;
     use breakwater::ffi::clock::*;
+    pub use breakwater::ffi::error::bw_error;
     use breakwater::ffi::pool::*;
     use breakwater::ffi::ratelimit::*;
+    pub use breakwater::ffi::ratelimit::{bw_limiter, bw_limiter_metrics};
     use breakwater::ffi::retry::*;
+    pub use breakwater::ffi::retry::{bw_retry, bw_retry_state};
+    pub use breakwater::ffi::status::*;
     use breakwater::ffi::timeout::*;
     use breakwater::ffi::{breaker, bw_clock_manual_new};
 
@@ -151,7 +153,14 @@ pub mod abi {
                     let mut st = ptr::null_mut();
                     if bw_retry_begin(h, 0, &mut st, err) == BW_OK {
                         let (mut delay, mut stop) = (0u64, 0u32);
-                        bw_retry_next(st, BW_RETRY_OUTCOME_RETRYABLE, 0, &mut delay, &mut stop, err);
+                        bw_retry_next(
+                            st,
+                            BW_RETRY_OUTCOME_RETRYABLE,
+                            0,
+                            &mut delay,
+                            &mut stop,
+                            err,
+                        );
                         bw_retry_state_free(st);
                     }
                 }),
@@ -170,10 +179,12 @@ pub mod abi {
                     let mut m = bw_pool_metrics::default();
                     assert_eq!(bw_pool_get_metrics(h, &mut m, err), BW_OK);
                 }),
-                Policy::TimeLimiter => build!(bw_time_limiter_new_json, bw_time_limiter_free, |h| {
-                    let mut m = bw_time_limiter_metrics::default();
-                    assert_eq!(bw_time_limiter_get_metrics(h, &mut m, err), BW_OK);
-                }),
+                Policy::TimeLimiter => {
+                    build!(bw_time_limiter_new_json, bw_time_limiter_free, |h| {
+                        let mut m = bw_time_limiter_metrics::default();
+                        assert_eq!(bw_time_limiter_get_metrics(h, &mut m, err), BW_OK);
+                    })
+                }
             }
         }
     }
@@ -212,7 +223,11 @@ pub mod abi {
     /// # Safety
     ///
     /// `b` is NULL or a live breaker; `out` is valid for writes of a whole struct.
-    pub unsafe fn breaker_metrics(b: *const bw_breaker, out: *mut bw_breaker_stats, err: &mut bw_error) -> bw_status {
+    pub unsafe fn breaker_metrics(
+        b: *const bw_breaker,
+        out: *mut bw_breaker_stats,
+        err: &mut bw_error,
+    ) -> bw_status {
         // SAFETY: the caller's contract.
         unsafe { bw_breaker_metrics(b, out, err) }
     }
@@ -222,7 +237,11 @@ pub mod abi {
     /// # Safety
     ///
     /// `b` is NULL or a live bulkhead; `out` is valid for writes of a whole struct.
-    pub unsafe fn bulkhead_metrics(b: *const bw_bulkhead, out: *mut bw_bulkhead_metrics, err: &mut bw_error) -> bw_status {
+    pub unsafe fn bulkhead_metrics(
+        b: *const bw_bulkhead,
+        out: *mut bw_bulkhead_metrics,
+        err: &mut bw_error,
+    ) -> bw_status {
         // SAFETY: the caller's contract.
         unsafe { bw_bulkhead_get_metrics(b, out, err) }
     }
@@ -232,7 +251,11 @@ pub mod abi {
     /// # Safety
     ///
     /// `l` is NULL or a live limiter; `out` is valid for writes of a whole struct.
-    pub unsafe fn limiter_metrics(l: *const bw_limiter, out: *mut bw_limiter_metrics, err: &mut bw_error) -> bw_status {
+    pub unsafe fn limiter_metrics(
+        l: *const bw_limiter,
+        out: *mut bw_limiter_metrics,
+        err: &mut bw_error,
+    ) -> bw_status {
         // SAFETY: the caller's contract.
         unsafe { bw_limiter_get_metrics(l, out, err) }
     }
@@ -241,10 +264,14 @@ pub mod abi {
     macro_rules! valid {
         ($name:ident, $new:ident, $ty:ty) => {
             /// Builds from JSON that must be valid, on `clock`.
-            pub fn $name(json: &str, clock: *const bw_clock) -> *mut $ty {
+            ///
+            /// # Safety
+            ///
+            /// `clock` is NULL or a live clock.
+            pub unsafe fn $name(json: &str, clock: *const bw_clock) -> *mut $ty {
                 let mut h = ptr::null_mut();
                 let mut err = bw_error::default();
-                // SAFETY: a live string and clock; out-pointers to locals.
+                // SAFETY: a live string, the caller's clock; out-pointers to locals.
                 let s = unsafe { $new(json.as_ptr().cast(), json.len(), clock, &mut h, &mut err) };
                 assert_eq!(s, BW_OK, "{}: {}", json, err.message_str());
                 h
@@ -292,17 +319,29 @@ pub fn json(policy: Policy, data: &[u8]) {
         BW_INVALID_CONFIG | BW_INVALID_ARGUMENT => {
             assert!(!err.message_str().is_empty(), "a refusal without a message");
         }
-        other => panic!("{policy:?}: unexpected status {other} ({})", err.message_str()),
+        other => panic!(
+            "{policy:?}: unexpected status {other} ({})",
+            err.message_str()
+        ),
     }
     // NULL text: refused unless the length is 0, where it is the empty text (whatever
     // the empty text gives: some constructors take it as "all defaults").
     let mut err = bw_error::default();
     // SAFETY: NULL text with any length must be refused without reading.
-    let null_status = unsafe { new_use_free(policy, ptr::null(), data.len(), ptr::null(), &mut err) };
+    let null_status =
+        unsafe { new_use_free(policy, ptr::null(), data.len(), ptr::null(), &mut err) };
     if data.is_empty() {
-        assert_eq!(null_status, status, "NULL with length 0 is not the empty text");
+        assert_eq!(
+            null_status, status,
+            "NULL with length 0 is not the empty text"
+        );
     } else {
-        assert_eq!(null_status, BW_INVALID_ARGUMENT, "NULL text of length {}", data.len());
+        assert_eq!(
+            null_status,
+            BW_INVALID_ARGUMENT,
+            "NULL text of length {}",
+            data.len()
+        );
     }
     // SAFETY: the clock is not used afterwards.
     unsafe { clock_free(clock) };
@@ -345,13 +384,18 @@ pub fn sequence(data: &[u8]) {
     let mut input = Bytes(data);
     let clock = manual_clock();
     let pick = input.u8().unwrap_or(0) as usize;
-    let mut breaker = breaker_new(BREAKERS[pick % BREAKERS.len()], clock);
-    let mut bulkhead = bulkhead_new(r#"{"max_concurrent":3}"#, clock);
-    let mut limiter = limiter_new(r#"{"permits":5,"period_ms":100,"burst":2}"#, clock);
-    let mut retry = retry_new(
-        r#"{"max_attempts":4,"backoff":"exponential","initial_ms":10,"multiplier":2,"jitter":"full","seed":7}"#,
-        clock,
-    );
+    // SAFETY: `clock` stays live until the end of this function.
+    let (mut breaker, mut bulkhead, mut limiter, mut retry) = unsafe {
+        (
+            breaker_new(BREAKERS[pick % BREAKERS.len()], clock),
+            bulkhead_new(r#"{"max_concurrent":3}"#, clock),
+            limiter_new(r#"{"permits":5,"period_ms":100,"burst":2}"#, clock),
+            retry_new(
+                r#"{"max_attempts":4,"backoff":"exponential","initial_ms":10,"multiplier":2,"jitter":"full","seed":7}"#,
+                clock,
+            ),
+        )
+    };
     let mut states: Vec<*mut bw_retry_state> = Vec::new();
     let mut permits: Vec<bw_permit> = Vec::new();
     let mut held = 0u64; // bulkhead permits taken and not given back
@@ -375,7 +419,11 @@ pub fn sequence(data: &[u8]) {
                     if s == BW_OK {
                         permits.push(p);
                     } else {
-                        assert_eq!((p.generation, p.acquired_ns), (0xdead, 0xbeef), "permit written on failure");
+                        assert_eq!(
+                            (p.generation, p.acquired_ns),
+                            (0xdead, 0xbeef),
+                            "permit written on failure"
+                        );
                     }
                     s
                 }
@@ -457,7 +505,12 @@ pub fn sequence(data: &[u8]) {
                 }
                 14 => {
                     let mut wait = 7u64;
-                    limiter_try_acquire(limiter, u32::from(input.u8().unwrap_or(1)), &mut wait, &mut err)
+                    limiter_try_acquire(
+                        limiter,
+                        u32::from(input.u8().unwrap_or(1)),
+                        &mut wait,
+                        &mut err,
+                    )
                 }
                 15 => {
                     let mut m = bw_limiter_metrics {
@@ -556,7 +609,12 @@ pub fn sequence(data: &[u8]) {
             assert!(
                 matches!(
                     s,
-                    BW_OK | BW_REJECTED | BW_INVALID_ARGUMENT | BW_STALE | BW_TIMED_OUT | BW_INVALID_CONFIG
+                    BW_OK
+                        | BW_REJECTED
+                        | BW_INVALID_ARGUMENT
+                        | BW_STALE
+                        | BW_TIMED_OUT
+                        | BW_INVALID_CONFIG
                 ),
                 "op {}: unexpected status {s} ({})",
                 op % 24,
