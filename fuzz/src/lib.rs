@@ -39,6 +39,8 @@ pub mod abi {
     use breakwater::ffi::retry::*;
     pub use breakwater::ffi::retry::{bw_retry, bw_retry_state};
     pub use breakwater::ffi::status::*;
+    /// The success outcome code.
+    pub const OUTCOME_SUCCESS: u32 = breakwater::ffi::breaker::BW_OUTCOME_SUCCESS;
     use breakwater::ffi::timeout::*;
     use breakwater::ffi::{breaker, bw_clock_manual_new};
 
@@ -283,6 +285,19 @@ pub mod abi {
     valid!(limiter_new, bw_limiter_new_json, bw_limiter);
     valid!(retry_new, bw_retry_new_json, bw_retry);
 
+    /// A new registry.
+    pub fn registry_new() -> *mut bw_registry {
+        let mut r = ptr::null_mut();
+        let mut err = bw_error::default();
+        // SAFETY: out-pointers to locals.
+        assert_eq!(unsafe { bw_registry_new(&mut r, &mut err) }, BW_OK);
+        r
+    }
+
+    pub use breakwater::ffi::breaker::{
+        bw_registry, bw_registry_breaker as registry_breaker, bw_registry_free as registry_free,
+    };
+
     /// The handle functions the sequence target calls, by name.
     pub use breakwater::ffi::breaker::{
         bw_breaker_admit as breaker_admit, bw_breaker_disable as breaker_disable,
@@ -396,6 +411,7 @@ pub fn sequence(data: &[u8]) {
             ),
         )
     };
+    let registry = registry_new();
     let mut states: Vec<*mut bw_retry_state> = Vec::new();
     let mut permits: Vec<bw_permit> = Vec::new();
     let mut held = 0u64; // bulkhead permits taken and not given back
@@ -409,7 +425,7 @@ pub fn sequence(data: &[u8]) {
         // SAFETY: every handle is live or NULL (freed ones are set to NULL at once); every
         // out-pointer points to a local of the right type.
         unsafe {
-            let s = match op % 24 {
+            let s = match op % 25 {
                 0 => {
                     let mut p = bw_permit {
                         generation: 0xdead,
@@ -441,7 +457,7 @@ pub fn sequence(data: &[u8]) {
                     } else {
                         permits.swap_remove(i % permits.len())
                     };
-                    if op % 24 == 1 {
+                    if op % 25 == 1 {
                         breaker_record(breaker, p, outcome, &mut err)
                     } else {
                         breaker_record_ptr(breaker, &p, outcome, &mut err)
@@ -597,6 +613,49 @@ pub fn sequence(data: &[u8]) {
                     assert_eq!(s, BW_INVALID_ARGUMENT);
                     s
                 }
+                24 => {
+                    // A registry handle freed, then asked for again: the registry keeps
+                    // the breaker, and the new handle sees the counts of the old one.
+                    let name = b"seq";
+                    let json = BREAKERS[0];
+                    let mut h = ptr::null_mut();
+                    let s = registry_breaker(
+                        registry,
+                        name.as_ptr().cast(),
+                        name.len(),
+                        json.as_ptr().cast(),
+                        json.len(),
+                        clock,
+                        &mut h,
+                        &mut err,
+                    );
+                    assert_eq!(s, BW_OK, "{}", err.message_str());
+                    let mut p = bw_permit::default();
+                    let admitted = breaker_try_acquire(h, &mut p, &mut err) == BW_OK;
+                    breaker_free(h);
+                    let mut again = ptr::null_mut();
+                    let s = registry_breaker(
+                        registry,
+                        name.as_ptr().cast(),
+                        name.len(),
+                        json.as_ptr().cast(),
+                        json.len(),
+                        clock,
+                        &mut again,
+                        &mut err,
+                    );
+                    assert_eq!(s, BW_OK, "{}", err.message_str());
+                    if admitted {
+                        // The permit of the freed handle is reported through the new one.
+                        let r = breaker_record(again, p, abi::OUTCOME_SUCCESS, &mut err);
+                        assert!(
+                            r == BW_OK || r == BW_STALE,
+                            "record through the registry: {r}"
+                        );
+                    }
+                    breaker_free(again);
+                    BW_OK
+                }
                 _ => {
                     // A fresh breaker in place of a freed one.
                     if breaker.is_null() {
@@ -617,7 +676,7 @@ pub fn sequence(data: &[u8]) {
                         | BW_INVALID_CONFIG
                 ),
                 "op {}: unexpected status {s} ({})",
-                op % 24,
+                op % 25,
                 err.message_str()
             );
         }
@@ -631,6 +690,7 @@ pub fn sequence(data: &[u8]) {
         bulkhead_free(bulkhead);
         limiter_free(limiter);
         retry_free(retry);
+        registry_free(registry);
         clock_free(clock);
     }
 }
