@@ -207,6 +207,29 @@ fn cases() -> Vec<(&'static str, Case)> {
     v
 }
 
+/// Best of `rounds` interleaved rounds of `n` calls of every case: prints
+/// "CASE ns-per-call allocations-per-call".
+fn wall(cases: &[(&'static str, Case)], rounds: usize, n: u64) {
+    let mut best = vec![f64::MAX; cases.len()];
+    let mut allocs = vec![0u64; cases.len()];
+    for (_, case) in cases {
+        measured(case.as_ref(), n / 10);
+    }
+    for _ in 0..rounds {
+        for (i, (_, case)) in cases.iter().enumerate() {
+            let a0 = ALLOCATIONS.load(Ordering::Relaxed);
+            let t0 = Instant::now();
+            black_box(measured(case.as_ref(), n));
+            let ns = t0.elapsed().as_nanos() as f64 / n as f64;
+            allocs[i] = allocs[i].max(ALLOCATIONS.load(Ordering::Relaxed) - a0);
+            best[i] = best[i].min(ns);
+        }
+    }
+    for (i, (name, _)) in cases.iter().enumerate() {
+        println!("{name} {:.2} {:.3}", best[i], allocs[i] as f64 / n as f64);
+    }
+}
+
 /// The measured loop: callgrind collects only inside this function (and its callees).
 #[inline(never)]
 fn measured(case: &dyn Fn() -> bool, k: u64) -> u64 {
@@ -244,24 +267,11 @@ fn main() {
         Some("wall") => {
             let rounds: usize = args[1].parse().expect("ROUNDS");
             let n: u64 = args[2].parse().expect("N");
-            let mut best = vec![f64::MAX; cases.len()];
-            let mut allocs = vec![0u64; cases.len()];
-            for (_, case) in &cases {
-                measured(case.as_ref(), n / 10);
-            }
-            for _ in 0..rounds {
-                for (i, (_, case)) in cases.iter().enumerate() {
-                    let a0 = ALLOCATIONS.load(Ordering::Relaxed);
-                    let t0 = Instant::now();
-                    black_box(measured(case.as_ref(), n));
-                    let ns = t0.elapsed().as_nanos() as f64 / n as f64;
-                    allocs[i] = allocs[i].max(ALLOCATIONS.load(Ordering::Relaxed) - a0);
-                    best[i] = best[i].min(ns);
-                }
-            }
-            for (i, (name, _)) in cases.iter().enumerate() {
-                println!("{name} {:.2} {:.3}", best[i], allocs[i] as f64 / n as f64);
-            }
+            wall(&cases, rounds, n);
+        }
+        None => {
+            // `cargo bench --bench ratios`: a quick wall-clock table.
+            wall(&cases, 3, 1_000_000);
         }
         _ => {
             eprintln!("usage: ratios list | count CASE K | wall ROUNDS N");
