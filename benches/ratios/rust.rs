@@ -8,6 +8,7 @@
 //!                             `valgrind --tool=callgrind --toggle-collect=*measured*`)
 //! ratios wall ROUNDS N        every case N times per round, cases interleaved round by
 //!                             round; prints "CASE best-ns-per-call allocations-per-call"
+//! (no arguments)              `cargo bench --bench ratios`: wall 3 1000000
 //! ```
 //!
 //! Every case returns a `bool` so that each implementation does the same work around the
