@@ -438,7 +438,7 @@ impl Shared {
 
     /// The lock-free rejections: forced open; open or half-open-and-full while the
     /// deadline (checked on the coarse clock) has not come.
-    #[inline]
+    #[inline(always)]
     fn reject_fast(&self, w: u64, state: State) -> Option<BreakerRejected> {
         let (reason, deadline) = match state {
             State::Open => (RejectReason::Open, &self.hot.open_until),
@@ -1043,6 +1043,10 @@ impl Shared {
         }
     }
 
+    // Out of line and cold: a call listener is rare on hot paths, and inlining its loop
+    // costs every caller registers (measured with scripts/bench-ratios.sh).
+    #[cold]
+    #[inline(never)]
     fn emit(&self, kind: CallKind, duration: Option<Duration>, generation: u64, slow: bool) {
         let event = CallEvent {
             kind,

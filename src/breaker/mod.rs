@@ -20,12 +20,12 @@ use crate::clock::Clock;
 use crate::error::{ConfigError, Error, PolicyKind};
 use crate::registry::Registry;
 
+pub(crate) use config::two_trip_policies;
 pub use config::{
     BreakerBuilder, BreakerConfig, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_MINIMUM_CALLS,
     DEFAULT_NAME, DEFAULT_OPEN_DURATION, DEFAULT_RATE_WINDOW, MAX_COUNT_WINDOW, MAX_DURATION,
     SlowCalls, TripPolicy, Window,
 };
-pub(crate) use config::two_trip_policies;
 pub use events::{CallEvent, CallKind, Transition, TransitionReason};
 pub use metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};
 pub use permit::{BreakerRejected, Outcome, Permit, RawPermit, Recorded};

@@ -252,10 +252,7 @@ impl BreakerJson {
                 .half_open_max_wait_ms
                 .map(|v| ms("half_open_max_wait_ms", v))
                 .transpose()?,
-            interval: self
-                .interval_ms
-                .map(|v| ms("interval_ms", v))
-                .transpose()?,
+            interval: self.interval_ms.map(|v| ms("interval_ms", v)).transpose()?,
         })
     }
 

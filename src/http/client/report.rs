@@ -7,9 +7,9 @@ use super::ServiceClient;
 use crate::breaker::State;
 use crate::error::Error;
 use crate::exposition::Collector;
-use crate::report::breaker_status;
 use crate::exposition::{Component, Detail, MetricKind, Status, health_json};
 use crate::http::classify::HttpOutcome;
+use crate::report::breaker_status;
 
 #[cfg(doc)]
 use super::Reply;
