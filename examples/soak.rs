@@ -219,9 +219,13 @@ impl World {
             }
             5 => {
                 let fail = self.fails(rng);
-                let _ = self
-                    .retry
-                    .call(|_ctx| if fail { Err("injected") } else { Ok(1) });
+                let _ = self.retry.call(|_ctx| {
+                    if fail {
+                        Err(Error::failed("injected"))
+                    } else {
+                        Ok(1)
+                    }
+                });
             }
             6 => {
                 let sleep = Duration::from_micros(rng.random_range(0..4000));

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 source scripts/need.sh
 
+echo "== System packages the suites need (installed when missing)"
+bash scripts/install-deps.sh
+
 echo "== Layout: no import cycle among the modules of src/"
 bash scripts/import-graph.sh
 # The `redis` feature's tests need a redis-server (installed here when missing).
