@@ -70,11 +70,11 @@ fn bad_configurations_name_their_field() {
     );
     assert_eq!(
         field(SharedBreaker::builder().failure_rate(0.5, Window::Count(10), 5)),
-        "window"
+        "failure_rate.window"
     );
     assert_eq!(
         field(SharedBreaker::builder().consecutive_failures(0)),
-        "threshold"
+        "consecutive_failures"
     );
     assert_eq!(
         field(

@@ -12,8 +12,7 @@ use parking_lot::Mutex;
 use crate::breaker::{BreakerConfig, BreakerRejected, CircuitBreaker, Outcome, State};
 use crate::error::{Error, RejectReason};
 
-use super::builder::SharedBreakerBuilder;
-use super::permit::{Admission, PermitKind, SharedPermit, UnwindGuard};
+use super::admission::{Admission, UnwindGuard};
 use super::scripts::TRIAL_SCRIPT;
 use super::shared::{Inner, unword};
 
@@ -81,17 +80,6 @@ impl fmt::Debug for SharedBreaker {
 }
 
 impl SharedBreaker {
-    /// A builder with the defaults of [`BreakerConfig`] and
-    /// [`RedisOptions`](super::RedisOptions).
-    ///
-    /// ```
-    /// let b = breakwater::redis::SharedBreaker::builder().name("db");
-    /// # let _ = b;
-    /// ```
-    pub fn builder() -> SharedBreakerBuilder {
-        SharedBreakerBuilder::new()
-    }
-
     pub(crate) fn start(inner: Arc<Inner>, wake: crossbeam_channel::Receiver<()>) -> SharedBreaker {
         let w = inner.clone();
         let worker = std::thread::Builder::new()
@@ -151,37 +139,9 @@ impl SharedBreaker {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    /// Asks to run one call.
-    ///
-    /// Closed (or disabled): admitted on a read of the local copy of the shared state,
-    /// without touching Redis. Open: rejected locally until the open duration has
-    /// passed. Half-open (or open and due): one round trip to Redis for an atomic trial
-    /// slot, within the operation timeout; while another thread of this process is
-    /// asking, the call is rejected as "trial full". Degraded: the local fallback
-    /// breaker decides (an open or forced-open state known before the outage is kept).
-    ///
-    /// # Errors
-    ///
-    /// [`BreakerRejected`] as for [`CircuitBreaker::try_acquire`].
-    ///
-    /// ```
-    /// let b = breakwater::redis::SharedBreaker::builder().url("redis://127.0.0.1:1/").build().unwrap();
-    /// b.try_acquire().unwrap().success();
-    /// ```
+    /// The admission decision, without the handle a [`SharedPermit`](super::SharedPermit) carries.
     #[inline]
-    pub fn try_acquire(&self) -> Result<SharedPermit, BreakerRejected> {
-        self.admit().map(|admission| SharedPermit {
-            breaker: self.clone(),
-            kind: match admission {
-                Admission::Shared { gn, trial } => PermitKind::Shared { gn, trial },
-                Admission::Local(p) => PermitKind::Local(Some(p)),
-            },
-        })
-    }
-
-    /// The admission decision, without the handle a [`SharedPermit`] carries.
-    #[inline]
-    fn admit(&self) -> Result<Admission, BreakerRejected> {
+    pub(super) fn admit(&self) -> Result<Admission, BreakerRejected> {
         if self.inner.health.is_degraded() {
             return self.acquire_degraded();
         }

@@ -264,7 +264,7 @@ impl SharedBreakerBuilder {
     ///
     /// ```
     /// let e = breakwater::redis::SharedBreaker::builder().consecutive_failures(0).validate().unwrap_err();
-    /// assert_eq!(e.field, "threshold");
+    /// assert_eq!(e.field, "consecutive_failures");
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.config.validate()?;
@@ -276,11 +276,15 @@ impl SharedBreakerBuilder {
                 window: Window::Count(_),
                 ..
             } => err(
-                "window",
+                "failure_rate.window",
                 "must be a time window for a shared breaker (fleet-wide counts live in per-bucket counters)",
             ),
-            TripPolicy::FailureRate { slow: Some(_), .. } | TripPolicy::SlowCallRate { .. } => err(
-                "slow",
+            TripPolicy::FailureRate { slow: Some(_), .. } => err(
+                "failure_rate.slow",
+                "slow-call rates are not shared; use a local breaker for them",
+            ),
+            TripPolicy::SlowCallRate { .. } => err(
+                "slow_call_rate",
                 "slow-call rates are not shared; use a local breaker for them",
             ),
             _ => Ok(()),
@@ -323,5 +327,18 @@ impl SharedBreakerBuilder {
             Err(e) => inner.degrade(&e),
         }
         Ok(SharedBreaker::start(inner, rx))
+    }
+}
+
+impl SharedBreaker {
+    /// A builder with the defaults of [`BreakerConfig`] and
+    /// [`RedisOptions`](super::RedisOptions).
+    ///
+    /// ```
+    /// let b = breakwater::redis::SharedBreaker::builder().name("db");
+    /// # let _ = b;
+    /// ```
+    pub fn builder() -> SharedBreakerBuilder {
+        SharedBreakerBuilder::new()
     }
 }

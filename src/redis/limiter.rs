@@ -15,7 +15,6 @@ use crate::ratelimit::{RateLimited, RateLimiter, RateLimiterConfig};
 
 use super::error::OpError;
 use super::health::{Health, HealthState, RedisMetrics};
-use super::limiter_builder::SharedRateLimiterBuilder;
 use super::link::{Link, Script, ints};
 use super::options::RedisOptions;
 
@@ -102,15 +101,6 @@ impl fmt::Debug for SharedRateLimiter {
 }
 
 impl SharedRateLimiter {
-    /// A builder with the defaults of [`RateLimiterConfig`] and [`RedisOptions`], no lease.
-    ///
-    /// ```
-    /// let _ = breakwater::redis::SharedRateLimiter::builder().name("api");
-    /// ```
-    pub fn builder() -> SharedRateLimiterBuilder {
-        SharedRateLimiterBuilder::default()
-    }
-
     /// The limiter's name.
     ///
     /// ```

@@ -285,3 +285,14 @@ impl SharedRateLimiterBuilder {
         })
     }
 }
+
+impl SharedRateLimiter {
+    /// A builder with the defaults of [`RateLimiterConfig`] and [`RedisOptions`], no lease.
+    ///
+    /// ```
+    /// let _ = breakwater::redis::SharedRateLimiter::builder().name("api");
+    /// ```
+    pub fn builder() -> SharedRateLimiterBuilder {
+        SharedRateLimiterBuilder::default()
+    }
+}

@@ -79,6 +79,7 @@
 //! Shared decisions run on the Redis server's clock, local deadlines on the monotonic
 //! clock; a [`ManualClock`](crate::ManualClock) cannot drive a shared policy.
 
+mod admission;
 mod breaker;
 mod builder;
 mod error;

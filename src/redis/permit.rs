@@ -4,27 +4,9 @@ use std::fmt;
 
 use crate::breaker::{Outcome, Permit, Recorded};
 
+use super::admission::Admission;
 use super::breaker::SharedBreaker;
-use super::shared::Inner;
-
-/// An admission, before it becomes a [`SharedPermit`] (or not, in `call_with`).
-pub(super) enum Admission {
-    Shared { gn: u64, trial: bool },
-    Local(Permit),
-}
-
-/// Records a failure for a guarded call that is unwinding.
-pub(super) struct UnwindGuard<'a> {
-    pub(super) inner: &'a Inner,
-    pub(super) gn: u64,
-    pub(super) trial: bool,
-}
-
-impl Drop for UnwindGuard<'_> {
-    fn drop(&mut self) {
-        self.inner.record(self.gn, Outcome::Failure, self.trial);
-    }
-}
+use crate::breaker::BreakerRejected;
 
 /// Permission to run one call through a [`SharedBreaker`]; report its outcome with
 /// [`SharedPermit::success`], [`SharedPermit::failure`] or [`SharedPermit::ignore`].
@@ -130,5 +112,35 @@ impl Drop for SharedPermit {
             };
             self.finish(outcome);
         }
+    }
+}
+
+impl SharedBreaker {
+    /// Asks to run one call.
+    ///
+    /// Closed (or disabled): admitted on a read of the local copy of the shared state,
+    /// without touching Redis. Open: rejected locally until the open duration has
+    /// passed. Half-open (or open and due): one round trip to Redis for an atomic trial
+    /// slot, within the operation timeout; while another thread of this process is
+    /// asking, the call is rejected as "trial full". Degraded: the local fallback
+    /// breaker decides (an open or forced-open state known before the outage is kept).
+    ///
+    /// # Errors
+    ///
+    /// [`BreakerRejected`] as for [`CircuitBreaker::try_acquire`](crate::CircuitBreaker::try_acquire).
+    ///
+    /// ```
+    /// let b = breakwater::redis::SharedBreaker::builder().url("redis://127.0.0.1:1/").build().unwrap();
+    /// b.try_acquire().unwrap().success();
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Result<SharedPermit, BreakerRejected> {
+        self.admit().map(|admission| SharedPermit {
+            breaker: self.clone(),
+            kind: match admission {
+                Admission::Shared { gn, trial } => PermitKind::Shared { gn, trial },
+                Admission::Local(p) => PermitKind::Local(Some(p)),
+            },
+        })
     }
 }
