@@ -194,7 +194,8 @@ TEST(the_library_describes_itself) {
     CHECK_STR_EQ(bw_state_name(BW_STATE_HALF_OPEN), "half-open");
     CHECK_EQ_U64(count_names(bw_state_name), BW_STATE_DISABLED + 1);
     CHECK_STR_EQ(bw_transition_reason_name(BW_TRANSITION_TRIAL_FAILED), "trial failed");
-    CHECK_EQ_U64(count_names(bw_transition_reason_name), BW_TRANSITION_DISABLED + 1);
+    CHECK_EQ_U64(count_names(bw_transition_reason_name), BW_TRANSITION_MANUAL_HALF_OPEN + 1);
+    CHECK_STR_EQ(bw_transition_reason_name(BW_TRANSITION_MANUAL_OPEN), "transitioned to open");
     CHECK(bw_state_name(UINT32_MAX) == NULL);
     /* the same pointer every time (static) */
     CHECK(bw_state_name(0) == bw_state_name(0));
@@ -689,6 +690,47 @@ TEST(sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial) {
     bw_clock_free(clock);
 }
 
+/* ---- manual transitions, remaining open time, interval ---- */
+
+TEST(manual_transitions_remaining_open_and_interval) {
+    bw_clock *clock = manual_clock();
+    bw_breaker *b = breaker_json("{\"consecutive_failures\": 2, \"open_duration_ms\": 60000, "
+                                 "\"interval_ms\": 10000}", clock);
+    CHECK(b != NULL);
+    bool open = true;
+    uint64_t ns = 7;
+    CHECK_STATUS(bw_breaker_remaining_open_ns(b, &open, &ns, NULL), BW_OK);
+    CHECK(!open);
+    CHECK_EQ_U64(ns, 0);
+    /* The interval clears the closed state's counts: two failures 10 s apart never trip. */
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
+    bw_clock_advance_ns(clock, 10 * SEC, NULL);
+    CHECK_EQ_INT(one_call(b, BW_OUTCOME_FAILURE), BW_OK);
+    CHECK_EQ_U64(state_of(b), BW_STATE_CLOSED);
+    /* Opened by hand: timed like a trip. */
+    CHECK_STATUS(bw_breaker_transition_to_open(b, NULL), BW_OK);
+    CHECK_EQ_U64(state_of(b), BW_STATE_OPEN);
+    bw_clock_advance_ns(clock, 20 * SEC, NULL);
+    CHECK_STATUS(bw_breaker_remaining_open_ns(b, &open, &ns, NULL), BW_OK);
+    CHECK(open);
+    CHECK_EQ_U64(ns, 40 * SEC);
+    CHECK_STATUS(bw_breaker_transition_to_half_open(b, NULL), BW_OK);
+    CHECK_EQ_U64(state_of(b), BW_STATE_HALF_OPEN);
+    bw_breaker_event ev[4];
+    size_t n = 0;
+    CHECK_STATUS(bw_breaker_poll_events(b, ev, 4, &n, NULL), BW_OK);
+    CHECK_EQ_U64(n, 2);
+    CHECK_EQ_U64(ev[0].reason, BW_TRANSITION_MANUAL_OPEN);
+    CHECK_EQ_U64(ev[1].reason, BW_TRANSITION_MANUAL_HALF_OPEN);
+    /* Bad input. */
+    bw_error e = dirty_error();
+    CHECK_STATUS(bw_breaker_transition_to_open(NULL, &e), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_remaining_open_ns(b, NULL, &ns, NULL), BW_INVALID_ARGUMENT);
+    CHECK_STATUS(bw_breaker_remaining_open_ns(b, &open, NULL, NULL), BW_INVALID_ARGUMENT);
+    bw_breaker_free(b);
+    bw_clock_free(clock);
+}
+
 int main(void) {
     RUN(every_field_error_names_the_field_as_written);
     RUN(two_trip_policies_are_refused_with_one_message);
@@ -704,5 +746,6 @@ int main(void) {
     RUN(registry_shares_breakers_by_name);
     RUN(threads_hammering_one_breaker_keep_exact_counts);
     RUN(sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial);
+    RUN(manual_transitions_remaining_open_and_interval);
     return check_summary();
 }
