@@ -60,10 +60,10 @@ fn check_admission(step: &Value, got: Option<(String, Option<Duration>)>) -> Ste
             if let Some(ms) = step.get("retry_after_ms").and_then(Value::as_f64) {
                 let got = retry_after.map(|d| d.as_nanos());
                 if got != Some(ns_of_ms(ms)) {
-                    return Err(format!(
-                        "expected retry_after_ms {ms}, got {:?} ns",
-                        got.map_or("none".to_owned(), |n| n.to_string())
-                    ));
+                    return Err(match got {
+                        Some(ns) => format!("expected retry_after_ms {ms}, got {ns} ns"),
+                        None => format!("expected retry_after_ms {ms}, got none"),
+                    });
                 }
             }
             Ok(())
@@ -91,7 +91,12 @@ fn compare_metrics(step: &Value, lookup: impl Fn(&str) -> Option<Metric>) -> Ste
             (Metric::Rate(Some(r)), w) => w.as_f64().is_some_and(|w| (w - r).abs() < 1e-9),
         };
         if !ok {
-            return Err(format!("metric {key}: expected {want}, got {got:?}"));
+            let got = match got {
+                Metric::Count(n) => n.to_string(),
+                Metric::Rate(Some(r)) => r.to_string(),
+                Metric::Rate(None) => "none".to_owned(),
+            };
+            return Err(format!("metric {key}: expected {want}, got {got}"));
         }
     }
     Ok(())

@@ -164,7 +164,7 @@ def _check_admission(step: dict[str, Any], status: int, e: Error) -> None:
 
 
 def _compare_metrics(step: dict[str, Any], stats: ctypes.Structure, rates: tuple[str, ...] = ()) -> None:
-    known = {name for name, _ in stats._fields_} - {"size"}
+    known = {field[0] for field in stats._fields_} - {"size"}
     for key, want in step["metrics"].items():
         if key not in known:
             raise StepFailed(f"unknown metric {key!r}")
@@ -352,7 +352,12 @@ def run_all(out: Callable[[str], None] = print) -> tuple[int, int]:
 
 def test_every_scenario_passes() -> None:
     lines: list[str] = []
-    passed, failed = run_all(lambda line: (print(line), lines.append(line)))
+
+    def out(line: str) -> None:
+        print(line)
+        lines.append(line)
+
+    passed, failed = run_all(out)
     assert passed + failed >= 15, f"expected the scenario set in {SCENARIOS}"
     assert failed == 0, "\n".join(line for line in lines if line.startswith("FAIL"))
 
