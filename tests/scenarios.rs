@@ -18,7 +18,7 @@ use breakwater::ffi::json_config::config_from_json;
 use breakwater::ffi::ratelimit::LimiterJson;
 use breakwater::ffi::retry::RetryJson;
 use breakwater::{
-    BreakerBuilder, BreakerMetrics, Bulkhead, CircuitBreaker, Clock, ManualClock, Outcome,
+    BreakerBuilder, BreakerMetrics, Bulkhead, CircuitBreaker, Clock, Error, ManualClock, Outcome,
     PolicyKind, RateLimiter, RawPermit, Recorded, RetryBuilder,
 };
 use serde_json::Value;
@@ -68,6 +68,19 @@ fn check_admission(step: &Value, got: Option<(String, Option<Duration>)>) -> Ste
             }
             Ok(())
         }
+    }
+}
+
+/// The reason (by the library's name) and retry-after of a policy's rejection, through
+/// the library's own conversion into [`Error`].
+fn rejection(e: Error<()>) -> (String, Option<Duration>) {
+    match e {
+        Error::Rejected {
+            reason,
+            retry_after,
+            ..
+        } => (reason.to_string(), retry_after),
+        other => (format!("not a rejection: {other:?}"), None),
     }
 }
 
@@ -305,7 +318,7 @@ fn run_bulkhead(config: &Value, steps: &[Value]) -> Result<(), (usize, String)> 
             "try_acquire" => {
                 let now = bulkhead.clock().now();
                 let got = bulkhead.acquire_raw(Some(now), None).err();
-                check_admission(step, got.map(|_| ("bulkhead full".to_owned(), None)))
+                check_admission(step, got.map(|full| rejection(full.into())))
             }
             "release" => {
                 let want = step
@@ -365,10 +378,7 @@ fn run_limiter(config: &Value, steps: &[Value]) -> Result<(), (usize, String)> {
             "try_acquire" => {
                 let n = step.get("n").and_then(Value::as_u64).unwrap_or(1);
                 let got = limiter.try_acquire_n(n as u32).err();
-                check_admission(
-                    step,
-                    got.map(|r| ("rate limited".to_owned(), Some(r.retry_after))),
-                )
+                check_admission(step, got.map(|r| rejection(r.into())))
             }
             "advance" => advance(&clock, step),
             "expect_metrics" => {
