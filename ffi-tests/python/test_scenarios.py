@@ -328,6 +328,8 @@ def run(scenario: dict[str, Any]) -> tuple[int, str] | None:
                     _limiter_step(handle, clock, step)
             except StepFailed as failed:
                 return i, str(failed)
+            except (KeyError, TypeError, ValueError) as bad:
+                return i, f"malformed step {json.dumps(step)}: {bad!r}"
         return None
     finally:
         free(handle)
