@@ -63,6 +63,19 @@ for src in ffi-tests/c/test_*.c; do
   run "$name (valgrind memcheck, static library)" "${memcheck[@]}" "$out/$name.static"
 done
 
+# The behaviour scenarios (ffi-tests/scenarios/*.json), also run by the Rust, Python and
+# Go suites: the C runner, on the shared library, under AddressSanitizer and memcheck.
+scen=ffi-tests/scenarios
+cc "${cflags[@]}" "$scen/run_scenarios.c" -o "$out/run_scenarios.shared" \
+  -L"$lib_dir" -lbreakwater -Wl,-rpath,"$lib_dir" -lpthread -lm
+cc "${cflags[@]}" -fsanitize=address -fno-omit-frame-pointer "$scen/run_scenarios.c" \
+  -o "$out/run_scenarios.asan" "$lib_dir/libbreakwater.a" "${static_libs[@]}"
+run "run_scenarios (shared library)" "$out/run_scenarios.shared" "$scen"
+run "run_scenarios (AddressSanitizer, static library)" \
+  env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 "$out/run_scenarios.asan" "$scen"
+run "run_scenarios (valgrind memcheck, shared library)" "${memcheck[@]}" \
+  "$out/run_scenarios.shared" "$scen"
+
 c++ -std=c++17 -Wall -Wextra -Werror -Iinclude ffi-tests/c/cpp_compat.cpp -o "$out/cpp_compat" \
   -L"$lib_dir" -lbreakwater -Wl,-rpath,"$lib_dir"
 run "cpp_compat (C++, shared library)" "$out/cpp_compat"
