@@ -1,26 +1,6 @@
-//! Client-side balancing over the instances (base URLs) of one service.
-//!
-//! A [`Balancer`] holds the instances, a [`Strategy`], an in-flight counter per instance
-//! (kept by the RAII [`InFlight`] guard) and a health mark per instance (set by a
-//! [`HealthChecker`](super::HealthChecker) or by hand). [`Balancer::pick`] chooses among the
-//! instances that are marked healthy and that the caller calls available (for example,
-//! whose breaker is not open), preferring those not tried yet by this call.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::http::{Balancer, Strategy};
-//!
-//! let lb = Balancer::new(["http://a.local", "http://b.local/"], Strategy::RoundRobin).unwrap();
-//! let first = lb.pick(&[], |_| true).unwrap();
-//! let guard = lb.begin(first);                          // counts the call in flight
-//! assert_eq!(lb.url_for(first, "/v1/items").unwrap(), "http://a.local/v1/items");
-//! // The call failed: retry on another instance.
-//! let second = lb.pick(&[first], |_| true).unwrap();
-//! assert_eq!(second, 1);
-//! drop(guard);
-//! assert_eq!(lb.in_flight(first), 0);
-//! ```
+//! Client-side balancing over the instances (base URLs) of one service: [`Balancer`] and
+//! [`Strategy`]. The user-facing documentation is on [`Balancer`] (this module is private;
+//! its items are re-exported from `breakwater::http`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -61,10 +41,36 @@ struct Inner {
     cursor: AtomicUsize,
 }
 
-/// The instances of one service and the strategy that picks among them. `Send + Sync`;
-/// clones share the instances, counters and health marks.
+/// The instances (base URLs) of one service and the strategy that picks among them, for
+/// client-side balancing. `Send + Sync`; clones share the instances, counters and health
+/// marks.
+///
+/// A balancer holds the instances, a [`Strategy`], an in-flight counter per instance (kept
+/// by the RAII [`InFlight`] guard that [`Balancer::begin`] returns) and a health mark per
+/// instance (set by a [`HealthChecker`](super::HealthChecker) or by hand).
+/// [`Balancer::pick`] chooses among the instances that are marked healthy and that the
+/// caller calls available (for example, whose breaker is not open), preferring those not
+/// tried yet by this call.
 ///
 /// # Examples
+///
+/// One call, retried on another instance:
+///
+/// ```
+/// use breakwater::http::{Balancer, Strategy};
+///
+/// let lb = Balancer::new(["http://a.local", "http://b.local/"], Strategy::RoundRobin).unwrap();
+/// let first = lb.pick(&[], |_| true).unwrap();
+/// let guard = lb.begin(first);                          // counts the call in flight
+/// assert_eq!(lb.url_for(first, "/v1/items").unwrap(), "http://a.local/v1/items");
+/// // The call failed: retry on another instance.
+/// let second = lb.pick(&[first], |_| true).unwrap();
+/// assert_eq!(second, 1);
+/// drop(guard);
+/// assert_eq!(lb.in_flight(first), 0);
+/// ```
+///
+/// An unavailable instance is skipped:
 ///
 /// ```
 /// use breakwater::http::{Balancer, Strategy};

@@ -1,22 +1,6 @@
-//! Classification of an HTTP exchange for resilience: success, server failure, throttling,
-//! caller fault, transport error or timeout, with the server's `Retry-After` hint.
-//!
-//! | exchange                                   | [`HttpOutcome`] | breaker   | retried |
-//! |--------------------------------------------|-----------------|-----------|---------|
-//! | status 1xx, 2xx, 3xx                       | `Success`       | success   | no      |
-//! | status 429                                 | `Throttled`     | failure   | yes     |
-//! | other 4xx                                  | `CallerError`   | success   | never   |
-//! | 5xx (and any status outside 100..=599)     | `ServerError`   | failure   | yes     |
-//! | connection refused, reset, dropped, DNS, TLS, protocol | `Transport` | failure | yes |
-//! | any ureq timeout, an I/O read that timed out | `Timeout`     | failure   | yes     |
-//! | bad URI, invalid header, body over its length, https-only | `Invalid` | ignored | never |
-//!
-//! "Retried" says whether the outcome is worth another attempt; whether the request may be
-//! sent again at all is the business of [`may_retry`](super::may_retry).
-//!
-//! A caller fault counts as a success for a breaker: the dependency answered, correctly, that
-//! the request was wrong. The `Retry-After` hint is read on every status that carries one
-//! (usually 429 and 503, also 301 or 202 for some servers).
+//! Classification of an HTTP exchange for resilience. The user-facing documentation (the
+//! table of outcomes) is on [`HttpOutcome`] (this module is private; its items are
+//! re-exported from `breakwater::http`).
 
 use std::io;
 use std::time::{Duration, SystemTime};
@@ -25,7 +9,28 @@ use ureq::http::Response;
 
 use super::retry_after::retry_after;
 
-/// What an HTTP exchange means for resilience.
+/// What an HTTP exchange means for resilience: success, server failure, throttling, caller
+/// fault, transport error or timeout (see [`classify_status`], [`classify_response`],
+/// [`classify_error`] and [`classify_result`], which also read the server's `Retry-After`
+/// hint into a [`Classification`]).
+///
+/// | exchange                                   | outcome         | breaker   | retried |
+/// |--------------------------------------------|-----------------|-----------|---------|
+/// | status 1xx, 2xx, 3xx                       | `Success`       | success   | no      |
+/// | status 429                                 | `Throttled`     | failure   | yes     |
+/// | other 4xx                                  | `CallerError`   | success   | never   |
+/// | 5xx (and any status outside 100..=599)     | `ServerError`   | failure   | yes     |
+/// | connection refused, reset, dropped, DNS, TLS, protocol | `Transport` | failure | yes |
+/// | any ureq timeout, an I/O read that timed out | `Timeout`     | failure   | yes     |
+/// | bad URI, invalid header, body over its length, https-only | `Invalid` | ignored | never |
+///
+/// The "breaker" column is [`HttpOutcome::verdict`], "retried" is
+/// [`HttpOutcome::is_retryable`]: whether the outcome is worth another attempt. Whether the
+/// request may be sent again at all is the business of [`may_retry`](super::may_retry).
+///
+/// A caller fault counts as a success for a breaker: the dependency answered, correctly, that
+/// the request was wrong. The `Retry-After` hint is read on every status that carries one
+/// (usually 429 and 503, also 301 or 202 for some servers).
 ///
 /// # Examples
 ///
@@ -183,7 +188,7 @@ impl Classification {
     }
 }
 
-/// The outcome of a status code alone (see the table in the [module docs](self)).
+/// The outcome of a status code alone (see the table on [`HttpOutcome`]).
 ///
 /// ```
 /// use breakwater::http::{classify_status, HttpOutcome};

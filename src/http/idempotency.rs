@@ -1,25 +1,7 @@
-//! Which requests may be sent more than once, and the two request ids that travel with
-//! them: the `Idempotency-Key` (one per logical operation, the same on every attempt, so the
-//! server can recognise a repeated write) and the `X-Correlation-Id` (one per chain of calls,
-//! for tracing).
-//!
-//! GET, HEAD, PUT, DELETE, OPTIONS and TRACE are idempotent (RFC 9110, section 9.2.2) and
-//! may be retried. Any other method (POST, PATCH, ...) is retried only when the request
-//! carries an idempotency key, set by the caller or generated on the caller's request.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::http::{may_retry, prepare_request, IDEMPOTENCY_KEY};
-//! use ureq::http::Request;
-//!
-//! let mut post = Request::post("http://orders.local/orders").body("{}").unwrap();
-//! assert!(!may_retry(&post));
-//! let ids = prepare_request(&mut post, true, Some("req-7"));
-//! assert!(ids.retryable);
-//! assert_eq!(ids.correlation_id, "req-7");
-//! assert_eq!(post.headers()[&IDEMPOTENCY_KEY], ids.idempotency_key.unwrap());
-//! ```
+//! Which requests may be sent more than once, and the `Idempotency-Key` and
+//! `X-Correlation-Id` request ids. The user-facing documentation is the
+//! [idempotency section](super#idempotency-and-request-ids) of `breakwater::http` (this
+//! module is private; its items are re-exported from there).
 
 use ureq::http::{HeaderName, HeaderValue, Method, Request};
 

@@ -1,52 +1,7 @@
-//! A ureq [`Middleware`] that gives an existing [`Agent`](ureq::Agent) a circuit breaker, a
-//! rate limit and metrics, without changing the code that sends the requests.
-//!
-//! # What a middleware can and cannot see
-//!
-//! A middleware runs around `next.handle(request)`, which returns as soon as the response
-//! **headers** are in. So:
-//!
-//! - **The body is not seen.** Time spent reading the body, and an error while reading it
-//!   (connection reset mid-body, body timeout), happen after the middleware returned: the
-//!   breaker has already recorded the exchange as a success. A slow-call policy measures
-//!   the time to the headers only.
-//! - **Status errors lose their headers.** With `http_status_as_error(true)` (ureq's
-//!   default) a 5xx or 429 reaches the middleware as `Error::StatusCode(n)`, without the
-//!   `Retry-After` header; build the agent with `http_status_as_error(false)` to let the
-//!   middleware classify the whole response. Either way 5xx, 429, transport errors and
-//!   timeouts fail, other 4xx succeed (see [`classify`](super::classify)).
-//! - **No retry, no deadline.** The request body is consumed by the first send, and the
-//!   middleware knows nothing of the caller's deadline or idempotency; for retries,
-//!   instances and deadlines use the [`ServiceClient`](super::ServiceClient).
-//! - **Rejections are errors.** A call refused by the breaker or the limiter returns
-//!   `ureq::Error::Other` holding a [`Rejection`]; [`Rejection::of`] finds it.
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::{CircuitBreaker, RateLimiter};
-//! use breakwater::http::{Rejection, ResilienceMiddleware};
-//!
-//! let breaker = CircuitBreaker::builder().name("search").consecutive_failures(1).build()?;
-//! let middleware = ResilienceMiddleware::new()
-//!     .breaker(breaker.clone())
-//!     .rate_limiter(RateLimiter::builder().permits(100).build()?);
-//! let metrics = middleware.clone();
-//! let agent: ureq::Agent = ureq::Agent::config_builder()
-//!     .http_status_as_error(false)
-//!     .middleware(middleware)
-//!     .build()
-//!     .into();
-//! // A port nothing listens on: the first call fails and opens the breaker...
-//! let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-//! let url = format!("http://127.0.0.1:{port}/");
-//! assert!(agent.get(&url).call().is_err());
-//! // ...and the second is refused without touching the network.
-//! let e = agent.get(&url).call().unwrap_err();
-//! assert_eq!(Rejection::of(&e).unwrap().reason, breakwater::RejectReason::Open);
-//! assert_eq!(metrics.metrics().rejected_by_breaker, 1);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! A ureq middleware that gives an existing agent a circuit breaker, a rate limit and
+//! metrics. The user-facing documentation (what a middleware can and cannot see) is on
+//! [`ResilienceMiddleware`] (this module is private; its items are re-exported from
+//! `breakwater::http`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -145,11 +100,62 @@ struct Stats {
     outcomes: [AtomicU64; 7],
 }
 
-/// A ureq middleware: rate limit, then circuit breaker, then the request, classified for
-/// the breaker and counted. Read the [module docs](self) for what it cannot see. Clones
+/// A ureq [`Middleware`] that gives an existing [`Agent`](ureq::Agent) a circuit breaker, a
+/// rate limit and metrics, without changing the code that sends the requests: rate limit,
+/// then circuit breaker, then the request, classified for the breaker and counted. Clones
 /// share the policies and the counters.
 ///
+/// # What a middleware can and cannot see
+///
+/// A middleware runs around `next.handle(request)`, which returns as soon as the response
+/// **headers** are in. So:
+///
+/// - **The body is not seen.** Time spent reading the body, and an error while reading it
+///   (connection reset mid-body, body timeout), happen after the middleware returned: the
+///   breaker has already recorded the exchange as a success. A slow-call policy measures
+///   the time to the headers only.
+/// - **Status errors lose their headers.** With `http_status_as_error(true)` (ureq's
+///   default) a 5xx or 429 reaches the middleware as `Error::StatusCode(n)`, without the
+///   `Retry-After` header; build the agent with `http_status_as_error(false)` to let the
+///   middleware classify the whole response. Either way 5xx, 429, transport errors and
+///   timeouts fail, other 4xx succeed (see the table on [`HttpOutcome`]).
+/// - **No retry, no deadline.** The request body is consumed by the first send, and the
+///   middleware knows nothing of the caller's deadline or idempotency; for retries,
+///   instances and deadlines use the [`ServiceClient`](super::ServiceClient).
+/// - **Rejections are errors.** A call refused by the breaker or the limiter returns
+///   `ureq::Error::Other` holding a [`Rejection`]; [`Rejection::of`] finds it.
+///
 /// # Examples
+///
+/// A breaker and a rate limit on an agent; the breaker opens, and the next call is refused
+/// without touching the network:
+///
+/// ```
+/// use breakwater::{CircuitBreaker, RateLimiter};
+/// use breakwater::http::{Rejection, ResilienceMiddleware};
+///
+/// let breaker = CircuitBreaker::builder().name("search").consecutive_failures(1).build()?;
+/// let middleware = ResilienceMiddleware::new()
+///     .breaker(breaker.clone())
+///     .rate_limiter(RateLimiter::builder().permits(100).build()?);
+/// let metrics = middleware.clone();
+/// let agent: ureq::Agent = ureq::Agent::config_builder()
+///     .http_status_as_error(false)
+///     .middleware(middleware)
+///     .build()
+///     .into();
+/// // A port nothing listens on: the first call fails and opens the breaker...
+/// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+/// let url = format!("http://127.0.0.1:{port}/");
+/// assert!(agent.get(&url).call().is_err());
+/// // ...and the second is refused without touching the network.
+/// let e = agent.get(&url).call().unwrap_err();
+/// assert_eq!(Rejection::of(&e).unwrap().reason, breakwater::RejectReason::Open);
+/// assert_eq!(metrics.metrics().rejected_by_breaker, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A breaker alone:
 ///
 /// ```
 /// use breakwater::{CircuitBreaker, http::ResilienceMiddleware};

@@ -1,38 +1,6 @@
-//! Pipeline profiles for the [`ServiceClient`](super::ServiceClient): the policies one
-//! service's calls go through, as plain data that JSON files can carry.
-//!
-//! The two profiles of the reference client (SPEC 14) are built in:
-//!
-//! | setting | [`Profile::critical`] | [`Profile::normal`] |
-//! |---|---|---|
-//! | bulkhead (concurrent calls) | 50 | 20 |
-//! | breaker: consecutive failures that open an instance | 3 | 5 |
-//! | breaker: open duration | 30 s | 60 s |
-//! | breaker: trial size / successes to close | 2 / 2 | 2 / 2 |
-//! | retry: attempts in all | 5 | 3 |
-//! | retry: backoff | 0.5 s doubling, cap 10 s | 1 s doubling, cap 60 s |
-//! | retry: jitter | ±10 %, floor 0.1 s | ×0.5..1.5 |
-//! | attempt timeout | 10 s | 5 s |
-//! | longest `Retry-After` waited for | 30 s | 30 s |
-//!
-//! In JSON every duration is a whole number of milliseconds (`*_ms`); a field left out
-//! takes the [`Profile::normal`] value, and an unknown field is refused (a typo must not
-//! pass silently).
-//!
-//! # Examples
-//!
-//! ```
-//! use breakwater::http::{profiles_from_json, Profile};
-//!
-//! let profiles = profiles_from_json(r#"{
-//!     "search": { "max_attempts": 2, "attempt_timeout_ms": 800, "bulkhead": null },
-//!     "payments": { "breaker_failures": 3, "breaker_open_ms": 30000 }
-//! }"#)?;
-//! assert_eq!(profiles["search"].max_attempts, 2);
-//! assert_eq!(profiles["search"].bulkhead, None);
-//! assert_eq!(profiles["payments"].max_attempts, Profile::normal().max_attempts);
-//! # Ok::<(), breakwater::ConfigError>(())
-//! ```
+//! Pipeline profiles for the service client, as plain data that JSON files can carry. The
+//! user-facing documentation (the built-in profiles and the JSON form) is on [`Profile`]
+//! (this module is private; its items are re-exported from `breakwater::http`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,10 +15,33 @@ use crate::error::{ConfigError, PolicyKind};
 use crate::ratelimit::RateLimiter;
 use crate::retry::{Backoff, Jitter, Retry};
 
-/// The policies of one service's calls, outermost first: rate limit, bulkhead, total
-/// deadline, retry, the breaker of the instance an attempt goes to, the attempt timeout.
+/// The policies of one service's calls for the [`ServiceClient`](super::ServiceClient),
+/// outermost first: rate limit, bulkhead, total deadline, retry, the breaker of the instance
+/// an attempt goes to, the attempt timeout. Plain data that JSON files can carry.
 ///
-/// See the [module docs](self) for the built-in profiles and the JSON form.
+/// # Built-in profiles
+///
+/// The two profiles of the reference client (SPEC 14) are built in:
+///
+/// | setting | [`Profile::critical`] | [`Profile::normal`] |
+/// |---|---|---|
+/// | bulkhead (concurrent calls) | 50 | 20 |
+/// | breaker: consecutive failures that open an instance | 3 | 5 |
+/// | breaker: open duration | 30 s | 60 s |
+/// | breaker: trial size / successes to close | 2 / 2 | 2 / 2 |
+/// | retry: attempts in all | 5 | 3 |
+/// | retry: backoff | 0.5 s doubling, cap 10 s | 1 s doubling, cap 60 s |
+/// | retry: jitter | ±10 %, floor 0.1 s | ×0.5..1.5 |
+/// | attempt timeout | 10 s | 5 s |
+/// | longest `Retry-After` waited for | 30 s | 30 s |
+///
+/// # JSON form
+///
+/// An object with the fields of the struct, by the same names: [`Profile::from_json`] reads
+/// one and [`Profile::to_json`] writes one; [`profiles_from_json`] reads an object of
+/// profiles by name and [`load_profiles`] a file of it. Every duration is a whole number of
+/// milliseconds (`*_ms`); a field left out takes the [`Profile::normal`] value, and an
+/// unknown field is refused (a typo must not pass silently).
 ///
 /// # Examples
 ///
@@ -59,6 +50,21 @@ use crate::retry::{Backoff, Jitter, Retry};
 /// let p = Profile::critical();
 /// assert_eq!((p.breaker_failures, p.max_attempts, p.bulkhead), (3, 5, Some(50)));
 /// assert!(p.validate().is_ok());
+/// ```
+///
+/// Profiles from JSON:
+///
+/// ```
+/// use breakwater::http::{profiles_from_json, Profile};
+///
+/// let profiles = profiles_from_json(r#"{
+///     "search": { "max_attempts": 2, "attempt_timeout_ms": 800, "bulkhead": null },
+///     "payments": { "breaker_failures": 3, "breaker_open_ms": 30000 }
+/// }"#)?;
+/// assert_eq!(profiles["search"].max_attempts, 2);
+/// assert_eq!(profiles["search"].bulkhead, None);
+/// assert_eq!(profiles["payments"].max_attempts, Profile::normal().max_attempts);
+/// # Ok::<(), breakwater::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -117,7 +123,7 @@ fn ms(v: u64) -> Duration {
 }
 
 impl Profile {
-    /// The reference `normal` profile (see the table in the [module docs](self)).
+    /// The reference `normal` profile (see the table on [`Profile`]).
     ///
     /// ```
     /// let p = breakwater::http::Profile::normal();
@@ -144,7 +150,7 @@ impl Profile {
         }
     }
 
-    /// The reference `critical` profile (see the table in the [module docs](self)).
+    /// The reference `critical` profile (see the table on [`Profile`]).
     ///
     /// ```
     /// let p = breakwater::http::Profile::critical();

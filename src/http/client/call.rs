@@ -194,7 +194,8 @@ impl<'a> Call<'a> {
         self
     }
 
-    /// Sends the request through the client's policies (see the [module docs](super)).
+    /// Sends the request through the client's policies (see [`ServiceClient`] for what a
+    /// call goes through).
     ///
     /// # Errors
     ///

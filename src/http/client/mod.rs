@@ -1,56 +1,6 @@
-//! The resilient service client: one named service, one or more instances (base URLs), a
-//! [`Profile`] of policies, over a `ureq` [`Agent`].
-//!
-//! # What a call goes through
-//!
-//! Outermost first; steps 1 to 4 are a [`Pipeline`](crate::Pipeline) of the crate's own
-//! policies (`rate_limit -> deadline -> bulkhead -> retry`), steps 5 to 7 are one attempt:
-//!
-//! 1. **rate limit** (the profile's `rate_limit_per_sec`): over the limit, the call is
-//!    rejected at once;
-//! 2. **deadline**: the caller's [`Ctx`] deadline, narrowed by the profile's `deadline_ms`;
-//! 3. **bulkhead** (`bulkhead`): at most that many calls of the service in flight (a call
-//!    waits at most `bulkhead_max_wait_ms`, and never past its deadline);
-//! 4. **retry** (`max_attempts`, backoff, jitter): only retryable outcomes (transport
-//!    errors, timeouts, 5xx, 429) of requests that may be sent again (idempotent method, or
-//!    an `Idempotency-Key`); a `Retry-After` hint replaces a shorter computed delay, and a
-//!    hint longer than `max_retry_after_ms` stops the call with that error; no retry is
-//!    started that would end past the deadline;
-//! 5. **instance**: the [`Balancer`] picks an instance whose breaker is not open (and that
-//!    the health checks did not mark down), preferring one this call has not tried yet;
-//! 6. **breaker of that instance**: every attempt is an outcome for its instance's breaker
-//!    (the breaker is inside the retry, so one service call may open it);
-//! 7. **attempt timeout**: `min(attempt_timeout_ms, time left to the deadline)` becomes
-//!    ureq's `timeout_global` for the attempt, which covers connecting, sending, waiting
-//!    for the answer and reading the whole body: a server that never answers cannot hold
-//!    the caller past the deadline.
-//!
-//! # What counts as what
-//!
-//! The agent runs every request with `http_status_as_error(false)` (set per request, so
-//! an agent you bring works too), and the exchange is classified by
-//! [`classify`](super::classify): transport errors, timeouts, 5xx and 429 are failures
-//! for the breaker and are retried; other 4xx are the caller's fault, a success for the
-//! breaker, never retried, and are returned as a [`Reply`]; 1xx-3xx are successes.
-//! A call whose last attempt failed returns [`Error::Failed`] with an [`HttpError`] (the
-//! outcome, the status and body of a 5xx or 429, the `Retry-After` hint), a call stopped by
-//! its deadline [`Error::TimedOut`] with [`PolicyKind::Deadline`], a call refused by a
-//! policy [`Error::Rejected`] (breaker open on every instance, bulkhead full, rate
-//! limited).
-//!
-//! # Request ids
-//!
-//! Every attempt of a call carries the same `X-Correlation-Id` (the caller's, or a new
-//! one) and, when there is one, the same `Idempotency-Key` (the caller's, or one
-//! generated on request with [`Call::generate_idempotency_key`]). Given with
-//! [`Call::header`] or with their own setters, they are the same thing: sent once, used to
-//! decide about retries, and reported by the [`Reply`] or the failed call's [`HttpError`].
-//!
-//! # Instances and health
-//!
-//! Each instance has its own breaker. When every instance is marked down by the health
-//! checks, the client does not refuse the call: it ignores the marks and lets the
-//! breakers decide (a health check can be wrong; the breakers see real traffic).
+//! The resilient service client. The user-facing documentation (what a call goes through,
+//! what counts as what, request ids, instances and health) is on [`ServiceClient`] (this
+//! module is private; its items are re-exported from `breakwater::http`).
 //!
 //! # Layout
 //!
@@ -113,9 +63,60 @@ struct Inner {
 }
 
 /// A resilient client of one service (the reference `ResilientServiceClient` of SPEC 14):
-/// a name, one or more instances, a [`Profile`] of policies. See the
-/// [module docs](self) for what a call goes through. `Send + Sync`; clones share
-/// everything (policies, counters, health checks).
+/// a name, one or more instances (base URLs), a [`Profile`] of policies, over a `ureq`
+/// [`Agent`]. `Send + Sync`; clones share everything (policies, counters, health checks).
+///
+/// # What a call goes through
+///
+/// Outermost first; steps 1 to 4 are a [`Pipeline`](crate::Pipeline) of the crate's own
+/// policies (`rate_limit -> deadline -> bulkhead -> retry`), steps 5 to 7 are one attempt:
+///
+/// 1. **rate limit** (the profile's `rate_limit_per_sec`): over the limit, the call is
+///    rejected at once;
+/// 2. **deadline**: the caller's [`Ctx`] deadline, narrowed by the profile's `deadline_ms`;
+/// 3. **bulkhead** (`bulkhead`): at most that many calls of the service in flight (a call
+///    waits at most `bulkhead_max_wait_ms`, and never past its deadline);
+/// 4. **retry** (`max_attempts`, backoff, jitter): only retryable outcomes (transport
+///    errors, timeouts, 5xx, 429) of requests that may be sent again (idempotent method, or
+///    an `Idempotency-Key`); a `Retry-After` hint replaces a shorter computed delay, and a
+///    hint longer than `max_retry_after_ms` stops the call with that error; no retry is
+///    started that would end past the deadline;
+/// 5. **instance**: the [`Balancer`] picks an instance whose breaker is not open (and that
+///    the health checks did not mark down), preferring one this call has not tried yet;
+/// 6. **breaker of that instance**: every attempt is an outcome for its instance's breaker
+///    (the breaker is inside the retry, so one service call may open it);
+/// 7. **attempt timeout**: `min(attempt_timeout_ms, time left to the deadline)` becomes
+///    ureq's `timeout_global` for the attempt, which covers connecting, sending, waiting
+///    for the answer and reading the whole body: a server that never answers cannot hold
+///    the caller past the deadline.
+///
+/// # What counts as what
+///
+/// The agent runs every request with `http_status_as_error(false)` (set per request, so
+/// an agent you bring works too), and the exchange is classified as an [`HttpOutcome`]
+/// (see the table there): transport errors, timeouts, 5xx and 429 are failures
+/// for the breaker and are retried; other 4xx are the caller's fault, a success for the
+/// breaker, never retried, and are returned as a [`Reply`]; 1xx-3xx are successes.
+/// A call whose last attempt failed returns [`Error::Failed`] with an [`HttpError`] (the
+/// outcome, the status and body of a 5xx or 429, the `Retry-After` hint), a call stopped by
+/// its deadline [`Error::TimedOut`] with [`PolicyKind::Deadline`], a call refused by a
+/// policy [`Error::Rejected`] (breaker open on every instance, bulkhead full, rate
+/// limited).
+///
+/// # Request ids
+///
+/// Every attempt of a call carries the same `X-Correlation-Id` (the caller's, or a new
+/// one) and, when there is one, the same `Idempotency-Key` (the caller's, or one
+/// generated on request with [`Call::generate_idempotency_key`]). Given with
+/// [`Call::header`] or with their own setters, they are the same thing: sent once, used to
+/// decide about retries, and reported by the [`Reply`] or the failed call's [`HttpError`]
+/// (see also [idempotency and request ids](crate::http#idempotency-and-request-ids)).
+///
+/// # Instances and health
+///
+/// Each instance has its own breaker. When every instance is marked down by the health
+/// checks, the client does not refuse the call: it ignores the marks and lets the
+/// breakers decide (a health check can be wrong; the breakers see real traffic).
 ///
 /// # Examples
 ///
