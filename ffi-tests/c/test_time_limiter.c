@@ -243,34 +243,38 @@ TEST(a_hundred_stuck_calls_never_create_more_than_8_threads) {
         else if (st == BW_REJECTED && err.reason == BW_REASON_QUEUE_FULL) rejected++;
         else other++;
     }
-    CHECK_EQ_INT(timed_out, 8);
-    CHECK_EQ_INT(rejected, 92);
+    /* Every worker is busy after its first call, so at least 8 calls time out and the
+     * rest are refused at once. Under load a worker may not have started a call before
+     * its 1 ms deadline: that call times out without entering, the worker stays free and
+     * takes another, so more than 8 can time out. Never more than 8 threads. */
+    CHECK(timed_out >= 8);
+    CHECK_EQ_INT(timed_out + rejected, 100);
     CHECK_EQ_INT(other, 0);
     bw_time_limiter_stats m;
     m.size = sizeof m;
     CHECK_STATUS(bw_time_limiter_metrics(tl, &m, NULL), BW_OK);
-    CHECK_EQ_INT(m.threads_spawned, 8);
-    CHECK_EQ_INT(m.busy, 8);
-    CHECK_EQ_U64(m.timed_out, 8);
-    CHECK_EQ_U64(m.rejected, 92);
+    CHECK(m.threads_spawned <= 8);
+    CHECK(m.busy <= 8);
+    CHECK_EQ_U64(m.timed_out, (uint64_t)timed_out);
+    CHECK_EQ_U64(m.rejected, (uint64_t)rejected);
     pthread_mutex_lock(&s.mu);
-    CHECK_EQ_INT(s.released, 92); /* the rejected calls, at once */
+    CHECK(s.released >= rejected); /* the rejected calls, at once */
     pthread_mutex_unlock(&s.mu);
 
     open_gate(&s);
     wait_released(&s, 100);
     CHECK(s.threads <= 8); /* distinct threads the callbacks ran on */
-    CHECK_EQ_INT(s.entered, 8);
-    CHECK_EQ_INT(s.saw_cancelled, 8);
+    CHECK(s.entered >= 1 && s.entered <= 8);
+    CHECK_EQ_INT(s.saw_cancelled, s.entered);
     /* The late results are counted once each worker has published (poll, no sleep). */
     for (long spins = 0; spins < 100000000L; spins++) {
         CHECK_STATUS(bw_time_limiter_metrics(tl, &m, NULL), BW_OK);
-        if (m.late_results_dropped == 8 && m.busy == 0) break;
+        if (m.late_results_dropped == (uint64_t)s.entered && m.busy == 0) break;
         sched_yield();
     }
-    CHECK_EQ_U64(m.late_results_dropped, 8);
+    CHECK_EQ_U64(m.late_results_dropped, (uint64_t)s.entered);
     CHECK_EQ_INT(m.busy, 0);
-    CHECK_EQ_INT(m.threads_spawned, 8);
+    CHECK(m.threads_spawned <= 8);
     bw_time_limiter_free(tl);
     state_destroy(&s);
 }
