@@ -128,8 +128,9 @@ func WithClassifier(f func(v any, err error) Outcome) BreakerOption {
 // breaker's name (gobreaker's OnStateChange). f runs on a goroutine of the binding,
 // one transition at a time and in order, shortly after the call that caused it; it
 // may call the breaker. The transitions are taken from the queue PollEvents reads, so
-// do not use both. Close the breaker to stop the goroutine: until then, it keeps the
-// breaker alive.
+// do not use both. Close stops the goroutine (transitions not yet delivered are
+// dropped); so does the finalizer of a breaker no longer referenced (f itself should
+// not hold the breaker then).
 func WithOnStateChange(f func(name string, t Transition)) BreakerOption {
 	return func(o *breakerOptions) { o.onStateChange = f }
 }
@@ -137,7 +138,7 @@ func WithOnStateChange(f func(name string, t Transition)) BreakerOption {
 // CircuitBreaker stops calling a dependency that keeps failing. Safe for concurrent
 // use; Close it when done (a finalizer closes it otherwise).
 type CircuitBreaker struct {
-	h            handle[*C.bw_breaker]
+	h            *handle[*C.bw_breaker] // shared with the watcher, which must not hold b
 	isSuccessful func(error) bool
 	classify     func(v any, err error) Outcome
 	watch        *watcher // nil without WithOnStateChange
@@ -151,7 +152,7 @@ func cString(s string) (*C.char, C.size_t) {
 }
 
 func newBreaker(p *C.bw_breaker, o *breakerOptions) *CircuitBreaker {
-	b := &CircuitBreaker{h: handle[*C.bw_breaker]{ptr: p, what: "CircuitBreaker"},
+	b := &CircuitBreaker{h: &handle[*C.bw_breaker]{ptr: p, what: "CircuitBreaker"},
 		isSuccessful: o.isSuccessful, classify: o.classify}
 	runtime.SetFinalizer(b, func(b *CircuitBreaker) { _ = b.Close() })
 	if o.onStateChange != nil {

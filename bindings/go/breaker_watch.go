@@ -24,6 +24,7 @@ type watcher struct {
 func startWatcher(b *CircuitBreaker, f func(name string, t Transition)) *watcher {
 	w := &watcher{wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	name := b.Name()
+	h := b.h // not b: a forgotten breaker is still finalized (and its watcher stopped)
 	go func() {
 		defer close(w.stopped)
 		tick := time.NewTicker(watchFallback)
@@ -35,12 +36,12 @@ func startWatcher(b *CircuitBreaker, f func(name string, t Transition)) *watcher
 			case <-w.done:
 				return
 			}
-			ptr, ok := b.h.tryAcquire()
+			ptr, ok := h.tryAcquire()
 			if !ok {
 				return
 			}
 			events := pollEvents(ptr)
-			b.h.release()
+			h.release()
 			for _, t := range events {
 				w.inCallback.Store(true)
 				f(name, t)

@@ -264,3 +264,30 @@ func TestAnAbandonedPermitGivesItsAdmissionBack(t *testing.T) {
 	}()
 	_ = p.Failure()
 }
+
+// A breaker with a state-change goroutine that is never closed is still finalized,
+// and its goroutine ends.
+func TestAForgottenWatchedBreakerIsCollected(t *testing.T) {
+	runtime.GC()
+	before := runtime.NumGoroutine()
+	for i := 0; i < 5; i++ {
+		func() {
+			b, err := bw.NewCircuitBreaker(bw.BreakerSettings{ConsecutiveFailures: 1},
+				bw.WithOnStateChange(func(string, bw.Transition) {}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = b.Execute(func() error { return errDown })
+		}()
+	}
+	if runtime.NumGoroutine() < before+5 {
+		t.Fatalf("goroutines %d, before %d", runtime.NumGoroutine(), before)
+	}
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 1000 {
+			t.Fatalf("goroutines %d, before %d: the watchers were not stopped", runtime.NumGoroutine(), before)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond) // finalizers run on their own goroutine
+	}
+}
