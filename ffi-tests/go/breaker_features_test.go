@@ -291,3 +291,38 @@ func TestAForgottenWatchedBreakerIsCollected(t *testing.T) {
 		time.Sleep(time.Millisecond) // finalizers run on their own goroutine
 	}
 }
+
+// Every setting that the library refuses is named by its JSON key in the message.
+func TestEverySettingsErrorNamesItsKey(t *testing.T) {
+	for _, tc := range []struct {
+		s   bw.BreakerSettings
+		key string
+	}{
+		{bw.BreakerSettings{Name: strings.Repeat("n", 200)}, "name"},
+		{bw.BreakerSettings{ConsecutiveFailures: -1}, "consecutive_failures"},
+		{bw.BreakerSettings{FailuresInWindow: 3}, "failures_in_window.window_ms"},
+		{bw.BreakerSettings{FailureWindow: time.Second}, "failures_in_window.threshold"},
+		{bw.BreakerSettings{FailureRate: -0.5}, "failure_rate.threshold"},
+		{bw.BreakerSettings{FailureRate: 0.5, WindowCalls: -1}, "failure_rate.window"},
+		{bw.BreakerSettings{FailureRate: 0.5, WindowTime: -time.Second}, "failure_rate.window"},
+		{bw.BreakerSettings{FailureRate: 0.5, MinimumCalls: -2}, "failure_rate.minimum_calls"},
+		{bw.BreakerSettings{FailureRate: 0.5, SlowCallRate: 1.5, SlowDuration: time.Second}, "failure_rate.slow.threshold"},
+		{bw.BreakerSettings{FailureRate: 0.5, SlowCallRate: 0.5}, "failure_rate.slow.slow_duration_ms"},
+		{bw.BreakerSettings{SlowCallRate: 2, SlowDuration: time.Second}, "slow_call_rate.threshold"},
+		{bw.BreakerSettings{SlowCallRate: 0.5, SlowDuration: -time.Second}, "slow_call_rate.slow_duration_ms"},
+		{bw.BreakerSettings{OpenDuration: -time.Second}, "open_duration_ms"},
+		{bw.BreakerSettings{OpenDurationMultiplier: 0.5}, "open_duration_multiplier"},
+		{bw.BreakerSettings{OpenDurationCap: -time.Second}, "open_duration_cap_ms"},
+		{bw.BreakerSettings{HalfOpenMaxCalls: -1}, "half_open_max_calls"},
+		{bw.BreakerSettings{SuccessThreshold: -1}, "success_threshold"},
+		{bw.BreakerSettings{HalfOpenMaxWait: -time.Second}, "half_open_max_wait_ms"},
+		{bw.BreakerSettings{Interval: -time.Millisecond}, "interval_ms"},
+		{bw.BreakerSettings{FailureRate: 0.5, WindowTime: time.Second, Interval: time.Second}, "interval_ms"},
+	} {
+		_, err := bw.NewCircuitBreaker(tc.s)
+		const prefix = "breakwater: invalid circuit breaker configuration: "
+		if !errors.Is(err, bw.ErrInvalidConfig) || !strings.HasPrefix(err.Error(), prefix+tc.key) {
+			t.Errorf("%+v: err = %v, want a message starting with %q", tc.s, err, tc.key)
+		}
+	}
+}
