@@ -394,6 +394,26 @@ func Execute[T any](cb *CircuitBreaker, fn func() (T, error)) (T, error) {
 	return v, err
 }
 
+// ExecuteClassified is Execute[T] with a typed classifier for this call, which takes
+// precedence over the breaker's WithClassifier and WithIsSuccessful.
+func ExecuteClassified[T any](cb *CircuitBreaker, fn func() (T, error), classify func(v T, err error) Outcome) (T, error) {
+	raw, err := cb.admit()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			cb.recordRaw(raw, OutcomeFailure)
+		}
+	}()
+	v, err := fn()
+	done = true
+	cb.recordRaw(raw, classify(v, err))
+	return v, err
+}
+
 // Execute runs fn through the breaker and returns its error unchanged, or a rejection
 // (ErrCircuitOpen, ...) without running it. A panic in fn is recorded as a failure and
 // keeps unwinding.

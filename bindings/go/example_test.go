@@ -121,3 +121,18 @@ func ExampleCircuitBreaker_Config() {
 	fmt.Println(c.Name, c.FailureRate, c.WindowCalls > 0, c.MinimumCalls > 0, c.OpenDuration > 0, c.ConsecutiveFailures)
 	// Output: search 0.5 true true true 0
 }
+
+// A typed classifier for one call: an HTTP-like status decides.
+func ExampleExecuteClassified() {
+	cb, _ := breakwater.NewCircuitBreaker(breakwater.BreakerSettings{ConsecutiveFailures: 1})
+	defer cb.Close()
+	status, err := breakwater.ExecuteClassified(cb, func() (int, error) { return 503, nil },
+		func(status int, err error) breakwater.Outcome {
+			if err != nil || status >= 500 {
+				return breakwater.OutcomeFailure
+			}
+			return breakwater.OutcomeSuccess
+		})
+	fmt.Println(status, err, cb.State())
+	// Output: 503 <nil> open
+}
