@@ -1691,6 +1691,24 @@ bw_status bw_breaker_remaining_open_ns(const struct bw_breaker *breaker,
                                        struct bw_error *err);
 
 /**
+ * Copies the breaker's effective configuration (JSON, UTF-8, NUL-terminated) into
+ * `buf` and its length without the NUL into `*out_len`: the form `bw_breaker_new_json`
+ * accepts, with every default filled in (the trip policy with its window and
+ * `minimum_calls`; durations as `*_ms`; unset optional keys as `null`). Building a
+ * breaker from it gives the same configuration.
+ *
+ * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
+ * receives the length, `buf` is not written; `buf` may be NULL when `len` is 0);
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_len`, or a NULL `buf` with a
+ * non-zero `len`.
+ */
+bw_status bw_breaker_config_json(const struct bw_breaker *breaker,
+                                 char *buf,
+                                 size_t len,
+                                 size_t *out_len,
+                                 struct bw_error *err);
+
+/**
  * Creates an empty registry into `*out`. Free it with `bw_registry_free`.
  *
  * `BW_INVALID_ARGUMENT` for a NULL `out`.

@@ -24,6 +24,12 @@ package breakwater
 #cgo nocallback bw_breaker_name
 #cgo noescape bw_breaker_poll_events
 #cgo nocallback bw_breaker_poll_events
+#cgo noescape bw_breaker_transition_to_open
+#cgo nocallback bw_breaker_transition_to_open
+#cgo noescape bw_breaker_transition_to_half_open
+#cgo nocallback bw_breaker_transition_to_half_open
+#cgo noescape bw_breaker_remaining_open_ns
+#cgo nocallback bw_breaker_remaining_open_ns
 #cgo noescape bw_registry_new
 #cgo nocallback bw_registry_new
 #cgo nocallback bw_registry_free
@@ -36,10 +42,10 @@ import "C"
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -87,133 +93,14 @@ type Transition struct {
 	At time.Duration
 }
 
-// BreakerConfig configures a circuit breaker. Zero fields are left out of the JSON, so
-// the library's defaults apply (ConfigDefaultsJSON(PolicyCircuitBreaker)). Set one trip
-// policy: ConsecutiveFailures; FailuresInWindow with FailureWindow; FailureRate with an
-// optional window (WindowCalls or WindowTime) and MinimumCalls, optionally with
-// SlowCallRate and SlowDuration; or SlowCallRate alone. The library validates every
-// value, and refuses two trip policies, with messages that name the JSON key.
-type BreakerConfig struct {
-	Name                   string
-	ConsecutiveFailures    int
-	FailuresInWindow       int
-	FailureWindow          time.Duration
-	FailureRate            float64
-	SlowCallRate           float64
-	SlowDuration           time.Duration
-	WindowCalls            int
-	WindowTime             time.Duration
-	MinimumCalls           int
-	OpenDuration           time.Duration
-	OpenDurationMultiplier float64
-	OpenDurationCap        time.Duration
-	HalfOpenMaxCalls       int
-	SuccessThreshold       int
-	HalfOpenMaxWait        time.Duration
-}
-
-// breakerMs is a duration as a JSON number of milliseconds (a fraction when it has one).
-func breakerMs(d time.Duration) any {
-	if d%time.Millisecond == 0 {
-		return int64(d / time.Millisecond)
-	}
-	return float64(d) / 1e6
-}
-
-// JSON returns the configuration in the JSON form of the C ABI (only the fields set).
-func (c BreakerConfig) JSON() (string, error) {
-	m := map[string]any{}
-	if c.Name != "" {
-		m["name"] = c.Name
-	}
-	rate := map[string]any{}
-	if c.WindowCalls != 0 {
-		rate["window"] = map[string]any{"count": c.WindowCalls}
-	} else if c.WindowTime != 0 {
-		rate["window"] = map[string]any{"time_ms": breakerMs(c.WindowTime)}
-	}
-	if c.MinimumCalls != 0 {
-		rate["minimum_calls"] = c.MinimumCalls
-	}
-	var slow map[string]any
-	if c.SlowCallRate != 0 || c.SlowDuration != 0 {
-		slow = map[string]any{"threshold": c.SlowCallRate, "slow_duration_ms": breakerMs(c.SlowDuration)}
-	}
-	if c.ConsecutiveFailures != 0 {
-		m["consecutive_failures"] = c.ConsecutiveFailures
-	}
-	if c.FailuresInWindow != 0 || c.FailureWindow != 0 {
-		m["failures_in_window"] = map[string]any{"threshold": c.FailuresInWindow,
-			"window_ms": breakerMs(c.FailureWindow)}
-	}
-	if c.FailureRate != 0 {
-		p := map[string]any{"threshold": c.FailureRate}
-		for k, v := range rate {
-			p[k] = v
-		}
-		if slow != nil {
-			p["slow"] = slow
-		}
-		m["failure_rate"] = p
-	} else if slow != nil {
-		for k, v := range rate {
-			slow[k] = v
-		}
-		m["slow_call_rate"] = slow
-	} else if len(rate) != 0 {
-		m["failure_rate"] = rate // refused by the library: failure_rate.threshold is required
-	}
-	if c.OpenDuration != 0 {
-		m["open_duration_ms"] = breakerMs(c.OpenDuration)
-	}
-	if c.OpenDurationMultiplier != 0 {
-		m["open_duration_multiplier"] = c.OpenDurationMultiplier
-	}
-	if c.OpenDurationCap != 0 {
-		m["open_duration_cap_ms"] = breakerMs(c.OpenDurationCap)
-	}
-	if c.HalfOpenMaxCalls != 0 {
-		m["half_open_max_calls"] = c.HalfOpenMaxCalls
-	}
-	if c.SuccessThreshold != 0 {
-		m["success_threshold"] = c.SuccessThreshold
-	}
-	if c.HalfOpenMaxWait != 0 {
-		m["half_open_max_wait_ms"] = breakerMs(c.HalfOpenMaxWait)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", &Error{Status: StatusInvalidConfig, Policy: PolicyCircuitBreaker, Message: err.Error()}
-	}
-	return string(b), nil
-}
-
-func configText(config any) (string, error) {
-	switch c := config.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return c, nil
-	case []byte:
-		return string(c), nil
-	case BreakerConfig:
-		return c.JSON()
-	case *BreakerConfig:
-		if c == nil {
-			return "", nil
-		}
-		return c.JSON()
-	default:
-		panic(fmt.Sprintf("breakwater: a breaker configuration is a BreakerConfig, *BreakerConfig, JSON string or []byte, not %T", config))
-	}
-}
-
 // BreakerOption is an option of NewCircuitBreaker and Registry.CircuitBreaker.
 type BreakerOption func(*breakerOptions)
 
 type breakerOptions struct {
-	clock        Clock
-	isSuccessful func(error) bool
+	clock         Clock
+	isSuccessful  func(error) bool
+	classify      func(v any, err error) Outcome
+	onStateChange func(name string, t Transition)
 }
 
 // WithClock makes the breaker read clock (a *ManualClock in tests). Defaults to the
@@ -228,11 +115,33 @@ func WithIsSuccessful(f func(err error) bool) BreakerOption {
 	return func(o *breakerOptions) { o.isSuccessful = f }
 }
 
+// WithClassifier classifies the outcome of Execute's function over its value and
+// error: OutcomeSuccess, OutcomeFailure or OutcomeIgnored (neither counted; a half-open
+// admission is given back). v is the value Execute[T] returned (nil for the
+// CircuitBreaker.Execute methods). It takes precedence over WithIsSuccessful. Defaults
+// to success when err is nil, failure otherwise.
+func WithClassifier(f func(v any, err error) Outcome) BreakerOption {
+	return func(o *breakerOptions) { o.classify = f }
+}
+
+// WithOnStateChange delivers every state transition of the breaker to f, with the
+// breaker's name (gobreaker's OnStateChange). f runs on a goroutine of the binding,
+// one transition at a time and in order, shortly after the call that caused it; it
+// may call the breaker. The transitions are taken from the queue PollEvents reads, so
+// do not use both. Close stops the goroutine (transitions not yet delivered are
+// dropped); so does the finalizer of a breaker no longer referenced (f itself should
+// not hold the breaker then).
+func WithOnStateChange(f func(name string, t Transition)) BreakerOption {
+	return func(o *breakerOptions) { o.onStateChange = f }
+}
+
 // CircuitBreaker stops calling a dependency that keeps failing. Safe for concurrent
 // use; Close it when done (a finalizer closes it otherwise).
 type CircuitBreaker struct {
-	h            handle[*C.bw_breaker]
+	h            *handle[*C.bw_breaker] // shared with the watcher, which must not hold b
 	isSuccessful func(error) bool
+	classify     func(v any, err error) Outcome
+	watch        *watcher // nil without WithOnStateChange
 }
 
 func cString(s string) (*C.char, C.size_t) {
@@ -243,8 +152,12 @@ func cString(s string) (*C.char, C.size_t) {
 }
 
 func newBreaker(p *C.bw_breaker, o *breakerOptions) *CircuitBreaker {
-	b := &CircuitBreaker{h: handle[*C.bw_breaker]{ptr: p, what: "CircuitBreaker"}, isSuccessful: o.isSuccessful}
+	b := &CircuitBreaker{h: &handle[*C.bw_breaker]{ptr: p, what: "CircuitBreaker"},
+		isSuccessful: o.isSuccessful, classify: o.classify}
 	runtime.SetFinalizer(b, func(b *CircuitBreaker) { _ = b.Close() })
+	if o.onStateChange != nil {
+		b.watch = startWatcher(b, o.onStateChange)
+	}
 	return b
 }
 
@@ -256,14 +169,20 @@ func options(opts []BreakerOption) *breakerOptions {
 	return o
 }
 
-// NewCircuitBreaker builds a breaker from config: a BreakerConfig, a *BreakerConfig,
-// JSON text (string or []byte, the C ABI's form) or nil for the defaults. An invalid
-// configuration gives an error matching ErrInvalidConfig whose message names the field.
-func NewCircuitBreaker(config any, opts ...BreakerOption) (*CircuitBreaker, error) {
-	text, err := configText(config)
+// NewCircuitBreaker builds a breaker from settings (the zero value: the library's
+// defaults). An invalid setting gives an error matching ErrInvalidConfig whose message
+// names the field as a JSON key (e.g. failure_rate.threshold).
+func NewCircuitBreaker(settings BreakerSettings, opts ...BreakerOption) (*CircuitBreaker, error) {
+	text, err := settingsText(settings)
 	if err != nil {
 		return nil, err
 	}
+	return NewCircuitBreakerJSON(text, opts...)
+}
+
+// NewCircuitBreakerJSON builds a breaker from JSON text in the C ABI's form
+// (bw_breaker_new_json; empty for the defaults). Errors as NewCircuitBreaker.
+func NewCircuitBreakerJSON(text string, opts ...BreakerOption) (*CircuitBreaker, error) {
 	o := options(opts)
 	var clock *C.bw_clock
 	if o.clock != nil {
@@ -282,48 +201,84 @@ func NewCircuitBreaker(config any, opts ...BreakerOption) (*CircuitBreaker, erro
 }
 
 // Permit is the permission to run one call (from Allow): report its outcome once with
-// Success, Failure or Ignore. Reporting returns an error matching ErrStale when the
-// breaker changed state since the permit was acquired (the outcome is dropped).
+// Success, Failure, Ignore or Report. Reporting returns an error matching ErrStale when
+// the breaker changed state since the permit was acquired (the outcome is dropped). A
+// Permit garbage collected without a verdict is reported ignored, so that it gives its
+// half-open admission back (SPEC 3).
 type Permit struct {
-	b   *CircuitBreaker
-	raw C.bw_permit
+	b     *CircuitBreaker
+	raw   C.bw_permit
+	state *permitState
+}
+
+// permitState is what the cleanup of a Permit needs (never the Permit itself).
+type permitState struct {
+	b        *CircuitBreaker
+	raw      C.bw_permit
+	reported atomic.Bool
+}
+
+// abandoned reports a permit collected without a verdict as ignored.
+func abandoned(st *permitState) {
+	if st.reported.Swap(true) {
+		return
+	}
+	ptr, ok := st.b.h.tryAcquire()
+	if !ok {
+		return
+	}
+	C.bw_breaker_record(ptr, st.raw, C.uint32_t(OutcomeIgnored), nil)
+	st.b.h.release()
+	st.b.kick()
 }
 
 // Generation returns the generation the call was admitted in.
-func (p Permit) Generation() uint64 { return uint64(p.raw.generation) }
+func (p *Permit) Generation() uint64 { return uint64(p.raw.generation) }
 
-// recordQuiet reports outcome without an error object (Execute ignores stale
-// outcomes): the fast path.
-func (p Permit) recordQuiet(outcome Outcome) {
-	ptr := p.b.h.acquire()
-	C.bw_breaker_record(ptr, p.raw, C.uint32_t(outcome), nil)
-	p.b.h.release()
+// recordRaw reports outcome for a raw permit without an error object (Execute ignores
+// stale outcomes): the fast path.
+func (b *CircuitBreaker) recordRaw(raw C.bw_permit, outcome Outcome) {
+	ptr := b.h.acquire()
+	C.bw_breaker_record(ptr, raw, C.uint32_t(outcome), nil)
+	b.h.release()
+	b.kick()
 }
 
-func (p Permit) record(outcome Outcome) error {
+// verdict marks the permit reported; it panics on a second verdict.
+func (p *Permit) verdict() {
+	if p.state.reported.Swap(true) {
+		panic("breakwater: Permit reported twice")
+	}
+}
+
+func (p *Permit) record(outcome Outcome) error {
+	p.verdict()
 	ptr := p.b.h.acquire()
 	var e C.bw_error
 	s := C.bw_breaker_record(ptr, p.raw, C.uint32_t(outcome), &e)
 	p.b.h.release()
+	p.b.kick()
 	return check(s, &e)
 }
 
 // Success reports a success.
-func (p Permit) Success() error { return p.record(OutcomeSuccess) }
+func (p *Permit) Success() error { return p.record(OutcomeSuccess) }
 
 // Failure reports a failure.
-func (p Permit) Failure() error { return p.record(OutcomeFailure) }
+func (p *Permit) Failure() error { return p.record(OutcomeFailure) }
 
 // Ignore reports neither (a half-open admission is given back).
-func (p Permit) Ignore() error { return p.record(OutcomeIgnored) }
+func (p *Permit) Ignore() error { return p.record(OutcomeIgnored) }
 
 // Report reports outcome with the call's duration (for slow-call policies). It panics
 // on a negative duration or an unknown outcome.
-func (p Permit) Report(outcome Outcome, duration time.Duration) error {
+func (p *Permit) Report(outcome Outcome, duration time.Duration) error {
 	if duration < 0 {
 		panic(fmt.Sprintf("breakwater: Permit.Report: negative duration %v", duration))
 	}
+	p.verdict()
 	ptr := p.b.h.acquire()
+	defer p.b.kick()
 	defer p.b.h.release()
 	var e C.bw_error
 	s := C.bw_breaker_record_duration(ptr, p.raw, C.uint32_t(outcome), C.uint64_t(duration), &e)
@@ -370,6 +325,7 @@ func (b *CircuitBreaker) admit() (C.bw_permit, error) {
 	var a C.bw_breaker_admission
 	s := C.bw_breaker_admit(ptr, &a, nil)
 	b.h.release()
+	b.kick()
 	if s != C.BW_OK {
 		// Only a panic in the library can fail a call with valid pointers.
 		return a.permit, &Error{Status: Status(s), Message: "bw_breaker_admit failed"}
@@ -383,42 +339,98 @@ func (b *CircuitBreaker) admit() (C.bw_permit, error) {
 // Allow asks to run one call: a Permit, or an error matching ErrCircuitOpen (and
 // ErrTrialFull or ErrForcedOpen) with RetryAfter when the breaker refuses. The *Error
 // of a trial-full or forced-open refusal is shared (no allocation): do not modify it.
-func (b *CircuitBreaker) Allow() (Permit, error) {
+func (b *CircuitBreaker) Allow() (*Permit, error) {
 	raw, err := b.admit()
 	if err != nil {
-		return Permit{}, err
+		return nil, err
 	}
-	return Permit{b: b, raw: raw}, nil
+	st := &permitState{b: b, raw: raw}
+	p := &Permit{b: b, raw: raw, state: st}
+	runtime.AddCleanup(p, abandoned, st)
+	return p, nil
 }
 
-func (b *CircuitBreaker) succeeded(err error) bool {
-	if b.isSuccessful != nil {
-		return b.isSuccessful(err)
+// outcomeOf classifies a call's value and error (WithClassifier, WithIsSuccessful, or
+// err == nil).
+func (b *CircuitBreaker) outcomeOf(v any, err error) Outcome {
+	switch {
+	case b.classify != nil:
+		return b.classify(v, err)
+	case b.isSuccessful != nil:
+		if b.isSuccessful(err) {
+			return OutcomeSuccess
+		}
+		return OutcomeFailure
+	case err == nil:
+		return OutcomeSuccess
+	default:
+		return OutcomeFailure
 	}
-	return err == nil
+}
+
+// Execute runs fn through cb and returns its value and error unchanged, or a
+// rejection (ErrCircuitOpen, ...) and the zero T without running it. The outcome is
+// classified over the value and the error (WithClassifier). A panic in fn is recorded
+// as a failure and keeps unwinding.
+func Execute[T any](cb *CircuitBreaker, fn func() (T, error)) (T, error) {
+	raw, err := cb.admit()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			cb.recordRaw(raw, OutcomeFailure)
+		}
+	}()
+	v, err := fn()
+	done = true
+	if cb.classify != nil {
+		cb.recordRaw(raw, cb.classify(v, err))
+	} else {
+		cb.recordRaw(raw, cb.outcomeOf(nil, err))
+	}
+	return v, err
+}
+
+// ExecuteClassified is Execute[T] with a typed classifier for this call, which takes
+// precedence over the breaker's WithClassifier and WithIsSuccessful.
+func ExecuteClassified[T any](cb *CircuitBreaker, fn func() (T, error), classify func(v T, err error) Outcome) (T, error) {
+	raw, err := cb.admit()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			cb.recordRaw(raw, OutcomeFailure)
+		}
+	}()
+	v, err := fn()
+	done = true
+	cb.recordRaw(raw, classify(v, err))
+	return v, err
 }
 
 // Execute runs fn through the breaker and returns its error unchanged, or a rejection
 // (ErrCircuitOpen, ...) without running it. A panic in fn is recorded as a failure and
 // keeps unwinding.
 func (b *CircuitBreaker) Execute(fn func() error) error {
-	p, err := b.Allow()
+	raw, err := b.admit()
 	if err != nil {
 		return err
 	}
 	done := false
 	defer func() {
 		if !done {
-			p.recordQuiet(OutcomeFailure)
+			b.recordRaw(raw, OutcomeFailure)
 		}
 	}()
 	err = fn()
 	done = true
-	if b.succeeded(err) {
-		p.recordQuiet(OutcomeSuccess)
-	} else {
-		p.recordQuiet(OutcomeFailure)
-	}
+	b.recordRaw(raw, b.outcomeOf(nil, err))
 	return err
 }
 
@@ -431,25 +443,22 @@ func (b *CircuitBreaker) ExecuteContext(ctx context.Context, fn func(context.Con
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p, err := b.Allow()
+	raw, err := b.admit()
 	if err != nil {
 		return err
 	}
 	done := false
 	defer func() {
 		if !done {
-			_ = p.Failure()
+			b.recordRaw(raw, OutcomeFailure)
 		}
 	}()
 	err = fn(ctx)
 	done = true
-	switch {
-	case err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		_ = p.Ignore()
-	case b.succeeded(err):
-		_ = p.Success()
-	default:
-		_ = p.Failure()
+	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		b.recordRaw(raw, OutcomeIgnored)
+	} else {
+		b.recordRaw(raw, b.outcomeOf(nil, err))
 	}
 	return err
 }
@@ -457,6 +466,7 @@ func (b *CircuitBreaker) ExecuteContext(ctx context.Context, fn func(context.Con
 // State returns the current state (a due transition is applied first).
 func (b *CircuitBreaker) State() BreakerState {
 	ptr := b.h.acquire()
+	defer b.kick() // a due transition may have been applied
 	defer b.h.release()
 	var e C.bw_error
 	var s C.uint32_t
@@ -536,6 +546,10 @@ func (b *CircuitBreaker) Metrics() BreakerMetrics {
 func (b *CircuitBreaker) PollEvents() []Transition {
 	ptr := b.h.acquire()
 	defer b.h.release()
+	return pollEvents(ptr)
+}
+
+func pollEvents(ptr *C.bw_breaker) []Transition {
 	var out []Transition
 	var buf [32]C.bw_breaker_event
 	for {
@@ -567,6 +581,7 @@ func (b *CircuitBreaker) manual(f func(*C.bw_breaker, *C.bw_error) C.bw_status) 
 	if err := check(f(ptr, &e), &e); err != nil {
 		panic(err)
 	}
+	b.kick()
 }
 
 // Reset closes the breaker (from any state) with fresh counts.
@@ -584,11 +599,42 @@ func (b *CircuitBreaker) Disable() {
 	b.manual(func(p *C.bw_breaker, e *C.bw_error) C.bw_status { return C.bw_breaker_disable(p, e) })
 }
 
+// TransitionToOpen opens the breaker now, as a trip would (timed: a half-open trial
+// follows the open duration); the transition's reason is the library's "manual open"
+// one. A no-op when already open; from ForceOpen or Disable it leaves them.
+func (b *CircuitBreaker) TransitionToOpen() {
+	b.manual(func(p *C.bw_breaker, e *C.bw_error) C.bw_status { return C.bw_breaker_transition_to_open(p, e) })
+}
+
+// TransitionToHalfOpen starts a half-open trial now. A no-op when already half-open.
+func (b *CircuitBreaker) TransitionToHalfOpen() {
+	b.manual(func(p *C.bw_breaker, e *C.bw_error) C.bw_status { return C.bw_breaker_transition_to_half_open(p, e) })
+}
+
+// RemainingOpen returns, while the breaker is open, the time left before it may admit
+// a trial (0 once that time has come) and true; in every other state (forced open
+// included) 0 and false. Side-effect free: it applies no transition and counts nothing
+// (failsafe-go's RemainingDelay).
+func (b *CircuitBreaker) RemainingOpen() (time.Duration, bool) {
+	ptr := b.h.acquire()
+	defer b.h.release()
+	var e C.bw_error
+	var open C.bool
+	var ns C.uint64_t
+	if err := check(C.bw_breaker_remaining_open_ns(ptr, &open, &ns, &e), &e); err != nil {
+		panic(err)
+	}
+	return nanosToDuration(uint64(ns)), bool(open)
+}
+
 func freeBreaker(p *C.bw_breaker) { C.bw_breaker_free(p) }
 
 // Close releases the handle once no call uses it; later calls panic. Other handles on
 // the same registry breaker stay valid. Idempotent; always returns nil.
 func (b *CircuitBreaker) Close() error {
+	if b.watch != nil {
+		b.watch.stop()
+	}
 	b.h.close(freeBreaker)
 	return nil
 }
@@ -615,13 +661,19 @@ func NewRegistry() *Registry {
 }
 
 // CircuitBreaker returns a new handle on the breaker named name, built on first use
-// with config (nil: the existing breaker, or the defaults) and the clock option. A
-// config that differs from the registered breaker's gives ErrInvalidConfig.
-func (r *Registry) CircuitBreaker(name string, config any, opts ...BreakerOption) (*CircuitBreaker, error) {
-	text, err := configText(config)
+// with settings (the zero value: the existing breaker, or the defaults) and the
+// options. Settings that differ from the registered breaker's gives ErrInvalidConfig.
+func (r *Registry) CircuitBreaker(name string, settings BreakerSettings, opts ...BreakerOption) (*CircuitBreaker, error) {
+	text, err := settingsText(settings)
 	if err != nil {
 		return nil, err
 	}
+	return r.CircuitBreakerJSON(name, text, opts...)
+}
+
+// CircuitBreakerJSON is CircuitBreaker with JSON text in the C ABI's form (empty: the
+// existing breaker, or the defaults).
+func (r *Registry) CircuitBreakerJSON(name string, text string, opts ...BreakerOption) (*CircuitBreaker, error) {
 	o := options(opts)
 	reg := r.h.acquire()
 	defer r.h.release()

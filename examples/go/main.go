@@ -41,7 +41,7 @@ func step(b *bw.CircuitBreaker, label string) {
 func main() {
 	clock := bw.NewManualClock()
 	defer clock.Close()
-	b, err := bw.NewCircuitBreaker(bw.BreakerConfig{
+	b, err := bw.NewCircuitBreaker(bw.BreakerSettings{
 		Name: "prices", ConsecutiveFailures: 3, OpenDuration: 10 * time.Second,
 	}, bw.WithClock(clock))
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // message, retry-after, counts; and no allocation for the refusals without a hint.
 func TestBreakerRefusalsCarryReasonMessageAndRetryAfter(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: 30 * time.Second}, clock)
+	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 1, OpenDuration: 30 * time.Second}, clock)
 	fail(t, b, 1)
 	clock.Advance(10 * time.Second)
 	_, err := b.Allow()

@@ -14,7 +14,7 @@ import (
 
 var errDown = errors.New("down")
 
-func newBreaker(t *testing.T, config any, clock bw.Clock) *bw.CircuitBreaker {
+func newBreaker(t *testing.T, config bw.BreakerSettings, clock bw.Clock) *bw.CircuitBreaker {
 	t.Helper()
 	b, err := bw.NewCircuitBreaker(config, bw.WithClock(clock))
 	if err != nil {
@@ -42,7 +42,7 @@ func wantState(t *testing.T, b *bw.CircuitBreaker, want bw.BreakerState) {
 
 func TestBreakerConsecutiveFailuresOpenAndRejectWithRetryAfter(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 3, OpenDuration: 30 * time.Second}, clock)
+	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 3, OpenDuration: 30 * time.Second}, clock)
 	fail(t, b, 2)
 	if err := b.Execute(func() error { return nil }); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestBreakerConsecutiveFailuresOpenAndRejectWithRetryAfter(t *testing.T) {
 
 func TestBreakerFailureRateWindowAndMinimum(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, bw.BreakerConfig{FailureRate: 0.5, WindowCalls: 4, MinimumCalls: 4}, clock)
+	b := newBreaker(t, bw.BreakerSettings{FailureRate: 0.5, WindowCalls: 4, MinimumCalls: 4}, clock)
 	fail(t, b, 3)
 	wantState(t, b, bw.StateClosed)
 	_ = b.Execute(func() error { return nil })
@@ -77,7 +77,7 @@ func TestBreakerFailureRateWindowAndMinimum(t *testing.T) {
 
 func TestBreakerFailuresInWindow(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, bw.BreakerConfig{FailuresInWindow: 2, FailureWindow: 10 * time.Second}, clock)
+	b := newBreaker(t, bw.BreakerSettings{FailuresInWindow: 2, FailureWindow: 10 * time.Second}, clock)
 	fail(t, b, 1)
 	clock.Advance(10 * time.Second)
 	fail(t, b, 1)
@@ -88,7 +88,7 @@ func TestBreakerFailuresInWindow(t *testing.T) {
 
 func TestBreakerSlowCallsWithReportedDurations(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, bw.BreakerConfig{SlowCallRate: 0.5, SlowDuration: 2 * time.Second, WindowCalls: 2, MinimumCalls: 2}, clock)
+	b := newBreaker(t, bw.BreakerSettings{SlowCallRate: 0.5, SlowDuration: 2 * time.Second, WindowCalls: 2, MinimumCalls: 2}, clock)
 	for _, d := range []time.Duration{3 * time.Second, time.Millisecond} {
 		p, err := b.Allow()
 		if err != nil {
@@ -106,8 +106,12 @@ func TestBreakerSlowCallsWithReportedDurations(t *testing.T) {
 
 func TestBreakerOutageExerciseWithPolledEvents(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, `{"name": "authors", "open_duration_ms": 10000,
-		"consecutive_failures": 3}`, clock)
+	b, err := bw.NewCircuitBreakerJSON(`{"name": "authors", "open_duration_ms": 10000,
+		"consecutive_failures": 3}`, bw.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
 	fail(t, b, 3)
 	clock.Advance(10 * time.Second)
 	wantState(t, b, bw.StateHalfOpen)
@@ -150,7 +154,7 @@ func TestBreakerOutageExerciseWithPolledEvents(t *testing.T) {
 }
 
 func TestBreakerPollEventsDrainsMoreThanOneBuffer(t *testing.T) {
-	b := newBreaker(t, nil, nil)
+	b := newBreaker(t, bw.BreakerSettings{}, nil)
 	for i := 0; i < 50; i++ {
 		b.ForceOpen()
 		b.Reset()
@@ -162,7 +166,7 @@ func TestBreakerPollEventsDrainsMoreThanOneBuffer(t *testing.T) {
 
 func TestBreakerStaleIgnoreAndManualModes(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second}, clock)
+	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 1, OpenDuration: time.Second}, clock)
 	p, _ := b.Allow()
 	b.Reset()
 	if err := p.Failure(); !errors.Is(err, bw.ErrStale) {
@@ -194,7 +198,7 @@ func TestBreakerStaleIgnoreAndManualModes(t *testing.T) {
 
 func TestBreakerOpenDurationGrows(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Second,
+	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 1, OpenDuration: time.Second,
 		OpenDurationMultiplier: 2, OpenDurationCap: 3 * time.Second}, clock)
 	fail(t, b, 1)
 	wait := time.Second
@@ -211,7 +215,7 @@ func TestBreakerOpenDurationGrows(t *testing.T) {
 }
 
 func TestBreakerPanicsAreFailuresAndKeepUnwinding(t *testing.T) {
-	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 1}, nil)
+	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 1}, nil)
 	func() {
 		defer func() {
 			if r := recover(); r != "boom" {
@@ -224,7 +228,7 @@ func TestBreakerPanicsAreFailuresAndKeepUnwinding(t *testing.T) {
 }
 
 func TestBreakerIsSuccessfulClassifies(t *testing.T) {
-	b, err := bw.NewCircuitBreaker(bw.BreakerConfig{ConsecutiveFailures: 1},
+	b, err := bw.NewCircuitBreaker(bw.BreakerSettings{ConsecutiveFailures: 1},
 		bw.WithIsSuccessful(func(err error) bool { return err == nil || err == errDown }))
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +239,7 @@ func TestBreakerIsSuccessfulClassifies(t *testing.T) {
 }
 
 func TestBreakerExecuteContext(t *testing.T) {
-	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 1}, nil)
+	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 1}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
@@ -271,7 +275,7 @@ func TestBreakerExecuteContext(t *testing.T) {
 }
 
 func TestBreakerGoroutinesKeepExactCounts(t *testing.T) {
-	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 1 << 30}, nil)
+	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 1 << 30}, nil)
 	const goroutines, calls = 8, 20000
 	var ok, bad, ignored atomic.Uint64
 	var wg sync.WaitGroup
@@ -309,7 +313,7 @@ func TestBreakerGoroutinesKeepExactCounts(t *testing.T) {
 
 func TestBreakerHalfOpenBoundaryNeverExceedsTheTrial(t *testing.T) {
 	clock := bw.NewManualClock()
-	b := newBreaker(t, bw.BreakerConfig{ConsecutiveFailures: 1, HalfOpenMaxCalls: 3, OpenDuration: time.Second}, clock)
+	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 1, HalfOpenMaxCalls: 3, OpenDuration: time.Second}, clock)
 	fail(t, b, 1)
 	for round := 0; round < 20; round++ {
 		clock.Advance(time.Second)
@@ -332,7 +336,7 @@ func TestBreakerHalfOpenBoundaryNeverExceedsTheTrial(t *testing.T) {
 		if admitted.Load() != 3 {
 			t.Fatalf("round %d: admitted %d", round, admitted.Load())
 		}
-		permits.Range(func(_, p any) bool { _ = p.(bw.Permit).Failure(); return true })
+		permits.Range(func(_, p any) bool { _ = p.(*bw.Permit).Failure(); return true })
 		wantState(t, b, bw.StateOpen)
 	}
 }
@@ -340,11 +344,11 @@ func TestBreakerHalfOpenBoundaryNeverExceedsTheTrial(t *testing.T) {
 func TestBreakerRegistrySharesByName(t *testing.T) {
 	reg := bw.NewRegistry()
 	clock := bw.NewManualClock()
-	a, err := reg.CircuitBreaker("db", bw.BreakerConfig{ConsecutiveFailures: 1}, bw.WithClock(clock))
+	a, err := reg.CircuitBreaker("db", bw.BreakerSettings{ConsecutiveFailures: 1}, bw.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := reg.CircuitBreaker("db", nil)
+	b, err := reg.CircuitBreaker("db", bw.BreakerSettings{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,11 +357,11 @@ func TestBreakerRegistrySharesByName(t *testing.T) {
 	if b.Name() != "db" {
 		t.Fatal(b.Name())
 	}
-	_, err = reg.CircuitBreaker("db", bw.BreakerConfig{ConsecutiveFailures: 2})
+	_, err = reg.CircuitBreaker("db", bw.BreakerSettings{ConsecutiveFailures: 2})
 	if !errors.Is(err, bw.ErrInvalidConfig) || !strings.Contains(err.Error(), "already registered with a different configuration") {
 		t.Fatalf("different config = %v", err)
 	}
-	if _, err := reg.CircuitBreaker("", nil); !errors.Is(err, bw.ErrInvalidArgument) {
+	if _, err := reg.CircuitBreaker("", bw.BreakerSettings{}); !errors.Is(err, bw.ErrInvalidArgument) {
 		t.Fatalf("empty name = %v", err)
 	}
 	_ = reg.Close()
@@ -369,35 +373,35 @@ func TestBreakerRegistrySharesByName(t *testing.T) {
 
 func TestBreakerBadConfiguration(t *testing.T) {
 	for _, tc := range []struct {
-		config any
+		config bw.BreakerSettings
 		msg    string
 	}{
-		{bw.BreakerConfig{OpenDuration: -time.Second}, "open_duration_ms must be a non-negative number of milliseconds, got -1000"},
-		{bw.BreakerConfig{HalfOpenMaxCalls: -1}, "half_open_max_calls"},
-		{bw.BreakerConfig{FailureRate: 2, WindowCalls: 10, MinimumCalls: 1}, "failure_rate.threshold must be in (0, 1], got 2"},
-		{`{"open_duratoin_ms": 1}`, `unknown key "open_duratoin_ms" (did you mean "open_duration_ms"?)`},
-		{[]byte(`{"consecutive_failures": 0}`), "consecutive_failures must be at least 1"},
-		{bw.BreakerConfig{ConsecutiveFailures: 3, FailureRate: 0.5}, "invalid circuit breaker configuration: consecutive_failures and failure_rate are both set: a breaker has one trip policy (to count slow calls with a failure rate, set failure_rate.slow)"},
-		{bw.BreakerConfig{WindowCalls: 10}, "failure_rate.threshold is required"},
-		{&bw.BreakerConfig{Name: "x", HalfOpenMaxCalls: 2, SuccessThreshold: 3}, "success_threshold"},
+		{bw.BreakerSettings{OpenDuration: -time.Second}, "open_duration_ms must be a non-negative number of milliseconds, got -1000"},
+		{bw.BreakerSettings{HalfOpenMaxCalls: -1}, "half_open_max_calls"},
+		{bw.BreakerSettings{FailureRate: 2, WindowCalls: 10, MinimumCalls: 1}, "failure_rate.threshold must be in (0, 1], got 2"},
+		{bw.BreakerSettings{ConsecutiveFailures: 3, FailureRate: 0.5}, "invalid circuit breaker configuration: consecutive_failures and failure_rate are both set: a breaker has one trip policy (to count slow calls with a failure rate, set failure_rate.slow)"},
+		{bw.BreakerSettings{WindowCalls: 10}, "failure_rate.threshold is required"},
+		{bw.BreakerSettings{Name: "x", HalfOpenMaxCalls: 2, SuccessThreshold: 3}, "success_threshold"},
+		{bw.BreakerSettings{Interval: -time.Second}, "interval_ms"},
 	} {
 		_, err := bw.NewCircuitBreaker(tc.config)
 		if !errors.Is(err, bw.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.msg) {
-			t.Errorf("%v: err = %v, want ErrInvalidConfig mentioning %q", tc.config, err, tc.msg)
+			t.Errorf("%+v: err = %v, want ErrInvalidConfig mentioning %q", tc.config, err, tc.msg)
 		}
 	}
-	func() {
-		defer func() {
-			if r := recover(); r == nil || !strings.Contains(r.(string), "not int") {
-				t.Fatalf("recovered %v", r)
-			}
-		}()
-		_, _ = bw.NewCircuitBreaker(42)
-	}()
+	for _, tc := range []struct{ text, msg string }{
+		{`{"open_duratoin_ms": 1}`, `unknown key "open_duratoin_ms" (did you mean "open_duration_ms"?)`},
+		{`{"consecutive_failures": 0}`, "consecutive_failures must be at least 1"},
+	} {
+		_, err := bw.NewCircuitBreakerJSON(tc.text)
+		if !errors.Is(err, bw.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: err = %v, want ErrInvalidConfig mentioning %q", tc.text, err, tc.msg)
+		}
+	}
 }
 
 func TestBreakerUseAfterClosePanics(t *testing.T) {
-	b, _ := bw.NewCircuitBreaker(nil)
+	b, _ := bw.NewCircuitBreaker(bw.BreakerSettings{})
 	_ = b.Close()
 	_ = b.Close()
 	defer func() {

@@ -12,7 +12,7 @@ import (
 
 func main() {
 	fmt.Println("breakwater", breakwater.Version())
-	cb, err := breakwater.NewCircuitBreaker(breakwater.BreakerConfig{Name: "authors", ConsecutiveFailures: 2})
+	cb, err := breakwater.NewCircuitBreaker(breakwater.BreakerSettings{Name: "authors", ConsecutiveFailures: 2})
 	if err != nil {
 		fmt.Println("config:", err)
 		os.Exit(1)

@@ -20,12 +20,14 @@ use crate::error::{ConfigError, PolicyKind};
 pub mod config;
 pub mod events;
 pub mod manual;
+pub mod readback;
 pub mod registry;
 pub mod stats;
 
 pub use config::*;
 pub use events::*;
 pub use manual::*;
+pub use readback::*;
 pub use registry::*;
 pub use stats::*;
 
