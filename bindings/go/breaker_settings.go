@@ -62,11 +62,6 @@ type BreakerSettings struct {
 	Interval time.Duration
 }
 
-// BreakerConfig is the former name of BreakerSettings.
-//
-// Deprecated: use BreakerSettings.
-type BreakerConfig = BreakerSettings
-
 // breakerMs is a duration as a JSON number of milliseconds (a fraction when it has one).
 func breakerMs(d time.Duration) any {
 	if d%time.Millisecond == 0 {

@@ -18,7 +18,7 @@ var errDown = errors.New("down")
 func noop() error { return nil }
 
 func breakwater(b *testing.B, open bool) *bw.CircuitBreaker {
-	cb, err := bw.NewCircuitBreaker(bw.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour})
+	cb, err := bw.NewCircuitBreaker(bw.BreakerSettings{ConsecutiveFailures: 1, OpenDuration: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}

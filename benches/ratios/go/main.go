@@ -28,7 +28,7 @@ type namedCase struct {
 
 func cases() []namedCase {
 	mk := func(open bool) *bw.CircuitBreaker {
-		cb, err := bw.NewCircuitBreaker(bw.BreakerConfig{ConsecutiveFailures: 1, OpenDuration: time.Hour})
+		cb, err := bw.NewCircuitBreaker(bw.BreakerSettings{ConsecutiveFailures: 1, OpenDuration: time.Hour})
 		if err != nil {
 			panic(err)
 		}
