@@ -448,12 +448,13 @@ def test_a_dict_config_and_the_json_form():
     assert config_json(open_duration=timedelta(microseconds=1500)) == '{"open_duration_ms": 1.5}'
 
 
-def test_closed_breaker_raises_value_error():
+def test_freed_breaker_raises_value_error():
     b = CircuitBreaker()
-    b.close()
-    with pytest.raises(ValueError, match="circuit breaker is closed"):
+    b.free()
+    assert b.freed
+    with pytest.raises(ValueError, match="circuit breaker is freed"):
         b.acquire()
-    assert repr(b) == "CircuitBreaker(closed)"
+    assert repr(b) == "CircuitBreaker(freed)"
 
 
 def test_two_trip_policies_are_refused_by_the_library_with_its_message():
@@ -544,10 +545,10 @@ def test_call_fast_path_records_outcomes_and_pickles_refusals(clock):
     assert _fields(copy) == _fields(e.value)
 
 
-def test_call_on_a_closed_breaker_raises_value_error():
+def test_call_on_a_freed_breaker_raises_value_error():
     b = CircuitBreaker()
-    b.close()
-    with pytest.raises(ValueError, match="circuit breaker is closed"):
+    b.free()
+    with pytest.raises(ValueError, match="circuit breaker is freed"):
         b.call(int)
-    with pytest.raises(ValueError, match="circuit breaker is closed"):
+    with pytest.raises(ValueError, match="circuit breaker is freed"):
         b(int)()

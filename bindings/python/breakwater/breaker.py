@@ -189,6 +189,13 @@ _lib.declare(
         "bw_breaker_reset": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
         "bw_breaker_force_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
         "bw_breaker_disable": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_transition_to_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_transition_to_half_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_remaining_open_ns": (
+            c_int32,
+            [BREAKER_P, POINTER(ctypes.c_bool), POINTER(c_uint64), ERROR_P],
+            KEEP_GIL,
+        ),
         "bw_breaker_name": (
             c_int32,
             [BREAKER_P, POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t), ERROR_P],
@@ -576,6 +583,16 @@ class Permit:
             else:
                 self.record(self._breaker._classify_exception(exc))
 
+    def __del__(self) -> None:
+        # A permit dropped without a verdict gives its admission back (SPEC 3): report
+        # it ignored, so that a half-open trial slot is free again at once.
+        if not getattr(self, "_done", True):
+            self._done = True
+            try:
+                self._breaker._record(self._raw, int(Outcome.IGNORED), None)
+            except Exception:  # noqa: BLE001 (a finalizer must not raise; freed breaker)
+                pass
+
     def __repr__(self) -> str:
         return f"Permit(generation={self.generation}, done={self._done})"
 
@@ -632,7 +649,9 @@ class CircuitBreaker:
         self._adopt(ptr)
 
     def _adopt(self, ptr: Any) -> None:
-        self._h = Handle(self, ptr, lib.bw_breaker_free, errors.Policy.CIRCUIT_BREAKER.label)
+        self._h = Handle(
+            self, ptr, lib.bw_breaker_free, errors.Policy.CIRCUIT_BREAKER.label, "freed"
+        )
         self._ptr = ptr
         self._vp = ctypes.cast(ptr, c_void_p)
         self._name = self.name
@@ -730,7 +749,7 @@ class CircuitBreaker:
         exception it raises is recorded (see ``classify``) and re-raised unchanged."""
         # One foreign call each way, no error object (see _admit); `self` keeps the
         # handle alive for the whole call.
-        # After close() the handle is None: bw_breaker_admit refuses NULL, and the
+        # After free() the handle is None: bw_breaker_admit refuses NULL, and the
         # failure branch raises the ValueError (no check on the fast path).
         handle = self._vp
         adm = _Admission()
@@ -840,15 +859,66 @@ class CircuitBreaker:
         call(lib.bw_breaker_poll_events, self._h.get(), buf, max_events, ctypes.byref(n))
         return [_transition(buf[i]) for i in range(n.value)]
 
+    def transition_to_open(self) -> None:
+        """Opens the breaker now, as a trip would: timed (a half-open trial follows the
+        open duration); listeners see the reason ``"transitioned to open"``. A no-op when it is
+        already open; leaves the manual modes.
+
+        >>> from breakwater import CircuitBreaker, ManualClock
+        >>> clock = ManualClock()
+        >>> b = CircuitBreaker(open_duration=10, clock=clock)
+        >>> b.transition_to_open()
+        >>> b.state.value, b.remaining_open()
+        ('open', 10.0)
+        >>> clock.advance(10)
+        >>> b.state.value
+        'half-open'
+        """
+        call(lib.bw_breaker_transition_to_open, self._h.get())
+        self._raise_pending()
+
+    def transition_to_half_open(self) -> None:
+        """Starts a half-open trial now (a no-op when already half-open)."""
+        call(lib.bw_breaker_transition_to_half_open, self._h.get())
+        self._raise_pending()
+
+    def open(self) -> None:
+        """pybreaker's name for :meth:`transition_to_open`."""
+        self.transition_to_open()
+
+    def half_open(self) -> None:
+        """pybreaker's name for :meth:`transition_to_half_open`."""
+        self.transition_to_half_open()
+
     def close(self) -> None:
-        """Makes later calls raise ``ValueError`` (the handle is freed with the object).
-        Idempotent."""
+        """Closes the circuit (pybreaker's ``close()``): :meth:`reset`, from any state,
+        with fresh counts. It does not free the handle (that is :meth:`free`)."""
+        self.reset()
+
+    def remaining_open(self) -> Optional[float]:
+        """Seconds until the open breaker may admit a trial (``0.0`` once due), or
+        ``None`` when it is not open (forced open included). Side-effect free: applies no
+        transition and counts nothing."""
+        is_open = ctypes.c_bool(False)
+        ns = c_uint64(0)
+        call(lib.bw_breaker_remaining_open_ns, self._h.get(), ctypes.byref(is_open), ctypes.byref(ns))
+        return ns.value / 1e9 if is_open.value else None
+
+    def free(self) -> None:
+        """Releases the breaker: later calls raise ``ValueError`` (the C handle is freed
+        with the object, so a call in progress on another thread stays safe).
+        Idempotent. Earlier versions called this ``close()``, which now closes the circuit."""
         self._h.close()
         self._vp = None
 
+    @property
+    def freed(self) -> bool:
+        """``True`` once :meth:`free` was called."""
+        return self._h.closed
+
     def __repr__(self) -> str:
         if self._h.closed:
-            return "CircuitBreaker(closed)"
+            return "CircuitBreaker(freed)"
         return f"CircuitBreaker(name={self.name!r}, state={self.state.value!r})"
 
 

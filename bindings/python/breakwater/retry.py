@@ -17,7 +17,7 @@ import math
 from ctypes import POINTER, c_int32, c_size_t, c_uint32, c_uint64
 from typing import Any, Callable, Optional, TypeVar, Union
 
-from . import _abi, _lib
+from . import _abi, _lib, errors
 from ._handle import Handle
 from ._lib import KEEP_GIL, RELEASE_GIL, call, lib
 from .clock import Clock, Seconds, to_nanos
@@ -309,9 +309,17 @@ class Retry:
     def delays(self) -> list[float]:
         """The delays (seconds) a fresh call failing every attempt would wait (the first
         call's schedule, as Rust's ``Retry::delays``)."""
+        # Ask the library for the number first (a NULL buffer of length 0 answers
+        # BW_BUFFER_TOO_SMALL with it, or BW_OK when there are none), then fill.
         n = c_size_t(0)
-        buf = (c_uint64 * 64)()
-        call(lib.bw_retry_delays_ns, self._h.get(), buf, 64, ctypes.byref(n))
+        err = _abi.bw_error()
+        status = lib.bw_retry_delays_ns(self._h.get(), None, 0, ctypes.byref(n), ctypes.byref(err))
+        if status == _abi.OK:
+            return []
+        if status != _abi.BUFFER_TOO_SMALL:
+            raise errors.from_error(err)
+        buf = (c_uint64 * n.value)()
+        call(lib.bw_retry_delays_ns, self._h.get(), buf, n.value, ctypes.byref(n))
         return [buf[i] / 1e9 for i in range(n.value)]
 
     def begin(self, deadline: Optional[Deadline] = None) -> RetryState:
