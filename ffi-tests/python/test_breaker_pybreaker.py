@@ -3,10 +3,21 @@ dropped permit gives its trial slot back, close() closes the circuit, manual
 transitions, remaining_open(), interval=."""
 
 import gc
+import inspect
+from pathlib import Path
 
 import pytest
 
-from breakwater import CircuitBreaker, ManualClock, Retry, State, TrialFullError
+import breakwater
+from breakwater import (
+    CircuitBreaker,
+    InvalidConfigError,
+    ManualClock,
+    Registry,
+    Retry,
+    State,
+    TrialFullError,
+)
 
 
 @pytest.fixture
@@ -77,3 +88,73 @@ def test_retry_delays_above_64_attempts(clock):
     r = Retry(max_attempts=200, backoff="fixed", initial=0.5, clock=clock)
     assert r.delays() == [0.5] * 199
     assert Retry(max_attempts=1, clock=clock).delays() == []
+
+
+def test_interval_clears_the_closed_counts(clock):
+    b = CircuitBreaker(consecutive_failures=3, interval=10, clock=clock)
+    b.acquire().failure()
+    b.acquire().failure()
+    generation = b.metrics().generation
+    clock.advance(10)
+    b.acquire().failure()
+    b.acquire().failure()
+    assert b.state is State.CLOSED
+    assert b.metrics().generation > generation
+    b.acquire().failure()
+    assert b.state is State.OPEN
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"failure_rate": float("nan")}, "failure_rate.threshold"),
+        ({"failure_rate": float("inf")}, "failure_rate.threshold"),
+        ({"slow_call_rate": float("nan"), "slow_duration": 1}, "slow_call_rate.threshold"),
+        ({"open_duration_multiplier": float("nan")}, "open_duration_multiplier"),
+        ({"open_duration": float("inf")}, "open_duration_ms"),
+        ({"interval": float("nan")}, "interval_ms"),
+    ],
+)
+def test_non_finite_values_get_the_library_message_naming_the_field(kwargs, field):
+    with pytest.raises(InvalidConfigError) as e:
+        CircuitBreaker(**kwargs)
+    assert str(e.value).startswith(f"invalid circuit breaker configuration: {field}")
+
+
+KEYWORDS = {
+    "name", "consecutive_failures", "failures_in_window", "failure_window", "failure_rate",
+    "slow_call_rate", "slow_duration", "window_calls", "window_time", "minimum_calls",
+    "open_duration", "open_duration_multiplier", "open_duration_cap", "half_open_max_calls",
+    "success_threshold", "half_open_max_wait", "interval", "clock",
+}
+
+
+def test_the_keywords_are_explicit_with_none_meaning_the_library_default():
+    params = inspect.signature(CircuitBreaker.__init__).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    assert KEYWORDS <= set(params)
+    for key in KEYWORDS:
+        assert params[key].default is None, key
+        assert params[key].kind is inspect.Parameter.KEYWORD_ONLY
+    registry = inspect.signature(Registry.breaker).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in registry.values())
+    assert KEYWORDS - {"name"} <= set(registry)
+
+
+def test_a_type_checker_catches_a_misspelt_keyword(tmp_path, monkeypatch):
+    api = pytest.importorskip("mypy.api")
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(
+        "from breakwater import CircuitBreaker\n"
+        "CircuitBreaker(consecutive_failure=3)\n"
+        "CircuitBreaker(open_duration='30')\n"
+        "CircuitBreaker(consecutive_failures=3, open_duration=30, interval=60)\n"
+    )
+    monkeypatch.setenv("MYPYPATH", str(Path(breakwater.__file__).resolve().parent.parent))
+    out, err, status = api.run(
+        ["--follow-imports=silent", "--cache-dir", str(tmp_path / "cache"), str(snippet)]
+    )
+    assert status == 1, out + err
+    assert 'Unexpected keyword argument "consecutive_failure"' in out
+    assert 'incompatible type "str"' in out
+    assert "snippet.py:4" not in out

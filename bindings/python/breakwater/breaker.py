@@ -40,6 +40,7 @@ import ctypes
 import enum
 import functools
 import json as _json
+import math
 import sys
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
@@ -320,7 +321,19 @@ def _transition(ev: bw_breaker_event) -> Transition:
     )
 
 
-def _ms(value: Seconds, name: str) -> Union[int, float]:
+def _nonfinite(value: float) -> str:
+    """A NaN or infinite number in a form JSON accepts (its text): the library then
+    refuses it with its own message, naming the field as written."""
+    return repr(value)
+
+
+def _ms(value: Seconds, name: str) -> Union[int, float, str]:
+    """Seconds (or a ``timedelta``) as the JSON's milliseconds. Values the library
+    refuses (negative, NaN, infinite) are passed on for it to refuse with its message."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return _nonfinite(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        return value * 1000
     ns = to_nanos(value, name)
     return ns // 1_000_000 if ns % 1_000_000 == 0 else ns / 1e6
 
@@ -331,74 +344,93 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
-def _rate(value: Any, name: str) -> float:
+def _rate(value: Any, name: str) -> Union[float, str]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    return float(value)
+    value = float(value)
+    return value if math.isfinite(value) else _nonfinite(value)
 
 
-def _window(window: Any) -> dict[str, Any]:
-    """``int`` -> the last n outcomes; ``timedelta`` -> a time window."""
-    if isinstance(window, timedelta):
-        return {"time_ms": _ms(window, "window")}
-    if isinstance(window, int) and not isinstance(window, bool):
-        return {"count": window}
-    raise TypeError(
-        "window must be an int (the last n outcomes) or a timedelta (a time window), "
-        f"not {type(window).__name__}"
-    )
-
-
-def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
+def config_json(
+    config: Optional[dict[str, Any]] = None,
+    *,
+    name: Optional[str] = None,
+    consecutive_failures: Optional[int] = None,
+    failures_in_window: Optional[int] = None,
+    failure_window: Optional[Seconds] = None,
+    failure_rate: Optional[float] = None,
+    slow_call_rate: Optional[float] = None,
+    slow_duration: Optional[Seconds] = None,
+    window_calls: Optional[int] = None,
+    window_time: Optional[Seconds] = None,
+    minimum_calls: Optional[int] = None,
+    open_duration: Optional[Seconds] = None,
+    open_duration_multiplier: Optional[float] = None,
+    open_duration_cap: Optional[Seconds] = None,
+    half_open_max_calls: Optional[int] = None,
+    success_threshold: Optional[int] = None,
+    half_open_max_wait: Optional[Seconds] = None,
+    interval: Optional[Seconds] = None,
+) -> str:
     """The JSON configuration for ``config`` (a dict in the C ABI's JSON form, durations
-    in ``*_ms`` keys) updated with Pythonic keyword arguments (durations in seconds or
-    ``timedelta``): ``name``, ``consecutive_failures``, ``failures_in_window=(n,
-    window)``, ``failure_rate`` (with ``window`` (int count or timedelta) and
-    ``minimum_calls``), ``slow_call_rate=(rate, slow_duration)`` (alone or with
-    ``failure_rate``), ``open_duration``, ``open_duration_multiplier``,
-    ``open_duration_cap``, ``half_open_max_calls``, ``success_threshold``,
-    ``half_open_max_wait``. Only what is given is written: the library fills in its
-    defaults (``bw_breaker_config_defaults_json``) and validates every value (two trip
-    policies, ranges), with messages that name the JSON key.
+    in ``*_ms`` keys) updated with the keyword arguments (durations in seconds or
+    ``timedelta``; ``None``: the library's default). The binding only maps each keyword
+    to its JSON key:
+
+    - ``failures_in_window``, ``failure_window``: ``failures_in_window.threshold``,
+      ``.window_ms``;
+    - ``failure_rate``: ``failure_rate.threshold``;
+    - ``slow_call_rate``, ``slow_duration``: ``failure_rate.slow`` (with
+      ``failure_rate``) or ``slow_call_rate`` (alone);
+    - ``window_calls`` / ``window_time``, ``minimum_calls``: the rate policy's
+      ``window.count`` / ``window.time_ms``, ``minimum_calls``;
+    - ``open_duration``, ``open_duration_cap``, ``half_open_max_wait``, ``interval``:
+      the ``*_ms`` keys; the others: the key of the same name.
+
+    The library fills in its defaults (``bw_breaker_config_defaults_json``) and
+    validates every value (two trip policies, ranges, NaN), with messages that name the
+    JSON key.
 
     >>> config_json(name="db", consecutive_failures=3, open_duration=1.5)
     '{"name": "db", "consecutive_failures": 3, "open_duration_ms": 1500}'
+    >>> config_json(failure_rate=0.5, window_calls=20, minimum_calls=10, interval=60)
+    '{"failure_rate": {"threshold": 0.5, "window": {"count": 20}, "minimum_calls": 10}, "interval_ms": 60000}'
     """
     if config is not None and not isinstance(config, dict):
         raise TypeError(f"config must be a dict, not {type(config).__name__}")
     out: dict[str, Any] = dict(config or {})
-    kw = dict(kwargs)
-    if "name" in kw:
-        name = kw.pop("name")
+    if name is not None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         out["name"] = name
     rate_window: dict[str, Any] = {}
-    if "window" in kw:
-        rate_window["window"] = _window(kw.pop("window"))
-    if "minimum_calls" in kw:
-        rate_window["minimum_calls"] = _int(kw.pop("minimum_calls"), "minimum_calls")
-    slow = None
-    if "slow_call_rate" in kw:
-        value = kw.pop("slow_call_rate")
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise TypeError("slow_call_rate must be a tuple (rate, slow_duration)")
-        slow = {
-            "threshold": _rate(value[0], "slow_call_rate"),
-            "slow_duration_ms": _ms(value[1], "slow_duration"),
-        }
-    if "consecutive_failures" in kw:
-        out["consecutive_failures"] = _int(kw.pop("consecutive_failures"), "consecutive_failures")
-    if "failures_in_window" in kw:
-        value = kw.pop("failures_in_window")
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise TypeError("failures_in_window must be a tuple (failures, window)")
-        out["failures_in_window"] = {
-            "threshold": _int(value[0], "failures_in_window"),
-            "window_ms": _ms(value[1], "window"),
-        }
-    if "failure_rate" in kw:
-        policy: dict[str, Any] = {"threshold": _rate(kw.pop("failure_rate"), "failure_rate")}
+    if window_calls is not None or window_time is not None:
+        window: dict[str, Any] = {}
+        if window_calls is not None:
+            window["count"] = _int(window_calls, "window_calls")
+        if window_time is not None:
+            window["time_ms"] = _ms(window_time, "window_time")
+        rate_window["window"] = window
+    if minimum_calls is not None:
+        rate_window["minimum_calls"] = _int(minimum_calls, "minimum_calls")
+    slow: Optional[dict[str, Any]] = None
+    if slow_call_rate is not None:
+        slow = {"threshold": _rate(slow_call_rate, "slow_call_rate")}
+        if slow_duration is not None:
+            slow["slow_duration_ms"] = _ms(slow_duration, "slow_duration")
+    elif slow_duration is not None:
+        raise TypeError("slow_duration goes with slow_call_rate")
+    if consecutive_failures is not None:
+        out["consecutive_failures"] = _int(consecutive_failures, "consecutive_failures")
+    if failures_in_window is not None:
+        fiw: dict[str, Any] = {"threshold": _int(failures_in_window, "failures_in_window")}
+        if failure_window is not None:
+            fiw["window_ms"] = _ms(failure_window, "failure_window")
+        out["failures_in_window"] = fiw
+    elif failure_window is not None:
+        raise TypeError("failure_window goes with failures_in_window")
+    if failure_rate is not None:
+        policy: dict[str, Any] = {"threshold": _rate(failure_rate, "failure_rate")}
         policy.update(rate_window)
         if slow is not None:
             policy["slow"] = slow
@@ -406,21 +438,26 @@ def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
     elif slow is not None:
         out["slow_call_rate"] = {**slow, **rate_window}
     elif rate_window:
-        raise TypeError("window and minimum_calls go with failure_rate or slow_call_rate")
-    for key in ("open_duration", "open_duration_cap", "half_open_max_wait"):
-        if key in kw:
-            value = kw.pop(key)
-            out[key + "_ms"] = None if value is None else _ms(value, key)
-    if "open_duration_multiplier" in kw:
-        out["open_duration_multiplier"] = _rate(
-            kw.pop("open_duration_multiplier"), "open_duration_multiplier"
+        raise TypeError(
+            "window_calls, window_time and minimum_calls go with failure_rate or slow_call_rate"
         )
-    for key in ("half_open_max_calls", "success_threshold"):
-        if key in kw:
-            value = kw.pop(key)
-            out[key] = None if value is None and key == "success_threshold" else _int(value, key)
-    if kw:
-        raise TypeError(f"unknown configuration argument(s): {', '.join(sorted(kw))}")
+    durations = {
+        "open_duration": open_duration,
+        "open_duration_cap": open_duration_cap,
+        "half_open_max_wait": half_open_max_wait,
+        "interval": interval,
+    }
+    for key, value in durations.items():
+        if value is not None:
+            out[key + "_ms"] = _ms(value, key)
+    if open_duration_multiplier is not None:
+        out["open_duration_multiplier"] = _rate(
+            open_duration_multiplier, "open_duration_multiplier"
+        )
+    if half_open_max_calls is not None:
+        out["half_open_max_calls"] = _int(half_open_max_calls, "half_open_max_calls")
+    if success_threshold is not None:
+        out["success_threshold"] = _int(success_threshold, "success_threshold")
     try:
         return _json.dumps(out, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -620,18 +657,53 @@ class CircuitBreaker:
         self,
         config: Optional[dict[str, Any]] = None,
         *,
+        name: Optional[str] = None,
+        consecutive_failures: Optional[int] = None,
+        failures_in_window: Optional[int] = None,
+        failure_window: Optional[Seconds] = None,
+        failure_rate: Optional[float] = None,
+        slow_call_rate: Optional[float] = None,
+        slow_duration: Optional[Seconds] = None,
+        window_calls: Optional[int] = None,
+        window_time: Optional[Seconds] = None,
+        minimum_calls: Optional[int] = None,
+        open_duration: Optional[Seconds] = None,
+        open_duration_multiplier: Optional[float] = None,
+        open_duration_cap: Optional[Seconds] = None,
+        half_open_max_calls: Optional[int] = None,
+        success_threshold: Optional[int] = None,
+        half_open_max_wait: Optional[Seconds] = None,
+        interval: Optional[Seconds] = None,
         clock: Optional[Clock] = None,
         on_transition: Optional[Callable[[Transition], Any]] = None,
         classify: Optional[Classify] = None,
         ignore: Any = None,
         failure_on: Any = None,
-        **settings: Any,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
         if on_transition is not None and not callable(on_transition):
             raise TypeError("on_transition must be callable")
-        text = config_json(config, **settings).encode()
+        text = config_json(
+            config,
+            name=name,
+            consecutive_failures=consecutive_failures,
+            failures_in_window=failures_in_window,
+            failure_window=failure_window,
+            failure_rate=failure_rate,
+            slow_call_rate=slow_call_rate,
+            slow_duration=slow_duration,
+            window_calls=window_calls,
+            window_time=window_time,
+            minimum_calls=minimum_calls,
+            open_duration=open_duration,
+            open_duration_multiplier=open_duration_multiplier,
+            open_duration_cap=open_duration_cap,
+            half_open_max_calls=half_open_max_calls,
+            success_threshold=success_threshold,
+            half_open_max_wait=half_open_max_wait,
+            interval=interval,
+        ).encode()
         self._setup(classify, ignore, failure_on)
         ptr = BREAKER_P()
         self._callback = EVENT_FN(self._on_event) if on_transition else EVENT_FN()
@@ -961,7 +1033,22 @@ class Registry:
         classify: Optional[Classify] = None,
         ignore: Any = None,
         failure_on: Any = None,
-        **settings: Any,
+        consecutive_failures: Optional[int] = None,
+        failures_in_window: Optional[int] = None,
+        failure_window: Optional[Seconds] = None,
+        failure_rate: Optional[float] = None,
+        slow_call_rate: Optional[float] = None,
+        slow_duration: Optional[Seconds] = None,
+        window_calls: Optional[int] = None,
+        window_time: Optional[Seconds] = None,
+        minimum_calls: Optional[int] = None,
+        open_duration: Optional[Seconds] = None,
+        open_duration_multiplier: Optional[float] = None,
+        open_duration_cap: Optional[Seconds] = None,
+        half_open_max_calls: Optional[int] = None,
+        success_threshold: Optional[int] = None,
+        half_open_max_wait: Optional[Seconds] = None,
+        interval: Optional[Seconds] = None,
     ) -> CircuitBreaker:
         """A breaker on the registry's instance named ``name``, built on first use with
         ``config``/``settings`` (and ``clock``). Without configuration: the existing
@@ -973,7 +1060,27 @@ class Registry:
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
         raw_name = name.encode()
-        text = b"" if config is None and not settings else config_json(config, **settings).encode()
+        text = config_json(
+            config,
+            consecutive_failures=consecutive_failures,
+            failures_in_window=failures_in_window,
+            failure_window=failure_window,
+            failure_rate=failure_rate,
+            slow_call_rate=slow_call_rate,
+            slow_duration=slow_duration,
+            window_calls=window_calls,
+            window_time=window_time,
+            minimum_calls=minimum_calls,
+            open_duration=open_duration,
+            open_duration_multiplier=open_duration_multiplier,
+            open_duration_cap=open_duration_cap,
+            half_open_max_calls=half_open_max_calls,
+            success_threshold=success_threshold,
+            half_open_max_wait=half_open_max_wait,
+            interval=interval,
+        ).encode()
+        if config is None and text == b"{}":
+            text = b""
         ptr = BREAKER_P()
         clock_p = clock._pointer() if clock is not None else None
         call(
