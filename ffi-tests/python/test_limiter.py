@@ -4,6 +4,8 @@ import threading
 
 import pytest
 
+import breakwater
+
 from breakwater import (
     CancelledError,
     CancelToken,
@@ -155,3 +157,12 @@ def test_bad_calls():
     limiter.close()
     with pytest.raises(ValueError, match="rate limiter is closed"):
         limiter.try_acquire()
+
+
+@pytest.mark.parametrize("kwargs, field", [({"permits": 0}, "permits"), ({"permits": 2**32}, "permits"), ({"burst": -1}, "burst")])
+def test_out_of_range_values_get_the_library_message(kwargs, field):
+    with pytest.raises(breakwater.InvalidConfigError) as e:
+        RateLimiter(**kwargs)
+    text = str(e.value)
+    assert text.startswith(f"invalid rate limiter configuration: {field}")
+    assert "[1, 2**32)" not in text

@@ -124,8 +124,6 @@ class Bulkhead:
     ) -> None:
         if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int):
             raise TypeError(f"max_concurrent must be an int, not {type(max_concurrent).__name__}")
-        if not 0 <= max_concurrent < 2**32:
-            raise ValueError(f"max_concurrent must be in [1, 2**32), got {max_concurrent}")
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         self._max_wait_ns = to_nanos(max_wait, "max_wait")

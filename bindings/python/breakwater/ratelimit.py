@@ -117,8 +117,6 @@ class RateLimiter:
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-            if not 0 <= value < 2**32:
-                raise ValueError(f"{what} must be in [1, 2**32), got {value}")
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         config: dict[str, Any] = {
