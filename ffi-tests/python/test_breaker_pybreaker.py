@@ -11,6 +11,7 @@ import pytest
 import breakwater
 from breakwater import (
     CircuitBreaker,
+    CircuitOpenError,
     InvalidConfigError,
     ManualClock,
     Registry,
@@ -158,3 +159,71 @@ def test_a_type_checker_catches_a_misspelt_keyword(tmp_path, monkeypatch):
     assert 'Unexpected keyword argument "consecutive_failure"' in out
     assert 'incompatible type "str"' in out
     assert "snippet.py:4" not in out
+
+
+def test_a_guarded_generator_is_recorded_when_iteration_ends_or_raises(clock):
+    b = CircuitBreaker(consecutive_failures=1, clock=clock)
+
+    @b
+    def rows(fail):
+        yield 1
+        yield 2
+        if fail:
+            raise IOError("lost")
+        return "done"
+
+    it = rows(False)
+    assert b.metrics().total_requests == 0  # not at creation
+    assert next(it) == 1
+    assert b.metrics().total_successes == 0  # not at the first item
+    assert list(it) == [2]
+    assert b.metrics().total_successes == 1
+    failing = rows(True)
+    assert list(failing.__next__() for _ in range(2)) == [1, 2]
+    assert b.state is State.CLOSED
+    with pytest.raises(IOError):
+        next(failing)
+    assert b.state is State.OPEN
+    with pytest.raises(CircuitOpenError):
+        next(rows(False))
+
+
+def test_a_generator_closed_early_is_ignored(clock):
+    b = CircuitBreaker(consecutive_failures=1, clock=clock)
+
+    @b
+    def rows():
+        yield 1
+        yield 2
+
+    it = rows()
+    next(it)
+    it.close()
+    m = b.metrics()
+    assert (m.total_ignored, m.total_failures, m.total_successes) == (1, 0, 0)
+
+
+def test_throw_new_error_on_trip_chains_the_original(clock):
+    b = CircuitBreaker(consecutive_failures=2, open_duration=7, clock=clock, throw_new_error_on_trip=True)
+
+    def boom():
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        b.call(boom)  # does not trip
+    with pytest.raises(CircuitOpenError) as e:
+        b.call(boom)  # trips
+    assert isinstance(e.value.__cause__, ConnectionError)
+    assert e.value.retry_after == 7.0
+    assert e.value.policy is breakwater.errors.Policy.CIRCUIT_BREAKER
+    assert e.value.reason is breakwater.errors.Reason.OPEN
+    assert b.state is State.OPEN
+
+
+def test_throw_new_error_on_trip_is_off_by_default(clock):
+    b = CircuitBreaker(consecutive_failures=1, clock=clock)
+    with pytest.raises(ZeroDivisionError):
+        b.call(lambda: 1 / 0)
+    assert b.state is State.OPEN
+    with pytest.raises(TypeError, match="throw_new_error_on_trip must be a bool"):
+        CircuitBreaker(throw_new_error_on_trip=1)

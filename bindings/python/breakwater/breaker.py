@@ -39,6 +39,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import functools
+import inspect
 import json as _json
 import math
 import sys
@@ -650,7 +651,14 @@ class CircuitBreaker:
     value, or with its exception, returns an :class:`Outcome`, ``True`` (success),
     ``False`` (failure) or ``None`` (the default rules: ``ignore`` exceptions are ignored,
     exceptions that are not ``failure_on`` (when given) are successes, other exceptions
-    failures, values successes).
+    failures, values successes). ``throw_new_error_on_trip`` (pybreaker's option, default
+    off): the guarded call (:meth:`call`, the decorator) whose failure trips the breaker
+    raises :class:`~breakwater.CircuitOpenError` chained (``from``) to its exception,
+    instead of the exception itself.
+
+    The circuit operations have pybreaker's names too: :meth:`open`, :meth:`half_open`,
+    :meth:`close` (closes the circuit). The handle is released by :meth:`free` or when
+    the object is garbage-collected (``with breaker:`` guards a call, it does not free).
     """
 
     def __init__(
@@ -679,6 +687,7 @@ class CircuitBreaker:
         classify: Optional[Classify] = None,
         ignore: Any = None,
         failure_on: Any = None,
+        throw_new_error_on_trip: bool = False,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
@@ -704,7 +713,7 @@ class CircuitBreaker:
             half_open_max_wait=half_open_max_wait,
             interval=interval,
         ).encode()
-        self._setup(classify, ignore, failure_on)
+        self._setup(classify, ignore, failure_on, throw_new_error_on_trip)
         ptr = BREAKER_P()
         self._callback = EVENT_FN(self._on_event) if on_transition else EVENT_FN()
         self._on_transition = on_transition
@@ -729,9 +738,21 @@ class CircuitBreaker:
         self._name = self.name
         self._refusals = _refusals(self._name)
 
-    def _setup(self, classify: Optional[Classify], ignore: Any, failure_on: Any) -> None:
+    def _setup(
+        self,
+        classify: Optional[Classify],
+        ignore: Any,
+        failure_on: Any,
+        throw_new_error_on_trip: bool = False,
+    ) -> None:
         if classify is not None and not callable(classify):
             raise TypeError("classify must be callable")
+        if not isinstance(throw_new_error_on_trip, bool):
+            raise TypeError(
+                "throw_new_error_on_trip must be a bool, not "
+                f"{type(throw_new_error_on_trip).__name__}"
+            )
+        self._throw_on_trip = throw_new_error_on_trip
         self._classify = classify
         self._ignore = _exc_tuple(ignore, "ignore")
         self._failure_on = _exc_tuple(failure_on, "failure_on") if failure_on is not None else None
@@ -740,10 +761,15 @@ class CircuitBreaker:
 
     @classmethod
     def _from_handle(
-        cls, ptr: Any, classify: Optional[Classify], ignore: Any, failure_on: Any
+        cls,
+        ptr: Any,
+        classify: Optional[Classify],
+        ignore: Any,
+        failure_on: Any,
+        throw_new_error_on_trip: bool = False,
     ) -> "CircuitBreaker":
         self = cls.__new__(cls)
-        self._setup(classify, ignore, failure_on)
+        self._setup(classify, ignore, failure_on, throw_new_error_on_trip)
         self._callback = None
         self._on_transition = None
         self._adopt(ptr)
@@ -836,7 +862,15 @@ class CircuitBreaker:
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            _record_ptr(handle, adm, int(self._classify_exception(exc)), None)
+            outcome = int(self._classify_exception(exc))
+            if self._throw_on_trip and outcome == _abi.OUTCOME_FAILURE:
+                opened = self.metrics().opened
+                _record_ptr(handle, adm, outcome, None)
+                self._raise_pending()
+                if self.metrics().opened != opened:
+                    raise self._trip_error() from exc
+                raise
+            _record_ptr(handle, adm, outcome, None)
             self._raise_pending()
             raise
         _record_ptr(handle, adm, 0 if self._classify is None else self._classify_value(result), None)
@@ -844,10 +878,75 @@ class CircuitBreaker:
             self._raise_pending()
         return result
 
+    def _trip_error(self) -> errors.BreakwaterError:
+        """The :class:`~breakwater.CircuitOpenError` raised, with
+        ``throw_new_error_on_trip``, by the call that tripped the breaker: the library's
+        rejection message and the time left open as ``retry_after``."""
+        cls, message, attributes = self._refusals[int(errors.Reason.OPEN)]
+        e = _new_exception(cls, message)
+        d = attributes.copy()
+        remaining = self.remaining_open()
+        if remaining is not None:
+            d["retry_after"] = remaining
+        e.__dict__ = d
+        return e
+
+    def _guard_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """A generator function whose generators run ``fn``'s under the breaker: admitted
+        at the first ``next()``, recorded when iteration ends (the ``return`` value
+        classified as a result) or raises (classified as an exception); closed early
+        (``close()``, garbage-collected): ignored."""
+
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            permit = self.acquire()
+            try:
+                result = yield from fn(*args, **kwargs)
+            except GeneratorExit:
+                permit.ignore()
+                raise
+            except BaseException as exc:
+                outcome = self._classify_exception(exc)
+                if self._throw_on_trip and outcome is Outcome.FAILURE:
+                    opened = self.metrics().opened
+                    permit.record(outcome)
+                    if self.metrics().opened != opened:
+                        raise self._trip_error() from exc
+                    raise
+                permit.record(outcome)
+                raise
+            permit.record(Outcome(self._classify_value(result)))
+            return result
+
+        return guarded
+
     def __call__(self, fn: F) -> F:
-        """Decorator: every call of ``fn`` goes through :meth:`call` (works on methods)."""
+        """Decorator: every call of ``fn`` goes through :meth:`call` (works on methods).
+        A generator function is guarded per iteration instead: admitted at the first
+        ``next()``, its outcome recorded when the iteration ends or raises, not when the
+        generator object is created.
+
+        >>> from breakwater import CircuitBreaker
+        >>> b = CircuitBreaker(consecutive_failures=1)
+        >>> @b
+        ... def rows():
+        ...     yield 1
+        ...     raise IOError("lost")
+        >>> it = rows()
+        >>> b.metrics().total_requests
+        0
+        >>> next(it)
+        1
+        >>> next(it)
+        Traceback (most recent call last):
+        OSError: lost
+        >>> b.state.value
+        'open'
+        """
         if not callable(fn):
             raise TypeError("CircuitBreaker decorates callables")
+        if inspect.isgeneratorfunction(fn):
+            return self._guard_generator(fn)  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -1033,6 +1132,7 @@ class Registry:
         classify: Optional[Classify] = None,
         ignore: Any = None,
         failure_on: Any = None,
+        throw_new_error_on_trip: bool = False,
         consecutive_failures: Optional[int] = None,
         failures_in_window: Optional[int] = None,
         failure_window: Optional[Seconds] = None,
@@ -1093,7 +1193,9 @@ class Registry:
             clock_p,
             ctypes.byref(ptr),
         )
-        return CircuitBreaker._from_handle(ptr, classify, ignore, failure_on)
+        return CircuitBreaker._from_handle(
+            ptr, classify, ignore, failure_on, throw_new_error_on_trip
+        )
 
     def close(self) -> None:
         """Makes later calls raise ``ValueError``; breakers stay usable. Idempotent."""
