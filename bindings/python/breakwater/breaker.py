@@ -140,10 +140,24 @@ class bw_breaker_stats(ctypes.Structure):
     )
 
 
+class bw_breaker_call_event(ctypes.Structure):
+    """``bw_breaker_call_event``: one call seen by the breaker."""
+
+    _fields_ = [
+        ("kind", c_uint32),
+        ("reason", c_uint32),
+        ("generation", c_uint64),
+        ("duration_ns", c_uint64),
+        ("has_duration", ctypes.c_bool),
+        ("slow", ctypes.c_bool),
+    ]
+
+
 BREAKER_P = POINTER(bw_breaker)
 REGISTRY_P = POINTER(bw_registry)
 EVENT_FN = ctypes.CFUNCTYPE(None, POINTER(bw_breaker_event), c_void_p)
 CALL_FN = ctypes.CFUNCTYPE(c_int, c_void_p)
+CALL_EVENT_FN = ctypes.CFUNCTYPE(None, POINTER(bw_breaker_call_event), c_void_p)
 ERROR_P = _abi.ERROR_P
 CLOCK_P = _abi.CLOCK_P
 
@@ -152,6 +166,25 @@ _lib.declare(
         "bw_breaker_new_json_with_callback": (
             c_int32,
             [c_char_p, c_size_t, CLOCK_P, EVENT_FN, c_void_p, POINTER(BREAKER_P), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_new_json_with_listeners": (
+            c_int32,
+            [
+                c_char_p,
+                c_size_t,
+                CLOCK_P,
+                EVENT_FN,
+                CALL_EVENT_FN,
+                c_void_p,
+                POINTER(BREAKER_P),
+                ERROR_P,
+            ],
+            KEEP_GIL,
+        ),
+        "bw_breaker_poll_call_events": (
+            c_int32,
+            [BREAKER_P, POINTER(bw_breaker_call_event), c_size_t, POINTER(c_size_t), ERROR_P],
             KEEP_GIL,
         ),
         "bw_breaker_new_json": (
@@ -193,6 +226,11 @@ _lib.declare(
         "bw_breaker_disable": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
         "bw_breaker_transition_to_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
         "bw_breaker_transition_to_half_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_config_json": (
+            c_int32,
+            [BREAKER_P, POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t), ERROR_P],
+            KEEP_GIL,
+        ),
         "bw_breaker_remaining_open_ns": (
             c_int32,
             [BREAKER_P, POINTER(ctypes.c_bool), POINTER(c_uint64), ERROR_P],
