@@ -10,6 +10,7 @@ import pytest
 
 import breakwater
 from breakwater import (
+    CallKind,
     CircuitBreaker,
     CircuitOpenError,
     InvalidConfigError,
@@ -227,3 +228,81 @@ def test_throw_new_error_on_trip_is_off_by_default(clock):
     assert b.state is State.OPEN
     with pytest.raises(TypeError, match="throw_new_error_on_trip must be a bool"):
         CircuitBreaker(throw_new_error_on_trip=1)
+
+
+def test_the_effective_configuration_reads_back_as_typed_properties():
+    b = CircuitBreaker(
+        name="db", failures_in_window=4, failure_window=10, open_duration=2.5,
+        open_duration_multiplier=2, open_duration_cap=60, half_open_max_calls=3,
+        success_threshold=2, half_open_max_wait=5, interval=30,
+    )
+    c = b.config
+    assert (c.name, c.policy, c.failures_in_window, c.failure_window) == ("db", "failures_in_window", 4, 10.0)
+    assert (c.open_duration, c.open_duration_multiplier, c.open_duration_cap) == (2.5, 2.0, 60.0)
+    assert (c.half_open_max_calls, c.success_threshold, c.half_open_max_wait, c.interval) == (3, 2, 5.0, 30.0)
+    assert c.consecutive_failures is None and c.failure_rate is None
+
+
+def test_the_configuration_has_the_library_defaults_and_round_trips():
+    c = CircuitBreaker(slow_call_rate=0.5, slow_duration=2, window_time=20).config
+    assert (c.policy, c.slow_call_rate, c.slow_duration, c.window_time) == ("slow_call_rate", 0.5, 2.0, 20.0)
+    assert c.minimum_calls == 100  # from the library
+    default = CircuitBreaker().config
+    assert default.policy == "consecutive_failures"
+    assert default.json == {**breakwater.breaker.config_defaults(), "consecutive_failures": 5, "name": default.name}
+    keywords = {k: v for k, v in vars(c).items() if k not in ("policy", "json") and v is not None}
+    assert CircuitBreaker(**keywords).config == c
+
+
+def test_a_registry_handle_reads_the_registered_configuration():
+    reg = Registry()
+    reg.breaker("x", failure_rate=0.25, window_calls=8, minimum_calls=4)
+    c = reg.breaker("x").config
+    assert (c.name, c.failure_rate, c.window_calls, c.minimum_calls) == ("x", 0.25, 8, 4)
+
+
+def test_call_events_reach_on_call_and_the_polling_queue(clock):
+    seen = []
+    b = CircuitBreaker(consecutive_failures=1, open_duration=5, clock=clock, on_call=seen.append)
+
+    def slow_ok():
+        clock.advance(0.25)
+        return "ok"
+
+    assert b.call(slow_ok) == "ok"
+    with pytest.raises(ZeroDivisionError):
+        b.call(lambda: 1 / 0)
+    with pytest.raises(CircuitOpenError):
+        b.call(int)
+    kinds = [e.kind for e in seen]
+    assert kinds == [CallKind.SUCCESS, CallKind.FAILURE, CallKind.REJECTED]
+    assert seen[0].duration == 0.25
+    assert seen[2].duration is None
+    assert seen[2].reason is breakwater.errors.Reason.OPEN
+    assert seen[0].reason is None
+    assert b.poll_call_events() == seen
+    assert b.poll_call_events() == []
+
+
+def test_a_dropped_permit_shows_as_an_ignored_call_event(clock):
+    b = CircuitBreaker(clock=clock, call_events=True)
+    b.acquire()
+    gc.collect()
+    assert [e.kind for e in b.poll_call_events()] == [CallKind.IGNORED]
+
+
+def test_an_exception_in_on_call_is_re_raised_by_the_call(clock):
+    def listener(event):
+        raise RuntimeError("listener")
+
+    b = CircuitBreaker(clock=clock, on_call=listener)
+    with pytest.raises(RuntimeError, match="listener"):
+        b.call(int)
+    assert b.metrics().total_successes == 1
+
+
+def test_polling_call_events_needs_them_turned_on(clock):
+    with pytest.raises(breakwater.InvalidArgumentError, match="no call events"):
+        CircuitBreaker(clock=clock).poll_call_events()
+    with pytest.raises(TypeError, match="on_call must be callable"):
+        CircuitBreaker(on_call=3)

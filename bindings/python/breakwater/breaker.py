@@ -55,6 +55,9 @@ from ._lib import KEEP_GIL, call, lib
 from .clock import Clock, to_nanos
 
 __all__ = [
+    "BreakerConfig",
+    "CallEvent",
+    "CallKind",
     "BreakerMetrics",
     "CircuitBreaker",
     "Outcome",
@@ -302,6 +305,40 @@ class Outcome(enum.IntEnum):
     IGNORED = _abi.OUTCOME_IGNORED
 
 
+class CallKind(enum.IntEnum):
+    """What a :class:`CallEvent` reports (``BW_CALL_*``)."""
+
+    SUCCESS = _abi.CALL_SUCCESS
+    FAILURE = _abi.CALL_FAILURE
+    IGNORED = _abi.CALL_IGNORED
+    REJECTED = _abi.CALL_REJECTED
+    STALE = _abi.CALL_STALE
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One call seen by a breaker built with ``on_call=`` or ``call_events=True``:
+    ``kind``, the rejection ``reason`` (``None`` unless rejected), the ``generation``,
+    the ``duration`` in seconds (``None`` for rejections) and whether the trip policy
+    counts it as ``slow``."""
+
+    kind: CallKind
+    reason: Optional[errors.Reason]
+    generation: int
+    duration: Optional[float]
+    slow: bool
+
+
+def _call_event(ev: bw_breaker_call_event) -> CallEvent:
+    return CallEvent(
+        CallKind(ev.kind),
+        errors.Reason(ev.reason) if ev.kind == _abi.CALL_REJECTED else None,
+        ev.generation,
+        ev.duration_ns / 1e9 if ev.has_duration else None,
+        bool(ev.slow),
+    )
+
+
 @dataclass(frozen=True)
 class Transition:
     """A state transition: ``from_state`` -> ``to_state`` because of ``reason`` (for
@@ -352,6 +389,80 @@ class BreakerMetrics:
     def rejected(self) -> int:
         """Every rejection since the breaker was built."""
         return self.rejected_open + self.rejected_trial_full + self.rejected_forced_open
+
+
+def _seconds(ms: Optional[float]) -> Optional[float]:
+    return None if ms is None else ms / 1000
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    """A breaker's effective configuration, read back from the library
+    (``bw_breaker_config_json``: its defaults filled in). The fields have the names of
+    :class:`CircuitBreaker`'s keywords (durations in seconds, ``None`` where unset or
+    not part of the trip policy); ``policy`` is the trip policy's JSON key
+    (``"consecutive_failures"``, ``"failures_in_window"``, ``"failure_rate"``,
+    ``"slow_call_rate"``) and ``json`` the library's JSON form.
+
+    >>> from breakwater import CircuitBreaker
+    >>> c = CircuitBreaker(name="db", failure_rate=0.5, window_calls=200, interval=60).config
+    >>> c.name, c.policy, c.failure_rate, c.window_calls, c.interval
+    ('db', 'failure_rate', 0.5, 200, 60.0)
+    >>> c.minimum_calls, CircuitBreaker().config.consecutive_failures  # the defaults
+    (100, 5)
+    """
+
+    name: str
+    policy: str
+    consecutive_failures: Optional[int]
+    failures_in_window: Optional[int]
+    failure_window: Optional[float]
+    failure_rate: Optional[float]
+    slow_call_rate: Optional[float]
+    slow_duration: Optional[float]
+    window_calls: Optional[int]
+    window_time: Optional[float]
+    minimum_calls: Optional[int]
+    open_duration: float
+    open_duration_multiplier: float
+    open_duration_cap: Optional[float]
+    half_open_max_calls: int
+    success_threshold: Optional[int]
+    half_open_max_wait: Optional[float]
+    interval: Optional[float]
+    json: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, j: dict[str, Any]) -> "BreakerConfig":
+        """Reads the library's JSON form (every key present, as
+        ``bw_breaker_config_json`` writes it)."""
+        policies = ("consecutive_failures", "failures_in_window", "failure_rate", "slow_call_rate")
+        policy = next((p for p in policies if j.get(p) is not None), "")
+        fiw = j.get("failures_in_window") or {}
+        rate = j.get("failure_rate") or j.get("slow_call_rate") or {}
+        slow = (j.get("failure_rate") or {}).get("slow") or j.get("slow_call_rate") or {}
+        window = rate.get("window") or {}
+        return cls(
+            name=j["name"],
+            policy=policy,
+            consecutive_failures=j.get("consecutive_failures"),
+            failures_in_window=fiw.get("threshold"),
+            failure_window=_seconds(fiw.get("window_ms")),
+            failure_rate=(j.get("failure_rate") or {}).get("threshold"),
+            slow_call_rate=slow.get("threshold"),
+            slow_duration=_seconds(slow.get("slow_duration_ms")),
+            window_calls=window.get("count"),
+            window_time=_seconds(window.get("time_ms")),
+            minimum_calls=rate.get("minimum_calls"),
+            open_duration=j["open_duration_ms"] / 1000,
+            open_duration_multiplier=j["open_duration_multiplier"],
+            open_duration_cap=_seconds(j.get("open_duration_cap_ms")),
+            half_open_max_calls=j["half_open_max_calls"],
+            success_threshold=j.get("success_threshold"),
+            half_open_max_wait=_seconds(j.get("half_open_max_wait_ms")),
+            interval=_seconds(j.get("interval_ms")),
+            json=j,
+        )
 
 
 def _transition(ev: bw_breaker_event) -> Transition:
@@ -726,6 +837,8 @@ class CircuitBreaker:
         ignore: Any = None,
         failure_on: Any = None,
         throw_new_error_on_trip: bool = False,
+        on_call: Optional[Callable[[CallEvent], Any]] = None,
+        call_events: bool = False,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
@@ -753,18 +866,36 @@ class CircuitBreaker:
         ).encode()
         self._setup(classify, ignore, failure_on, throw_new_error_on_trip)
         ptr = BREAKER_P()
+        if on_call is not None and not callable(on_call):
+            raise TypeError("on_call must be callable")
+        if not isinstance(call_events, bool):
+            raise TypeError(f"call_events must be a bool, not {type(call_events).__name__}")
         self._callback = EVENT_FN(self._on_event) if on_transition else EVENT_FN()
         self._on_transition = on_transition
+        self._on_call = on_call
         clock_p = clock._pointer() if clock is not None else None
-        call(
-            lib.bw_breaker_new_json_with_callback,
-            text,
-            len(text),
-            clock_p,
-            self._callback,
-            None,
-            ctypes.byref(ptr),
-        )
+        if on_call is not None or call_events:
+            self._call_callback = CALL_EVENT_FN(self._on_call_event) if on_call else CALL_EVENT_FN()
+            call(
+                lib.bw_breaker_new_json_with_listeners,
+                text,
+                len(text),
+                clock_p,
+                self._callback,
+                self._call_callback,
+                None,
+                ctypes.byref(ptr),
+            )
+        else:
+            call(
+                lib.bw_breaker_new_json_with_callback,
+                text,
+                len(text),
+                clock_p,
+                self._callback,
+                None,
+                ctypes.byref(ptr),
+            )
         self._adopt(ptr)
 
     def _adopt(self, ptr: Any) -> None:
@@ -810,6 +941,7 @@ class CircuitBreaker:
         self._setup(classify, ignore, failure_on, throw_new_error_on_trip)
         self._callback = None
         self._on_transition = None
+        self._on_call = None
         self._adopt(ptr)
         return self
 
@@ -819,6 +951,13 @@ class CircuitBreaker:
         try:
             assert self._on_transition is not None
             self._on_transition(_transition(event.contents))
+        except BaseException as e:  # noqa: BLE001 (stored, re-raised in the caller)
+            self._pending.append(e)
+
+    def _on_call_event(self, event: Any, _user_data: Any) -> None:
+        try:
+            assert self._on_call is not None
+            self._on_call(_call_event(event.contents))
         except BaseException as e:  # noqa: BLE001 (stored, re-raised in the caller)
             self._pending.append(e)
 
@@ -1028,6 +1167,18 @@ class CircuitBreaker:
             raise errors.from_error(err)
         return buf.value.decode()
 
+    @property
+    def config(self) -> BreakerConfig:
+        """The effective configuration (:class:`BreakerConfig`), from the library."""
+        n = c_size_t(0)
+        err = _err()
+        status = lib.bw_breaker_config_json(self._h.get(), None, 0, ctypes.byref(n), ctypes.byref(err))
+        if status != _abi.BUFFER_TOO_SMALL:
+            raise errors.from_error(err)
+        buf = ctypes.create_string_buffer(n.value + 1)
+        call(lib.bw_breaker_config_json, self._h.get(), buf, len(buf), ctypes.byref(n))
+        return BreakerConfig.from_json(_json.loads(buf.value.decode()))
+
     def metrics(self) -> BreakerMetrics:
         """A :class:`BreakerMetrics` snapshot."""
         m = bw_breaker_stats()
@@ -1098,6 +1249,27 @@ class CircuitBreaker:
     def half_open(self) -> None:
         """pybreaker's name for :meth:`transition_to_half_open`."""
         self.transition_to_half_open()
+
+    def poll_call_events(self, max_events: int = _abi.BREAKER_CALL_QUEUE_LEN) -> list[CallEvent]:
+        """The pending :class:`CallEvent` s, oldest first (at most ``max_events``), of a
+        breaker built with ``on_call=`` or ``call_events=True`` (others raise
+        :class:`~breakwater.InvalidArgumentError`). The queue keeps 1024; newer events
+        are dropped when it is full.
+
+        >>> from breakwater import CircuitBreaker
+        >>> b = CircuitBreaker(call_events=True)
+        >>> b.call(int)
+        0
+        >>> [e.kind.name for e in b.poll_call_events()]
+        ['SUCCESS']
+        """
+        max_events = _int(max_events, "max_events")
+        if max_events < 0:
+            raise ValueError(f"max_events must not be negative, got {max_events}")
+        buf = (bw_breaker_call_event * max(max_events, 1))()
+        n = c_size_t(0)
+        call(lib.bw_breaker_poll_call_events, self._h.get(), buf, max_events, ctypes.byref(n))
+        return [_call_event(buf[i]) for i in range(n.value)]
 
     def close(self) -> None:
         """Closes the circuit (pybreaker's ``close()``): :meth:`reset`, from any state,
