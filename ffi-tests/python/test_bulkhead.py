@@ -210,3 +210,10 @@ def test_max_concurrent_out_of_range_gets_the_library_message(value):
     text = str(e.value)
     assert text.startswith("invalid bulkhead configuration: max_concurrent")
     assert "[1, 2**32)" not in text
+
+
+def test_unset_arguments_take_the_library_defaults():
+    defaults = breakwater._lib.static_json(breakwater._lib.lib.bw_bulkhead_config_defaults_json)
+    b = Bulkhead()
+    assert b.config == defaults
+    assert b.metrics().max == defaults["max_concurrent"]
