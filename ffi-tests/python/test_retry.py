@@ -283,8 +283,8 @@ def test_threads_share_a_retry():
         ({"initial": "1s"}, TypeError, "initial must be seconds"),
         ({"multiplier": 0.5}, InvalidConfigError, "multiplier"),
         ({"multiplier": float("nan")}, ValueError, "multiplier must be finite"),
-        ({"backoff": "quadratic"}, ValueError, "backoff must be one of"),
-        ({"jitter": "wild"}, ValueError, "jitter must be one of"),
+        ({"backoff": "quadratic"}, ValueError, r"backoff: unknown variant `quadratic`, expected one of `fixed`, `linear`, `exponential`"),
+        ({"jitter": "wild"}, ValueError, r"jitter: unknown variant `wild`, expected one of"),
         ({"jitter": 1.5}, InvalidConfigError, "jitter"),
         ({"initial": 1, "max_delay": 0.5}, InvalidConfigError, "max_delay"),
         ({"max_elapsed": 0}, InvalidConfigError, "max_elapsed"),
@@ -316,3 +316,20 @@ def test_bad_calls():
         retry(lambda: 1, max_attempts=2)
     with pytest.raises(ValueError, match="timeout must not be negative"):
         Deadline(-1)
+
+
+def test_unset_arguments_take_the_library_defaults():
+    import breakwater
+
+    defaults = breakwater._lib.static_json(breakwater._lib.lib.bw_retry_config_defaults_json)
+    clock = ManualClock()
+    assert Retry(clock=clock).config == {}
+    expected = Retry(
+        max_attempts=defaults["max_attempts"],
+        backoff=defaults["backoff"],
+        initial=defaults["initial_ms"] / 1000,
+        multiplier=defaults["multiplier"],
+        clock=clock,
+    ).delays()
+    assert Retry(clock=clock).delays() == expected
+    assert len(expected) == defaults["max_attempts"] - 1
