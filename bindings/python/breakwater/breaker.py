@@ -323,7 +323,7 @@ class CallEvent:
     counts it as ``slow``."""
 
     kind: CallKind
-    reason: Optional[errors.Reason]
+    reason: Optional[enum.Enum]  # an errors.Reason member
     generation: int
     duration: Optional[float]
     slow: bool
