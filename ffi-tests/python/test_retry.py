@@ -333,3 +333,15 @@ def test_unset_arguments_take_the_library_defaults():
     ).delays()
     assert Retry(clock=clock).delays() == expected
     assert len(expected) == defaults["max_attempts"] - 1
+
+
+def test_the_retry_decorator_has_typed_keywords():
+    import inspect
+
+    from breakwater import retry as retry_decorator
+
+    params = inspect.signature(retry_decorator).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    assert set(inspect.signature(Retry.__init__).parameters) - {"self"} <= set(params)
+    with pytest.raises(TypeError, match="not both"):
+        retry_decorator(lambda: 1, max_attempts=2)

@@ -386,7 +386,26 @@ class Retry:
         return f"Retry({self.config!r})"
 
 
-def retry(fn: Optional[F] = None, **kwargs: Any) -> Any:
+def retry(
+    fn: Optional[F] = None,
+    *,
+    max_attempts: Optional[int] = None,
+    backoff: Optional[str] = None,
+    initial: Optional[Seconds] = None,
+    multiplier: Optional[float] = None,
+    step: Optional[Seconds] = None,
+    max_delay: Optional[Seconds] = None,
+    jitter: Union[None, str, float] = None,
+    min_delay: Optional[Seconds] = None,
+    max_elapsed: Optional[Seconds] = None,
+    seed: Optional[int] = None,
+    budget: Union[None, bool, dict] = None,
+    name: Optional[str] = None,
+    clock: Optional[Clock] = None,
+    retry_on: RetryOn = Exception,
+    retry_if_result: Optional[Callable[[Any], bool]] = None,
+    on_retry: Optional[Callable[[int, float, Any], None]] = None,
+) -> Any:
     """A decorator: ``@retry`` (the defaults) or ``@retry(max_attempts=5, ...)`` (the
     arguments of :class:`Retry`).
 
@@ -401,9 +420,29 @@ def retry(fn: Optional[F] = None, **kwargs: Any) -> Any:
     >>> flaky(), len(calls)
     ('ok', 3)
     """
+    options: dict[str, Any] = {
+        "max_attempts": max_attempts,
+        "backoff": backoff,
+        "initial": initial,
+        "multiplier": multiplier,
+        "step": step,
+        "max_delay": max_delay,
+        "jitter": jitter,
+        "min_delay": min_delay,
+        "max_elapsed": max_elapsed,
+        "seed": seed,
+        "budget": budget,
+        "name": name,
+        "clock": clock,
+        "retry_on": retry_on,
+        "retry_if_result": retry_if_result,
+        "on_retry": on_retry,
+    }
+    given = [
+        k for k, v in options.items() if v is not None and not (k == "retry_on" and v is Exception)
+    ]
     if fn is not None:
-        if kwargs:
+        if given:
             raise TypeError("use @retry or @retry(**options), not both")
         return Retry()(fn)
-    policy = Retry(**kwargs)
-    return policy
+    return Retry(**options)
