@@ -269,6 +269,37 @@
 #define BW_OUTCOME_IGNORED 2
 
 /**
+ * `bw_breaker_call_event.kind`: the call was recorded as a success.
+ */
+#define BW_CALL_SUCCESS 0
+
+/**
+ * `bw_breaker_call_event.kind`: the call was recorded as a failure.
+ */
+#define BW_CALL_FAILURE 1
+
+/**
+ * `bw_breaker_call_event.kind`: the call was recorded as ignored.
+ */
+#define BW_CALL_IGNORED 2
+
+/**
+ * `bw_breaker_call_event.kind`: the call was refused (`reason` says why).
+ */
+#define BW_CALL_REJECTED 3
+
+/**
+ * `bw_breaker_call_event.kind`: an outcome for an older generation, dropped.
+ */
+#define BW_CALL_STALE 4
+
+/**
+ * How many call events a breaker keeps for `bw_breaker_poll_call_events`: when the
+ * queue is full a new event is dropped (the queue keeps the oldest).
+ */
+#define BW_BREAKER_CALL_QUEUE_LEN 1024
+
+/**
  * `bw_breaker_event.reason`: the trip policy's threshold was reached (closed -> open).
  */
 #define BW_TRANSITION_THRESHOLD_REACHED 0
@@ -647,6 +678,38 @@ typedef struct bw_breaker_event {
      */
     uint64_t at_ns;
 } bw_breaker_event;
+
+/**
+ * One call seen by a breaker (`bw_breaker_poll_call_events`, or the call callback of
+ * `bw_breaker_new_json_with_listeners`).
+ */
+typedef struct bw_breaker_call_event {
+    /**
+     * What happened (`BW_CALL_*`).
+     */
+    uint32_t kind;
+    /**
+     * For `BW_CALL_REJECTED`: why (`BW_REASON_*`); otherwise 0.
+     */
+    uint32_t reason;
+    /**
+     * The generation the call was admitted in (for a rejection: the one that refused).
+     */
+    uint64_t generation;
+    /**
+     * The call's duration in nanoseconds (given, or measured from admission); 0 for
+     * a rejection (see `has_duration`).
+     */
+    uint64_t duration_ns;
+    /**
+     * `false` for rejections (no duration).
+     */
+    bool has_duration;
+    /**
+     * `true` when the trip policy counts the call as slow.
+     */
+    bool slow;
+} bw_breaker_call_event;
 
 /**
  * A snapshot of a breaker's counts, written by `bw_breaker_metrics` (C keeps type and
@@ -1585,6 +1648,43 @@ bw_status bw_breaker_name(const struct bw_breaker *breaker,
                           size_t len,
                           size_t *out_len,
                           struct bw_error *err);
+
+/**
+ * `bw_breaker_new_json_with_callback` that also reports every call: each call event
+ * (`bw_breaker_call_event`) goes to the queue read by `bw_breaker_poll_call_events`
+ * (`BW_BREAKER_CALL_QUEUE_LEN` events; newer ones are dropped when it is full) and to
+ * `on_call` (may be NULL), with `user_data`, on the thread that made the call, after
+ * the breaker's lock is released; it must not unwind. `on_event` (may be NULL) gets
+ * the transitions as with `bw_breaker_new_json_with_callback`. `user_data` must stay
+ * valid, and usable from those threads, until the breaker is freed. Call events make
+ * the breaker measure every call's duration (one clock reading per call).
+ *
+ * Errors as `bw_breaker_new_json`.
+ */
+bw_status bw_breaker_new_json_with_listeners(const char *json,
+                                             size_t json_len,
+                                             const struct bw_clock *clock,
+                                             void (*on_event)(const struct bw_breaker_event *event,
+                                                              void *user_data),
+                                             void (*on_call)(const struct bw_breaker_call_event *event,
+                                                             void *user_data),
+                                             void *user_data,
+                                             struct bw_breaker **out,
+                                             struct bw_error *err);
+
+/**
+ * Moves up to `cap` pending call events, oldest first, into `buf` and their number
+ * into `*out_n` (0 when none). Does not block.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_n`, a NULL `buf` with a non-zero
+ * `cap`, or a breaker built without call events (only
+ * `bw_breaker_new_json_with_listeners` turns them on).
+ */
+bw_status bw_breaker_poll_call_events(const struct bw_breaker *breaker,
+                                      struct bw_breaker_call_event *buf,
+                                      size_t cap,
+                                      size_t *out_n,
+                                      struct bw_error *err);
 
 /**
  * Builds a breaker from JSON configuration (`json`, `json_len` bytes of UTF-8; empty,

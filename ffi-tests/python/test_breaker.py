@@ -54,7 +54,7 @@ def test_consecutive_failures_open_at_the_threshold_and_a_success_resets_the_run
 
 
 def test_failures_in_window_count_from_the_first_failure(clock):
-    b = CircuitBreaker(failures_in_window=(3, 10), clock=clock)
+    b = CircuitBreaker(failures_in_window=3, failure_window=10, clock=clock)
     fail(b, 2)
     clock.advance(10)  # the window has passed: the next failure starts a new one
     fail(b, 2)
@@ -65,7 +65,7 @@ def test_failures_in_window_count_from_the_first_failure(clock):
 
 
 def test_failure_rate_waits_for_the_minimum_and_opens_at_the_threshold(clock):
-    b = CircuitBreaker(failure_rate=0.5, window=4, minimum_calls=4, clock=clock)
+    b = CircuitBreaker(failure_rate=0.5, window_calls=4, minimum_calls=4, clock=clock)
     fail(b, 3)
     assert b.state is State.CLOSED  # 3 < minimum
     assert b.metrics().failure_rate is None
@@ -80,7 +80,7 @@ def test_failure_rate_waits_for_the_minimum_and_opens_at_the_threshold(clock):
 
 
 def test_a_time_window_drops_old_outcomes(clock):
-    b = CircuitBreaker(failure_rate=0.5, window=timedelta(seconds=10), minimum_calls=2, clock=clock)
+    b = CircuitBreaker(failure_rate=0.5, window_time=timedelta(seconds=10), minimum_calls=2, clock=clock)
     fail(b)
     clock.advance(20)
     succeed(b)
@@ -89,7 +89,7 @@ def test_a_time_window_drops_old_outcomes(clock):
 
 
 def test_slow_call_rate_uses_the_given_durations(clock):
-    b = CircuitBreaker(slow_call_rate=(0.5, 2), window=2, minimum_calls=2, clock=clock)
+    b = CircuitBreaker(slow_call_rate=0.5, slow_duration=2, window_calls=2, minimum_calls=2, clock=clock)
     b.acquire().record(Outcome.SUCCESS, duration=3)
     assert b.state is State.CLOSED
     b.acquire().record(Outcome.SUCCESS, duration=timedelta(milliseconds=10))
@@ -399,8 +399,8 @@ def test_registry_shares_by_name_and_refuses_a_different_config(clock):
         ({"consecutive_failures": 0}, "consecutive_failures must be at least 1"),
         ({"open_duration": 0}, "open_duration_ms must be greater than zero"),
         ({"half_open_max_calls": 0}, "half_open_max_calls"),
-        ({"failure_rate": 1.5, "window": 10, "minimum_calls": 1}, r"failure_rate\.threshold must be in \(0, 1\]"),
-        ({"failure_rate": 0.5, "window": 10, "minimum_calls": 20}, r"failure_rate\.minimum_calls must not exceed"),
+        ({"failure_rate": 1.5, "window_calls": 10, "minimum_calls": 1}, r"failure_rate\.threshold must be in \(0, 1\]"),
+        ({"failure_rate": 0.5, "window_calls": 10, "minimum_calls": 20}, r"failure_rate\.minimum_calls must not exceed"),
         ({"name": ""}, "name"),
     ],
 )
@@ -417,10 +417,11 @@ def test_bad_values_are_value_errors_naming_the_field(kwargs, message):
         ({"consecutive_failures": "3"}, "consecutive_failures must be an int"),
         ({"consecutive_failures": True}, "consecutive_failures must be an int"),
         ({"open_duration": "1s"}, "open_duration must be seconds"),
-        ({"window": 3}, "window and minimum_calls go with"),
-        ({"failure_rate": 0.5, "window": 1.5}, "window must be an int"),
-        ({"failures_in_window": 3}, "failures_in_window must be a tuple"),
-        ({"bogus": 1}, "unknown configuration argument"),
+        ({"window_calls": 3}, "window_calls, window_time and minimum_calls go with"),
+        ({"failure_rate": 0.5, "window_calls": 1.5}, "window_calls must be an int"),
+        ({"failure_window": 3}, "failure_window goes with failures_in_window"),
+        ({"slow_duration": 3}, "slow_duration goes with slow_call_rate"),
+        ({"bogus": 1}, "unexpected keyword argument 'bogus'"),
         ({"clock": "now"}, "clock must be a breakwater Clock"),
         ({"on_transition": 3}, "on_transition must be callable"),
         ({"ignore": 3}, "ignore must be an exception type"),
@@ -433,7 +434,7 @@ def test_bad_types_are_type_errors(kwargs, message):
 
 
 def test_negative_durations_and_unknown_json_fields_are_value_errors():
-    with pytest.raises(ValueError, match="open_duration must not be negative"):
+    with pytest.raises(InvalidConfigError, match="open_duration_ms must be a non-negative number"):
         CircuitBreaker(open_duration=-1)
     with pytest.raises(InvalidConfigError, match='unknown key "open_duratoin_ms" \\(did you mean "open_duration_ms"\\?\\)'):
         CircuitBreaker({"open_duratoin_ms": 5})
@@ -448,12 +449,13 @@ def test_a_dict_config_and_the_json_form():
     assert config_json(open_duration=timedelta(microseconds=1500)) == '{"open_duration_ms": 1.5}'
 
 
-def test_closed_breaker_raises_value_error():
+def test_freed_breaker_raises_value_error():
     b = CircuitBreaker()
-    b.close()
-    with pytest.raises(ValueError, match="circuit breaker is closed"):
+    b.free()
+    assert b.freed
+    with pytest.raises(ValueError, match="circuit breaker is freed"):
         b.acquire()
-    assert repr(b) == "CircuitBreaker(closed)"
+    assert repr(b) == "CircuitBreaker(freed)"
 
 
 def test_two_trip_policies_are_refused_by_the_library_with_its_message():
@@ -544,10 +546,10 @@ def test_call_fast_path_records_outcomes_and_pickles_refusals(clock):
     assert _fields(copy) == _fields(e.value)
 
 
-def test_call_on_a_closed_breaker_raises_value_error():
+def test_call_on_a_freed_breaker_raises_value_error():
     b = CircuitBreaker()
-    b.close()
-    with pytest.raises(ValueError, match="circuit breaker is closed"):
+    b.free()
+    with pytest.raises(ValueError, match="circuit breaker is freed"):
         b.call(int)
-    with pytest.raises(ValueError, match="circuit breaker is closed"):
+    with pytest.raises(ValueError, match="circuit breaker is freed"):
         b(int)()

@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+import breakwater
+
 from breakwater import (
     Bulkhead,
     BulkheadFullError,
@@ -171,7 +173,7 @@ def test_eight_threads_never_exceed_the_permits():
     "args, kwargs, exc, match",
     [
         ((0,), {}, InvalidConfigError, "max_concurrent"),
-        ((-1,), {}, ValueError, "max_concurrent must be in"),
+        ((-1,), {}, ValueError, "max_concurrent: invalid value"),
         (("2",), {}, TypeError, "max_concurrent must be an int"),
         ((True,), {}, TypeError, "max_concurrent must be an int"),
         ((2,), {"max_wait": -1}, ValueError, "max_wait must not be negative"),
@@ -199,3 +201,19 @@ def test_bad_calls():
     b.close()
     with pytest.raises(ValueError, match="bulkhead is closed"):
         b.try_acquire()
+
+
+@pytest.mark.parametrize("value", [0, -1, 2**32])
+def test_max_concurrent_out_of_range_gets_the_library_message(value):
+    with pytest.raises(breakwater.InvalidConfigError) as e:
+        Bulkhead(value)
+    text = str(e.value)
+    assert text.startswith("invalid bulkhead configuration: max_concurrent")
+    assert "[1, 2**32)" not in text
+
+
+def test_unset_arguments_take_the_library_defaults():
+    defaults = breakwater._lib.static_json(breakwater._lib.lib.bw_bulkhead_config_defaults_json)
+    b = Bulkhead()
+    assert b.config == defaults
+    assert b.metrics().max == defaults["max_concurrent"]

@@ -4,6 +4,8 @@ import threading
 
 import pytest
 
+import breakwater
+
 from breakwater import (
     CancelledError,
     CancelToken,
@@ -132,7 +134,7 @@ def test_threads_share_the_permits_exactly():
         ((5,), {"burst": 1.5}, TypeError, "burst must be an int"),
         ((5,), {"max_wait": float("inf")}, ValueError, "max_wait"),
         ((5,), {"clock": 1}, TypeError, "clock must be"),
-        ((5,), {"name": None}, TypeError, "name must be a str"),
+        ((5,), {"name": 7}, TypeError, "name must be a str"),
     ],
 )
 def test_bad_input(args, kwargs, exc, match):
@@ -155,3 +157,19 @@ def test_bad_calls():
     limiter.close()
     with pytest.raises(ValueError, match="rate limiter is closed"):
         limiter.try_acquire()
+
+
+@pytest.mark.parametrize("kwargs, field", [({"permits": 0}, "permits"), ({"permits": 2**32}, "permits"), ({"burst": -1}, "burst")])
+def test_out_of_range_values_get_the_library_message(kwargs, field):
+    with pytest.raises(breakwater.InvalidConfigError) as e:
+        RateLimiter(**kwargs)
+    text = str(e.value)
+    assert text.startswith(f"invalid rate limiter configuration: {field}")
+    assert "[1, 2**32)" not in text
+
+
+def test_unset_arguments_take_the_library_defaults():
+    defaults = breakwater._lib.static_json(breakwater._lib.lib.bw_limiter_config_defaults_json)
+    limiter = RateLimiter()
+    assert limiter.config == defaults
+    assert limiter.max_wait == defaults["max_wait_ms"] / 1000

@@ -283,8 +283,8 @@ def test_threads_share_a_retry():
         ({"initial": "1s"}, TypeError, "initial must be seconds"),
         ({"multiplier": 0.5}, InvalidConfigError, "multiplier"),
         ({"multiplier": float("nan")}, ValueError, "multiplier must be finite"),
-        ({"backoff": "quadratic"}, ValueError, "backoff must be one of"),
-        ({"jitter": "wild"}, ValueError, "jitter must be one of"),
+        ({"backoff": "quadratic"}, ValueError, r"backoff: unknown variant `quadratic`, expected one of `fixed`, `linear`, `exponential`"),
+        ({"jitter": "wild"}, ValueError, r"jitter: unknown variant `wild`, expected one of"),
         ({"jitter": 1.5}, InvalidConfigError, "jitter"),
         ({"initial": 1, "max_delay": 0.5}, InvalidConfigError, "max_delay"),
         ({"max_elapsed": 0}, InvalidConfigError, "max_elapsed"),
@@ -316,3 +316,32 @@ def test_bad_calls():
         retry(lambda: 1, max_attempts=2)
     with pytest.raises(ValueError, match="timeout must not be negative"):
         Deadline(-1)
+
+
+def test_unset_arguments_take_the_library_defaults():
+    import breakwater
+
+    defaults = breakwater._lib.static_json(breakwater._lib.lib.bw_retry_config_defaults_json)
+    clock = ManualClock()
+    assert Retry(clock=clock).config == {}
+    expected = Retry(
+        max_attempts=defaults["max_attempts"],
+        backoff=defaults["backoff"],
+        initial=defaults["initial_ms"] / 1000,
+        multiplier=defaults["multiplier"],
+        clock=clock,
+    ).delays()
+    assert Retry(clock=clock).delays() == expected
+    assert len(expected) == defaults["max_attempts"] - 1
+
+
+def test_the_retry_decorator_has_typed_keywords():
+    import inspect
+
+    from breakwater import retry as retry_decorator
+
+    params = inspect.signature(retry_decorator).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    assert set(inspect.signature(Retry.__init__).parameters) - {"self"} <= set(params)
+    with pytest.raises(TypeError, match="not both"):
+        retry_decorator(lambda: 1, max_attempts=2)

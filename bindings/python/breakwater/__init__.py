@@ -12,7 +12,18 @@ from . import errors
 from ._lib import last_error_message, path as library_path, status_name
 from ._version import __version__
 from .bulkhead import Bulkhead, BulkheadMetrics
-from .breaker import BreakerMetrics, CircuitBreaker, Outcome, Permit, Registry, State, Transition
+from .breaker import (
+    BreakerConfig,
+    BreakerMetrics,
+    CallEvent,
+    CallKind,
+    CircuitBreaker,
+    Outcome,
+    Permit,
+    Registry,
+    State,
+    Transition,
+)
 from .cancel import CancelToken
 from .clock import Clock, ManualClock, MonotonicClock
 from .deadline import Deadline
@@ -61,7 +72,10 @@ __all__ = [
     "RetryState",
     "StopReason",
     "retry",
+    "BreakerConfig",
     "BreakerMetrics",
+    "CallEvent",
+    "CallKind",
     "CircuitBreaker",
     "RetryOutcome",
     "Permit",

@@ -20,12 +20,20 @@ class Handle:
     the library then); the memory goes back with the process.
     """
 
-    __slots__ = ("_ptr", "_what", "_closed")
+    __slots__ = ("_ptr", "_what", "_closed", "_word")
 
-    def __init__(self, owner: object, ptr: Any, free: Callable[[Any], None], what: str) -> None:
+    def __init__(
+        self,
+        owner: object,
+        ptr: Any,
+        free: Callable[[Any], None],
+        what: str,
+        word: str = "closed",
+    ) -> None:
         self._ptr = ptr
         self._what = what
         self._closed = False
+        self._word = word
         finalizer = weakref.finalize(owner, free, ptr)
         finalizer.atexit = False
 
@@ -37,7 +45,7 @@ class Handle:
     def get(self) -> Any:
         """The pointer. Raises ``ValueError`` if the handle is closed."""
         if self._closed:
-            raise ValueError(f"{self._what} is closed")
+            raise ValueError(f"{self._what} is {self._word}")
         return self._ptr
 
     def close(self) -> None:

@@ -39,7 +39,9 @@ from __future__ import annotations
 import ctypes
 import enum
 import functools
+import inspect
 import json as _json
+import math
 import sys
 import threading
 from ctypes import POINTER, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
@@ -53,6 +55,9 @@ from ._lib import KEEP_GIL, call, lib
 from .clock import Clock, to_nanos
 
 __all__ = [
+    "BreakerConfig",
+    "CallEvent",
+    "CallKind",
     "BreakerMetrics",
     "CircuitBreaker",
     "Outcome",
@@ -138,10 +143,24 @@ class bw_breaker_stats(ctypes.Structure):
     )
 
 
+class bw_breaker_call_event(ctypes.Structure):
+    """``bw_breaker_call_event``: one call seen by the breaker."""
+
+    _fields_ = [
+        ("kind", c_uint32),
+        ("reason", c_uint32),
+        ("generation", c_uint64),
+        ("duration_ns", c_uint64),
+        ("has_duration", ctypes.c_bool),
+        ("slow", ctypes.c_bool),
+    ]
+
+
 BREAKER_P = POINTER(bw_breaker)
 REGISTRY_P = POINTER(bw_registry)
 EVENT_FN = ctypes.CFUNCTYPE(None, POINTER(bw_breaker_event), c_void_p)
 CALL_FN = ctypes.CFUNCTYPE(c_int, c_void_p)
+CALL_EVENT_FN = ctypes.CFUNCTYPE(None, POINTER(bw_breaker_call_event), c_void_p)
 ERROR_P = _abi.ERROR_P
 CLOCK_P = _abi.CLOCK_P
 
@@ -150,6 +169,25 @@ _lib.declare(
         "bw_breaker_new_json_with_callback": (
             c_int32,
             [c_char_p, c_size_t, CLOCK_P, EVENT_FN, c_void_p, POINTER(BREAKER_P), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_new_json_with_listeners": (
+            c_int32,
+            [
+                c_char_p,
+                c_size_t,
+                CLOCK_P,
+                EVENT_FN,
+                CALL_EVENT_FN,
+                c_void_p,
+                POINTER(BREAKER_P),
+                ERROR_P,
+            ],
+            KEEP_GIL,
+        ),
+        "bw_breaker_poll_call_events": (
+            c_int32,
+            [BREAKER_P, POINTER(bw_breaker_call_event), c_size_t, POINTER(c_size_t), ERROR_P],
             KEEP_GIL,
         ),
         "bw_breaker_new_json": (
@@ -189,6 +227,18 @@ _lib.declare(
         "bw_breaker_reset": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
         "bw_breaker_force_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
         "bw_breaker_disable": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_transition_to_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_transition_to_half_open": (c_int32, [BREAKER_P, ERROR_P], KEEP_GIL),
+        "bw_breaker_config_json": (
+            c_int32,
+            [BREAKER_P, POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_breaker_remaining_open_ns": (
+            c_int32,
+            [BREAKER_P, POINTER(ctypes.c_bool), POINTER(c_uint64), ERROR_P],
+            KEEP_GIL,
+        ),
         "bw_breaker_name": (
             c_int32,
             [BREAKER_P, POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t), ERROR_P],
@@ -255,6 +305,40 @@ class Outcome(enum.IntEnum):
     IGNORED = _abi.OUTCOME_IGNORED
 
 
+class CallKind(enum.IntEnum):
+    """What a :class:`CallEvent` reports (``BW_CALL_*``)."""
+
+    SUCCESS = _abi.CALL_SUCCESS
+    FAILURE = _abi.CALL_FAILURE
+    IGNORED = _abi.CALL_IGNORED
+    REJECTED = _abi.CALL_REJECTED
+    STALE = _abi.CALL_STALE
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One call seen by a breaker built with ``on_call=`` or ``call_events=True``:
+    ``kind``, the rejection ``reason`` (``None`` unless rejected), the ``generation``,
+    the ``duration`` in seconds (``None`` for rejections) and whether the trip policy
+    counts it as ``slow``."""
+
+    kind: CallKind
+    reason: Optional[enum.Enum]  # an errors.Reason member
+    generation: int
+    duration: Optional[float]
+    slow: bool
+
+
+def _call_event(ev: bw_breaker_call_event) -> CallEvent:
+    return CallEvent(
+        CallKind(ev.kind),
+        errors.Reason(ev.reason) if ev.kind == _abi.CALL_REJECTED else None,
+        ev.generation,
+        ev.duration_ns / 1e9 if ev.has_duration else None,
+        bool(ev.slow),
+    )
+
+
 @dataclass(frozen=True)
 class Transition:
     """A state transition: ``from_state`` -> ``to_state`` because of ``reason`` (for
@@ -307,13 +391,99 @@ class BreakerMetrics:
         return self.rejected_open + self.rejected_trial_full + self.rejected_forced_open
 
 
+def _seconds(ms: Optional[float]) -> Optional[float]:
+    return None if ms is None else ms / 1000
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    """A breaker's effective configuration, read back from the library
+    (``bw_breaker_config_json``: its defaults filled in). The fields have the names of
+    :class:`CircuitBreaker`'s keywords (durations in seconds, ``None`` where unset or
+    not part of the trip policy); ``policy`` is the trip policy's JSON key
+    (``"consecutive_failures"``, ``"failures_in_window"``, ``"failure_rate"``,
+    ``"slow_call_rate"``) and ``json`` the library's JSON form.
+
+    >>> from breakwater import CircuitBreaker
+    >>> c = CircuitBreaker(name="db", failure_rate=0.5, window_calls=200, interval=60).config
+    >>> c.name, c.policy, c.failure_rate, c.window_calls, c.interval
+    ('db', 'failure_rate', 0.5, 200, 60.0)
+    >>> c.minimum_calls, CircuitBreaker().config.consecutive_failures  # the defaults
+    (100, 5)
+    """
+
+    name: str
+    policy: str
+    consecutive_failures: Optional[int]
+    failures_in_window: Optional[int]
+    failure_window: Optional[float]
+    failure_rate: Optional[float]
+    slow_call_rate: Optional[float]
+    slow_duration: Optional[float]
+    window_calls: Optional[int]
+    window_time: Optional[float]
+    minimum_calls: Optional[int]
+    open_duration: float
+    open_duration_multiplier: float
+    open_duration_cap: Optional[float]
+    half_open_max_calls: int
+    success_threshold: Optional[int]
+    half_open_max_wait: Optional[float]
+    interval: Optional[float]
+    json: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, j: dict[str, Any]) -> "BreakerConfig":
+        """Reads the library's JSON form (every key present, as
+        ``bw_breaker_config_json`` writes it)."""
+        policies = ("consecutive_failures", "failures_in_window", "failure_rate", "slow_call_rate")
+        policy = next((p for p in policies if j.get(p) is not None), "")
+        fiw = j.get("failures_in_window") or {}
+        rate = j.get("failure_rate") or j.get("slow_call_rate") or {}
+        slow = (j.get("failure_rate") or {}).get("slow") or j.get("slow_call_rate") or {}
+        window = rate.get("window") or {}
+        return cls(
+            name=j["name"],
+            policy=policy,
+            consecutive_failures=j.get("consecutive_failures"),
+            failures_in_window=fiw.get("threshold"),
+            failure_window=_seconds(fiw.get("window_ms")),
+            failure_rate=(j.get("failure_rate") or {}).get("threshold"),
+            slow_call_rate=slow.get("threshold"),
+            slow_duration=_seconds(slow.get("slow_duration_ms")),
+            window_calls=window.get("count"),
+            window_time=_seconds(window.get("time_ms")),
+            minimum_calls=rate.get("minimum_calls"),
+            open_duration=j["open_duration_ms"] / 1000,
+            open_duration_multiplier=j["open_duration_multiplier"],
+            open_duration_cap=_seconds(j.get("open_duration_cap_ms")),
+            half_open_max_calls=j["half_open_max_calls"],
+            success_threshold=j.get("success_threshold"),
+            half_open_max_wait=_seconds(j.get("half_open_max_wait_ms")),
+            interval=_seconds(j.get("interval_ms")),
+            json=j,
+        )
+
+
 def _transition(ev: bw_breaker_event) -> Transition:
     return Transition(
         _STATES[ev.from_], _STATES[ev.to], _REASONS[ev.reason], ev.generation, ev.at_ns
     )
 
 
-def _ms(value: Seconds, name: str) -> Union[int, float]:
+def _nonfinite(value: float) -> str:
+    """A NaN or infinite number in a form JSON accepts (its text): the library then
+    refuses it with its own message, naming the field as written."""
+    return repr(value)
+
+
+def _ms(value: Seconds, name: str) -> Union[int, float, str]:
+    """Seconds (or a ``timedelta``) as the JSON's milliseconds. Values the library
+    refuses (negative, NaN, infinite) are passed on for it to refuse with its message."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return _nonfinite(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        return value * 1000
     ns = to_nanos(value, name)
     return ns // 1_000_000 if ns % 1_000_000 == 0 else ns / 1e6
 
@@ -324,74 +494,93 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
-def _rate(value: Any, name: str) -> float:
+def _rate(value: Any, name: str) -> Union[float, str]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    return float(value)
+    value = float(value)
+    return value if math.isfinite(value) else _nonfinite(value)
 
 
-def _window(window: Any) -> dict[str, Any]:
-    """``int`` -> the last n outcomes; ``timedelta`` -> a time window."""
-    if isinstance(window, timedelta):
-        return {"time_ms": _ms(window, "window")}
-    if isinstance(window, int) and not isinstance(window, bool):
-        return {"count": window}
-    raise TypeError(
-        "window must be an int (the last n outcomes) or a timedelta (a time window), "
-        f"not {type(window).__name__}"
-    )
-
-
-def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
+def config_json(
+    config: Optional[dict[str, Any]] = None,
+    *,
+    name: Optional[str] = None,
+    consecutive_failures: Optional[int] = None,
+    failures_in_window: Optional[int] = None,
+    failure_window: Optional[Seconds] = None,
+    failure_rate: Optional[float] = None,
+    slow_call_rate: Optional[float] = None,
+    slow_duration: Optional[Seconds] = None,
+    window_calls: Optional[int] = None,
+    window_time: Optional[Seconds] = None,
+    minimum_calls: Optional[int] = None,
+    open_duration: Optional[Seconds] = None,
+    open_duration_multiplier: Optional[float] = None,
+    open_duration_cap: Optional[Seconds] = None,
+    half_open_max_calls: Optional[int] = None,
+    success_threshold: Optional[int] = None,
+    half_open_max_wait: Optional[Seconds] = None,
+    interval: Optional[Seconds] = None,
+) -> str:
     """The JSON configuration for ``config`` (a dict in the C ABI's JSON form, durations
-    in ``*_ms`` keys) updated with Pythonic keyword arguments (durations in seconds or
-    ``timedelta``): ``name``, ``consecutive_failures``, ``failures_in_window=(n,
-    window)``, ``failure_rate`` (with ``window`` (int count or timedelta) and
-    ``minimum_calls``), ``slow_call_rate=(rate, slow_duration)`` (alone or with
-    ``failure_rate``), ``open_duration``, ``open_duration_multiplier``,
-    ``open_duration_cap``, ``half_open_max_calls``, ``success_threshold``,
-    ``half_open_max_wait``. Only what is given is written: the library fills in its
-    defaults (``bw_breaker_config_defaults_json``) and validates every value (two trip
-    policies, ranges), with messages that name the JSON key.
+    in ``*_ms`` keys) updated with the keyword arguments (durations in seconds or
+    ``timedelta``; ``None``: the library's default). The binding only maps each keyword
+    to its JSON key:
+
+    - ``failures_in_window``, ``failure_window``: ``failures_in_window.threshold``,
+      ``.window_ms``;
+    - ``failure_rate``: ``failure_rate.threshold``;
+    - ``slow_call_rate``, ``slow_duration``: ``failure_rate.slow`` (with
+      ``failure_rate``) or ``slow_call_rate`` (alone);
+    - ``window_calls`` / ``window_time``, ``minimum_calls``: the rate policy's
+      ``window.count`` / ``window.time_ms``, ``minimum_calls``;
+    - ``open_duration``, ``open_duration_cap``, ``half_open_max_wait``, ``interval``:
+      the ``*_ms`` keys; the others: the key of the same name.
+
+    The library fills in its defaults (``bw_breaker_config_defaults_json``) and
+    validates every value (two trip policies, ranges, NaN), with messages that name the
+    JSON key.
 
     >>> config_json(name="db", consecutive_failures=3, open_duration=1.5)
     '{"name": "db", "consecutive_failures": 3, "open_duration_ms": 1500}'
+    >>> config_json(failure_rate=0.5, window_calls=20, minimum_calls=10, interval=60)
+    '{"failure_rate": {"threshold": 0.5, "window": {"count": 20}, "minimum_calls": 10}, "interval_ms": 60000}'
     """
     if config is not None and not isinstance(config, dict):
         raise TypeError(f"config must be a dict, not {type(config).__name__}")
     out: dict[str, Any] = dict(config or {})
-    kw = dict(kwargs)
-    if "name" in kw:
-        name = kw.pop("name")
+    if name is not None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         out["name"] = name
     rate_window: dict[str, Any] = {}
-    if "window" in kw:
-        rate_window["window"] = _window(kw.pop("window"))
-    if "minimum_calls" in kw:
-        rate_window["minimum_calls"] = _int(kw.pop("minimum_calls"), "minimum_calls")
-    slow = None
-    if "slow_call_rate" in kw:
-        value = kw.pop("slow_call_rate")
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise TypeError("slow_call_rate must be a tuple (rate, slow_duration)")
-        slow = {
-            "threshold": _rate(value[0], "slow_call_rate"),
-            "slow_duration_ms": _ms(value[1], "slow_duration"),
-        }
-    if "consecutive_failures" in kw:
-        out["consecutive_failures"] = _int(kw.pop("consecutive_failures"), "consecutive_failures")
-    if "failures_in_window" in kw:
-        value = kw.pop("failures_in_window")
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise TypeError("failures_in_window must be a tuple (failures, window)")
-        out["failures_in_window"] = {
-            "threshold": _int(value[0], "failures_in_window"),
-            "window_ms": _ms(value[1], "window"),
-        }
-    if "failure_rate" in kw:
-        policy: dict[str, Any] = {"threshold": _rate(kw.pop("failure_rate"), "failure_rate")}
+    if window_calls is not None or window_time is not None:
+        window: dict[str, Any] = {}
+        if window_calls is not None:
+            window["count"] = _int(window_calls, "window_calls")
+        if window_time is not None:
+            window["time_ms"] = _ms(window_time, "window_time")
+        rate_window["window"] = window
+    if minimum_calls is not None:
+        rate_window["minimum_calls"] = _int(minimum_calls, "minimum_calls")
+    slow: Optional[dict[str, Any]] = None
+    if slow_call_rate is not None:
+        slow = {"threshold": _rate(slow_call_rate, "slow_call_rate")}
+        if slow_duration is not None:
+            slow["slow_duration_ms"] = _ms(slow_duration, "slow_duration")
+    elif slow_duration is not None:
+        raise TypeError("slow_duration goes with slow_call_rate")
+    if consecutive_failures is not None:
+        out["consecutive_failures"] = _int(consecutive_failures, "consecutive_failures")
+    if failures_in_window is not None:
+        fiw: dict[str, Any] = {"threshold": _int(failures_in_window, "failures_in_window")}
+        if failure_window is not None:
+            fiw["window_ms"] = _ms(failure_window, "failure_window")
+        out["failures_in_window"] = fiw
+    elif failure_window is not None:
+        raise TypeError("failure_window goes with failures_in_window")
+    if failure_rate is not None:
+        policy: dict[str, Any] = {"threshold": _rate(failure_rate, "failure_rate")}
         policy.update(rate_window)
         if slow is not None:
             policy["slow"] = slow
@@ -399,21 +588,26 @@ def config_json(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> str:
     elif slow is not None:
         out["slow_call_rate"] = {**slow, **rate_window}
     elif rate_window:
-        raise TypeError("window and minimum_calls go with failure_rate or slow_call_rate")
-    for key in ("open_duration", "open_duration_cap", "half_open_max_wait"):
-        if key in kw:
-            value = kw.pop(key)
-            out[key + "_ms"] = None if value is None else _ms(value, key)
-    if "open_duration_multiplier" in kw:
-        out["open_duration_multiplier"] = _rate(
-            kw.pop("open_duration_multiplier"), "open_duration_multiplier"
+        raise TypeError(
+            "window_calls, window_time and minimum_calls go with failure_rate or slow_call_rate"
         )
-    for key in ("half_open_max_calls", "success_threshold"):
-        if key in kw:
-            value = kw.pop(key)
-            out[key] = None if value is None and key == "success_threshold" else _int(value, key)
-    if kw:
-        raise TypeError(f"unknown configuration argument(s): {', '.join(sorted(kw))}")
+    durations = {
+        "open_duration": open_duration,
+        "open_duration_cap": open_duration_cap,
+        "half_open_max_wait": half_open_max_wait,
+        "interval": interval,
+    }
+    for key, value in durations.items():
+        if value is not None:
+            out[key + "_ms"] = _ms(value, key)
+    if open_duration_multiplier is not None:
+        out["open_duration_multiplier"] = _rate(
+            open_duration_multiplier, "open_duration_multiplier"
+        )
+    if half_open_max_calls is not None:
+        out["half_open_max_calls"] = _int(half_open_max_calls, "half_open_max_calls")
+    if success_threshold is not None:
+        out["success_threshold"] = _int(success_threshold, "success_threshold")
     try:
         return _json.dumps(out, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -576,6 +770,16 @@ class Permit:
             else:
                 self.record(self._breaker._classify_exception(exc))
 
+    def __del__(self) -> None:
+        # A permit dropped without a verdict gives its admission back (SPEC 3): report
+        # it ignored, so that a half-open trial slot is free again at once.
+        if not getattr(self, "_done", True):
+            self._done = True
+            try:
+                self._breaker._record(self._raw, int(Outcome.IGNORED), None)
+            except Exception:  # noqa: BLE001 (a finalizer must not raise; freed breaker)
+                pass
+
     def __repr__(self) -> str:
         return f"Permit(generation={self.generation}, done={self._done})"
 
@@ -596,51 +800,128 @@ class CircuitBreaker:
     value, or with its exception, returns an :class:`Outcome`, ``True`` (success),
     ``False`` (failure) or ``None`` (the default rules: ``ignore`` exceptions are ignored,
     exceptions that are not ``failure_on`` (when given) are successes, other exceptions
-    failures, values successes).
+    failures, values successes). ``throw_new_error_on_trip`` (pybreaker's option, default
+    off): the guarded call (:meth:`call`, the decorator) whose failure trips the breaker
+    raises :class:`~breakwater.CircuitOpenError` chained (``from``) to its exception,
+    instead of the exception itself.
+
+    The circuit operations have pybreaker's names too: :meth:`open`, :meth:`half_open`,
+    :meth:`close` (closes the circuit). The handle is released by :meth:`free` or when
+    the object is garbage-collected (``with breaker:`` guards a call, it does not free).
     """
 
     def __init__(
         self,
         config: Optional[dict[str, Any]] = None,
         *,
+        name: Optional[str] = None,
+        consecutive_failures: Optional[int] = None,
+        failures_in_window: Optional[int] = None,
+        failure_window: Optional[Seconds] = None,
+        failure_rate: Optional[float] = None,
+        slow_call_rate: Optional[float] = None,
+        slow_duration: Optional[Seconds] = None,
+        window_calls: Optional[int] = None,
+        window_time: Optional[Seconds] = None,
+        minimum_calls: Optional[int] = None,
+        open_duration: Optional[Seconds] = None,
+        open_duration_multiplier: Optional[float] = None,
+        open_duration_cap: Optional[Seconds] = None,
+        half_open_max_calls: Optional[int] = None,
+        success_threshold: Optional[int] = None,
+        half_open_max_wait: Optional[Seconds] = None,
+        interval: Optional[Seconds] = None,
         clock: Optional[Clock] = None,
         on_transition: Optional[Callable[[Transition], Any]] = None,
         classify: Optional[Classify] = None,
         ignore: Any = None,
         failure_on: Any = None,
-        **settings: Any,
+        throw_new_error_on_trip: bool = False,
+        on_call: Optional[Callable[[CallEvent], Any]] = None,
+        call_events: bool = False,
     ) -> None:
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
         if on_transition is not None and not callable(on_transition):
             raise TypeError("on_transition must be callable")
-        text = config_json(config, **settings).encode()
-        self._setup(classify, ignore, failure_on)
+        text = config_json(
+            config,
+            name=name,
+            consecutive_failures=consecutive_failures,
+            failures_in_window=failures_in_window,
+            failure_window=failure_window,
+            failure_rate=failure_rate,
+            slow_call_rate=slow_call_rate,
+            slow_duration=slow_duration,
+            window_calls=window_calls,
+            window_time=window_time,
+            minimum_calls=minimum_calls,
+            open_duration=open_duration,
+            open_duration_multiplier=open_duration_multiplier,
+            open_duration_cap=open_duration_cap,
+            half_open_max_calls=half_open_max_calls,
+            success_threshold=success_threshold,
+            half_open_max_wait=half_open_max_wait,
+            interval=interval,
+        ).encode()
+        self._setup(classify, ignore, failure_on, throw_new_error_on_trip)
         ptr = BREAKER_P()
+        if on_call is not None and not callable(on_call):
+            raise TypeError("on_call must be callable")
+        if not isinstance(call_events, bool):
+            raise TypeError(f"call_events must be a bool, not {type(call_events).__name__}")
         self._callback = EVENT_FN(self._on_event) if on_transition else EVENT_FN()
         self._on_transition = on_transition
+        self._on_call = on_call
         clock_p = clock._pointer() if clock is not None else None
-        call(
-            lib.bw_breaker_new_json_with_callback,
-            text,
-            len(text),
-            clock_p,
-            self._callback,
-            None,
-            ctypes.byref(ptr),
-        )
+        if on_call is not None or call_events:
+            self._call_callback = CALL_EVENT_FN(self._on_call_event) if on_call else CALL_EVENT_FN()
+            call(
+                lib.bw_breaker_new_json_with_listeners,
+                text,
+                len(text),
+                clock_p,
+                self._callback,
+                self._call_callback,
+                None,
+                ctypes.byref(ptr),
+            )
+        else:
+            call(
+                lib.bw_breaker_new_json_with_callback,
+                text,
+                len(text),
+                clock_p,
+                self._callback,
+                None,
+                ctypes.byref(ptr),
+            )
         self._adopt(ptr)
 
     def _adopt(self, ptr: Any) -> None:
-        self._h = Handle(self, ptr, lib.bw_breaker_free, errors.Policy.CIRCUIT_BREAKER.label)
+        self._h = Handle(
+            self, ptr, lib.bw_breaker_free, errors.Policy.CIRCUIT_BREAKER.label, "freed"
+        )
         self._ptr = ptr
         self._vp = ctypes.cast(ptr, c_void_p)
         self._name = self.name
         self._refusals = _refusals(self._name)
 
-    def _setup(self, classify: Optional[Classify], ignore: Any, failure_on: Any) -> None:
+    def _setup(
+        self,
+        classify: Optional[Classify],
+        ignore: Any,
+        failure_on: Any,
+        throw_new_error_on_trip: bool = False,
+    ) -> None:
         if classify is not None and not callable(classify):
             raise TypeError("classify must be callable")
+        if not isinstance(throw_new_error_on_trip, bool):
+            raise TypeError(
+                "throw_new_error_on_trip must be a bool, not "
+                f"{type(throw_new_error_on_trip).__name__}"
+            )
+        self._throw_on_trip = throw_new_error_on_trip
         self._classify = classify
         self._ignore = _exc_tuple(ignore, "ignore")
         self._failure_on = _exc_tuple(failure_on, "failure_on") if failure_on is not None else None
@@ -649,12 +930,18 @@ class CircuitBreaker:
 
     @classmethod
     def _from_handle(
-        cls, ptr: Any, classify: Optional[Classify], ignore: Any, failure_on: Any
+        cls,
+        ptr: Any,
+        classify: Optional[Classify],
+        ignore: Any,
+        failure_on: Any,
+        throw_new_error_on_trip: bool = False,
     ) -> "CircuitBreaker":
         self = cls.__new__(cls)
-        self._setup(classify, ignore, failure_on)
+        self._setup(classify, ignore, failure_on, throw_new_error_on_trip)
         self._callback = None
         self._on_transition = None
+        self._on_call = None
         self._adopt(ptr)
         return self
 
@@ -664,6 +951,13 @@ class CircuitBreaker:
         try:
             assert self._on_transition is not None
             self._on_transition(_transition(event.contents))
+        except BaseException as e:  # noqa: BLE001 (stored, re-raised in the caller)
+            self._pending.append(e)
+
+    def _on_call_event(self, event: Any, _user_data: Any) -> None:
+        try:
+            assert self._on_call is not None
+            self._on_call(_call_event(event.contents))
         except BaseException as e:  # noqa: BLE001 (stored, re-raised in the caller)
             self._pending.append(e)
 
@@ -730,7 +1024,7 @@ class CircuitBreaker:
         exception it raises is recorded (see ``classify``) and re-raised unchanged."""
         # One foreign call each way, no error object (see _admit); `self` keeps the
         # handle alive for the whole call.
-        # After close() the handle is None: bw_breaker_admit refuses NULL, and the
+        # After free() the handle is None: bw_breaker_admit refuses NULL, and the
         # failure branch raises the ValueError (no check on the fast path).
         handle = self._vp
         adm = _Admission()
@@ -745,7 +1039,15 @@ class CircuitBreaker:
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            _record_ptr(handle, adm, int(self._classify_exception(exc)), None)
+            outcome = int(self._classify_exception(exc))
+            if self._throw_on_trip and outcome == _abi.OUTCOME_FAILURE:
+                opened = self.metrics().opened
+                _record_ptr(handle, adm, outcome, None)
+                self._raise_pending()
+                if self.metrics().opened != opened:
+                    raise self._trip_error() from exc
+                raise
+            _record_ptr(handle, adm, outcome, None)
             self._raise_pending()
             raise
         _record_ptr(handle, adm, 0 if self._classify is None else self._classify_value(result), None)
@@ -753,10 +1055,75 @@ class CircuitBreaker:
             self._raise_pending()
         return result
 
+    def _trip_error(self) -> errors.BreakwaterError:
+        """The :class:`~breakwater.CircuitOpenError` raised, with
+        ``throw_new_error_on_trip``, by the call that tripped the breaker: the library's
+        rejection message and the time left open as ``retry_after``."""
+        cls, message, attributes = self._refusals[int(errors.Reason.OPEN)]
+        e = _new_exception(cls, message)
+        d = attributes.copy()
+        remaining = self.remaining_open()
+        if remaining is not None:
+            d["retry_after"] = remaining
+        e.__dict__ = d
+        return e
+
+    def _guard_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """A generator function whose generators run ``fn``'s under the breaker: admitted
+        at the first ``next()``, recorded when iteration ends (the ``return`` value
+        classified as a result) or raises (classified as an exception); closed early
+        (``close()``, garbage-collected): ignored."""
+
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            permit = self.acquire()
+            try:
+                result = yield from fn(*args, **kwargs)
+            except GeneratorExit:
+                permit.ignore()
+                raise
+            except BaseException as exc:
+                outcome = self._classify_exception(exc)
+                if self._throw_on_trip and outcome is Outcome.FAILURE:
+                    opened = self.metrics().opened
+                    permit.record(outcome)
+                    if self.metrics().opened != opened:
+                        raise self._trip_error() from exc
+                    raise
+                permit.record(outcome)
+                raise
+            permit.record(Outcome(self._classify_value(result)))
+            return result
+
+        return guarded
+
     def __call__(self, fn: F) -> F:
-        """Decorator: every call of ``fn`` goes through :meth:`call` (works on methods)."""
+        """Decorator: every call of ``fn`` goes through :meth:`call` (works on methods).
+        A generator function is guarded per iteration instead: admitted at the first
+        ``next()``, its outcome recorded when the iteration ends or raises, not when the
+        generator object is created.
+
+        >>> from breakwater import CircuitBreaker
+        >>> b = CircuitBreaker(consecutive_failures=1)
+        >>> @b
+        ... def rows():
+        ...     yield 1
+        ...     raise IOError("lost")
+        >>> it = rows()
+        >>> b.metrics().total_requests
+        0
+        >>> next(it)
+        1
+        >>> next(it)
+        Traceback (most recent call last):
+        OSError: lost
+        >>> b.state.value
+        'open'
+        """
         if not callable(fn):
             raise TypeError("CircuitBreaker decorates callables")
+        if inspect.isgeneratorfunction(fn):
+            return self._guard_generator(fn)  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -800,6 +1167,18 @@ class CircuitBreaker:
             raise errors.from_error(err)
         return buf.value.decode()
 
+    @property
+    def config(self) -> BreakerConfig:
+        """The effective configuration (:class:`BreakerConfig`), from the library."""
+        n = c_size_t(0)
+        err = _err()
+        status = lib.bw_breaker_config_json(self._h.get(), None, 0, ctypes.byref(n), ctypes.byref(err))
+        if status != _abi.BUFFER_TOO_SMALL:
+            raise errors.from_error(err)
+        buf = ctypes.create_string_buffer(n.value + 1)
+        call(lib.bw_breaker_config_json, self._h.get(), buf, len(buf), ctypes.byref(n))
+        return BreakerConfig.from_json(_json.loads(buf.value.decode()))
+
     def metrics(self) -> BreakerMetrics:
         """A :class:`BreakerMetrics` snapshot."""
         m = bw_breaker_stats()
@@ -840,15 +1219,87 @@ class CircuitBreaker:
         call(lib.bw_breaker_poll_events, self._h.get(), buf, max_events, ctypes.byref(n))
         return [_transition(buf[i]) for i in range(n.value)]
 
+    def transition_to_open(self) -> None:
+        """Opens the breaker now, as a trip would: timed (a half-open trial follows the
+        open duration); listeners see the reason ``"transitioned to open"``. A no-op when it is
+        already open; leaves the manual modes.
+
+        >>> from breakwater import CircuitBreaker, ManualClock
+        >>> clock = ManualClock()
+        >>> b = CircuitBreaker(open_duration=10, clock=clock)
+        >>> b.transition_to_open()
+        >>> b.state.value, b.remaining_open()
+        ('open', 10.0)
+        >>> clock.advance(10)
+        >>> b.state.value
+        'half-open'
+        """
+        call(lib.bw_breaker_transition_to_open, self._h.get())
+        self._raise_pending()
+
+    def transition_to_half_open(self) -> None:
+        """Starts a half-open trial now (a no-op when already half-open)."""
+        call(lib.bw_breaker_transition_to_half_open, self._h.get())
+        self._raise_pending()
+
+    def open(self) -> None:
+        """pybreaker's name for :meth:`transition_to_open`."""
+        self.transition_to_open()
+
+    def half_open(self) -> None:
+        """pybreaker's name for :meth:`transition_to_half_open`."""
+        self.transition_to_half_open()
+
+    def poll_call_events(self, max_events: int = _abi.BREAKER_CALL_QUEUE_LEN) -> list[CallEvent]:
+        """The pending :class:`CallEvent` s, oldest first (at most ``max_events``), of a
+        breaker built with ``on_call=`` or ``call_events=True`` (others raise
+        :class:`~breakwater.InvalidArgumentError`). The queue keeps 1024; newer events
+        are dropped when it is full.
+
+        >>> from breakwater import CircuitBreaker
+        >>> b = CircuitBreaker(call_events=True)
+        >>> b.call(int)
+        0
+        >>> [e.kind.name for e in b.poll_call_events()]
+        ['SUCCESS']
+        """
+        max_events = _int(max_events, "max_events")
+        if max_events < 0:
+            raise ValueError(f"max_events must not be negative, got {max_events}")
+        buf = (bw_breaker_call_event * max(max_events, 1))()
+        n = c_size_t(0)
+        call(lib.bw_breaker_poll_call_events, self._h.get(), buf, max_events, ctypes.byref(n))
+        return [_call_event(buf[i]) for i in range(n.value)]
+
     def close(self) -> None:
-        """Makes later calls raise ``ValueError`` (the handle is freed with the object).
-        Idempotent."""
+        """Closes the circuit (pybreaker's ``close()``): :meth:`reset`, from any state,
+        with fresh counts. It does not free the handle (that is :meth:`free`)."""
+        self.reset()
+
+    def remaining_open(self) -> Optional[float]:
+        """Seconds until the open breaker may admit a trial (``0.0`` once due), or
+        ``None`` when it is not open (forced open included). Side-effect free: applies no
+        transition and counts nothing."""
+        is_open = ctypes.c_bool(False)
+        ns = c_uint64(0)
+        call(lib.bw_breaker_remaining_open_ns, self._h.get(), ctypes.byref(is_open), ctypes.byref(ns))
+        return ns.value / 1e9 if is_open.value else None
+
+    def free(self) -> None:
+        """Releases the breaker: later calls raise ``ValueError`` (the C handle is freed
+        with the object, so a call in progress on another thread stays safe).
+        Idempotent. Earlier versions called this ``close()``, which now closes the circuit."""
         self._h.close()
         self._vp = None
 
+    @property
+    def freed(self) -> bool:
+        """``True`` once :meth:`free` was called."""
+        return self._h.closed
+
     def __repr__(self) -> str:
         if self._h.closed:
-            return "CircuitBreaker(closed)"
+            return "CircuitBreaker(freed)"
         return f"CircuitBreaker(name={self.name!r}, state={self.state.value!r})"
 
 
@@ -891,7 +1342,23 @@ class Registry:
         classify: Optional[Classify] = None,
         ignore: Any = None,
         failure_on: Any = None,
-        **settings: Any,
+        throw_new_error_on_trip: bool = False,
+        consecutive_failures: Optional[int] = None,
+        failures_in_window: Optional[int] = None,
+        failure_window: Optional[Seconds] = None,
+        failure_rate: Optional[float] = None,
+        slow_call_rate: Optional[float] = None,
+        slow_duration: Optional[Seconds] = None,
+        window_calls: Optional[int] = None,
+        window_time: Optional[Seconds] = None,
+        minimum_calls: Optional[int] = None,
+        open_duration: Optional[Seconds] = None,
+        open_duration_multiplier: Optional[float] = None,
+        open_duration_cap: Optional[Seconds] = None,
+        half_open_max_calls: Optional[int] = None,
+        success_threshold: Optional[int] = None,
+        half_open_max_wait: Optional[Seconds] = None,
+        interval: Optional[Seconds] = None,
     ) -> CircuitBreaker:
         """A breaker on the registry's instance named ``name``, built on first use with
         ``config``/``settings`` (and ``clock``). Without configuration: the existing
@@ -903,7 +1370,27 @@ class Registry:
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
         raw_name = name.encode()
-        text = b"" if config is None and not settings else config_json(config, **settings).encode()
+        text = config_json(
+            config,
+            consecutive_failures=consecutive_failures,
+            failures_in_window=failures_in_window,
+            failure_window=failure_window,
+            failure_rate=failure_rate,
+            slow_call_rate=slow_call_rate,
+            slow_duration=slow_duration,
+            window_calls=window_calls,
+            window_time=window_time,
+            minimum_calls=minimum_calls,
+            open_duration=open_duration,
+            open_duration_multiplier=open_duration_multiplier,
+            open_duration_cap=open_duration_cap,
+            half_open_max_calls=half_open_max_calls,
+            success_threshold=success_threshold,
+            half_open_max_wait=half_open_max_wait,
+            interval=interval,
+        ).encode()
+        if config is None and text == b"{}":
+            text = b""
         ptr = BREAKER_P()
         clock_p = clock._pointer() if clock is not None else None
         call(
@@ -916,7 +1403,9 @@ class Registry:
             clock_p,
             ctypes.byref(ptr),
         )
-        return CircuitBreaker._from_handle(ptr, classify, ignore, failure_on)
+        return CircuitBreaker._from_handle(
+            ptr, classify, ignore, failure_on, throw_new_error_on_trip
+        )
 
     def close(self) -> None:
         """Makes later calls raise ``ValueError``; breakers stay usable. Idempotent."""

@@ -116,23 +116,32 @@ class Bulkhead:
 
     def __init__(
         self,
-        max_concurrent: int = 25,
+        max_concurrent: Optional[int] = None,
         *,
-        max_wait: Seconds = 0,
-        name: str = "",
+        max_wait: Optional[Seconds] = None,
+        name: Optional[str] = None,
         clock: Optional[Clock] = None,
     ) -> None:
-        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int):
-            raise TypeError(f"max_concurrent must be an int, not {type(max_concurrent).__name__}")
-        if not 0 <= max_concurrent < 2**32:
-            raise ValueError(f"max_concurrent must be in [1, 2**32), got {max_concurrent}")
-        if not isinstance(name, str):
-            raise TypeError(f"name must be a str, not {type(name).__name__}")
-        self._max_wait_ns = to_nanos(max_wait, "max_wait")
-        config = {"name": name, "max_concurrent": max_concurrent, "max_wait_ms": self._max_wait_ns / 1e6}
-        text = json.dumps(config).encode()
+        # Only what is given is sent; None is the library's default
+        # (bw_bulkhead_config_defaults_json), which also validates every value.
+        sent: dict[str, Any] = {}
+        if max_concurrent is not None:
+            if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int):
+                raise TypeError(
+                    f"max_concurrent must be an int, not {type(max_concurrent).__name__}"
+                )
+            sent["max_concurrent"] = max_concurrent
+        if name is not None:
+            if not isinstance(name, str):
+                raise TypeError(f"name must be a str, not {type(name).__name__}")
+            sent["name"] = name
+        if max_wait is not None:
+            sent["max_wait_ms"] = to_nanos(max_wait, "max_wait") / 1e6
+        text = json.dumps(sent).encode()
         ptr = BULKHEAD_P()
         call(lib.bw_bulkhead_new_json, text, len(text), clock_pointer(clock), ctypes.byref(ptr))
+        config = {**_lib.static_json(lib.bw_bulkhead_config_defaults_json), **sent}
+        self._max_wait_ns = round(config["max_wait_ms"] * 1e6)
         self._h = Handle(self, ptr, lib.bw_bulkhead_free, errors.Policy.BULKHEAD.label)
         self.clock = clock
         self.config = config

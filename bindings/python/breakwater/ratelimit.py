@@ -104,35 +104,36 @@ class RateLimiter:
 
     def __init__(
         self,
-        permits: int = 100,
-        period: Seconds = 1.0,
+        permits: Optional[int] = None,
+        period: Optional[Seconds] = None,
         *,
         burst: Optional[int] = None,
-        max_wait: Seconds = 0,
-        name: str = "default",
+        max_wait: Optional[Seconds] = None,
+        name: Optional[str] = None,
         clock: Optional[Clock] = None,
     ) -> None:
+        # Only what is given is sent; None is the library's default
+        # (bw_limiter_config_defaults_json), which also validates every value.
+        sent: dict[str, Any] = {}
         for value, what in ((permits, "permits"), (burst, "burst")):
-            if what == "burst" and value is None:
+            if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-            if not 0 <= value < 2**32:
-                raise ValueError(f"{what} must be in [1, 2**32), got {value}")
-        if not isinstance(name, str):
-            raise TypeError(f"name must be a str, not {type(name).__name__}")
-        config: dict[str, Any] = {
-            "name": name,
-            "permits": permits,
-            "period_ms": to_nanos(period, "period") / 1e6,
-            "max_wait_ms": to_nanos(max_wait, "max_wait") / 1e6,
-        }
-        if burst is not None:
-            config["burst"] = burst
-        self.max_wait = max_wait
-        text = json.dumps(config).encode()
+            sent[what] = value
+        if name is not None:
+            if not isinstance(name, str):
+                raise TypeError(f"name must be a str, not {type(name).__name__}")
+            sent["name"] = name
+        if period is not None:
+            sent["period_ms"] = to_nanos(period, "period") / 1e6
+        if max_wait is not None:
+            sent["max_wait_ms"] = to_nanos(max_wait, "max_wait") / 1e6
+        text = json.dumps(sent).encode()
         ptr = LIMITER_P()
         call(lib.bw_limiter_new_json, text, len(text), clock_pointer(clock), ctypes.byref(ptr))
+        config: dict[str, Any] = {**_lib.static_json(lib.bw_limiter_config_defaults_json), **sent}
+        self.max_wait: Seconds = config["max_wait_ms"] / 1000
         self._h = Handle(self, ptr, lib.bw_limiter_free, errors.Policy.RATE_LIMITER.label)
         self.clock = clock
         self.config = config

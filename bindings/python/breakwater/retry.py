@@ -17,7 +17,7 @@ import math
 from ctypes import POINTER, c_int32, c_size_t, c_uint32, c_uint64
 from typing import Any, Callable, Optional, TypeVar, Union
 
-from . import _abi, _lib
+from . import _abi, _lib, errors
 from ._handle import Handle
 from ._lib import KEEP_GIL, RELEASE_GIL, call, lib
 from .clock import Clock, Seconds, to_nanos
@@ -89,9 +89,6 @@ class StopReason(enum.IntEnum):
     DEADLINE_REACHED = _abi.RETRY_STOP_DEADLINE_REACHED
 
 
-_BACKOFFS = ("fixed", "linear", "exponential")
-_JITTERS = ("none", "full", "equal", "proportional", "decorrelated")
-
 F = TypeVar("F", bound=Callable[..., Any])
 RetryOn = Union[type, tuple, Callable[[BaseException], bool]]
 
@@ -115,47 +112,46 @@ def _number(value: Any, name: str) -> float:
 
 
 def _config(
-    max_attempts: int,
-    backoff: str,
-    initial: Seconds,
-    multiplier: float,
-    step: Seconds,
+    max_attempts: Optional[int],
+    backoff: Optional[str],
+    initial: Optional[Seconds],
+    multiplier: Optional[float],
+    step: Optional[Seconds],
     max_delay: Optional[Seconds],
     jitter: Union[None, str, float],
-    min_delay: Seconds,
+    min_delay: Optional[Seconds],
     max_elapsed: Optional[Seconds],
     seed: Optional[int],
     budget: Union[None, bool, dict],
-    name: str,
+    name: Optional[str],
 ) -> dict:
-    if backoff not in _BACKOFFS:
-        raise ValueError(f"backoff must be one of {', '.join(_BACKOFFS)}, not {backoff!r}")
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, not {type(name).__name__}")
-    c: dict[str, Any] = {
-        "name": name,
-        "max_attempts": _int(max_attempts, "max_attempts"),
-        "backoff": backoff,
-        "initial_ms": _ms(initial, "initial"),
-        "multiplier": _number(multiplier, "multiplier"),
-        "step_ms": _ms(step, "step"),
-        "min_delay_ms": _ms(min_delay, "min_delay"),
-    }
-    if max_delay is not None:
-        c["max_delay_ms"] = _ms(max_delay, "max_delay")
-    if max_elapsed is not None:
-        c["max_elapsed_ms"] = _ms(max_elapsed, "max_elapsed")
+    """The JSON configuration: only what is given (``None``: the library's default,
+    ``bw_retry_config_defaults_json``); the library validates every value (backoff and
+    jitter names included) with messages naming the key."""
+    c: dict[str, Any] = {}
+    if name is not None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        c["name"] = name
+    if max_attempts is not None:
+        c["max_attempts"] = _int(max_attempts, "max_attempts")
+    if backoff is not None:
+        if not isinstance(backoff, str):
+            raise TypeError(f"backoff must be a str, not {type(backoff).__name__}")
+        c["backoff"] = backoff
+    for key, value in (("initial", initial), ("step", step), ("min_delay", min_delay),
+                       ("max_delay", max_delay), ("max_elapsed", max_elapsed)):
+        if value is not None:
+            c[key + "_ms"] = _ms(value, key)
+    if multiplier is not None:
+        c["multiplier"] = _number(multiplier, "multiplier")
     if seed is not None:
         c["seed"] = _int(seed, "seed")
         if not 0 <= seed < 2**64:
             raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    if jitter is None:
-        c["jitter"] = "none"
-    elif isinstance(jitter, str):
-        if jitter not in _JITTERS:
-            raise ValueError(f"jitter must be one of {', '.join(_JITTERS)} or a factor, not {jitter!r}")
+    if isinstance(jitter, str):
         c["jitter"] = jitter
-    else:
+    elif jitter is not None:
         c["jitter"] = "proportional"
         c["jitter_factor"] = _number(jitter, "jitter")
     if budget is True:
@@ -256,18 +252,18 @@ class Retry:
     def __init__(
         self,
         *,
-        max_attempts: int = 3,
-        backoff: str = "exponential",
-        initial: Seconds = 0.5,
-        multiplier: float = 2.0,
-        step: Seconds = 0,
+        max_attempts: Optional[int] = None,
+        backoff: Optional[str] = None,
+        initial: Optional[Seconds] = None,
+        multiplier: Optional[float] = None,
+        step: Optional[Seconds] = None,
         max_delay: Optional[Seconds] = None,
         jitter: Union[None, str, float] = None,
-        min_delay: Seconds = 0,
+        min_delay: Optional[Seconds] = None,
         max_elapsed: Optional[Seconds] = None,
         seed: Optional[int] = None,
         budget: Union[None, bool, dict] = None,
-        name: str = "",
+        name: Optional[str] = None,
         clock: Optional[Clock] = None,
         retry_on: RetryOn = Exception,
         retry_if_result: Optional[Callable[[Any], bool]] = None,
@@ -309,9 +305,17 @@ class Retry:
     def delays(self) -> list[float]:
         """The delays (seconds) a fresh call failing every attempt would wait (the first
         call's schedule, as Rust's ``Retry::delays``)."""
+        # Ask the library for the number first (a NULL buffer of length 0 answers
+        # BW_BUFFER_TOO_SMALL with it, or BW_OK when there are none), then fill.
         n = c_size_t(0)
-        buf = (c_uint64 * 64)()
-        call(lib.bw_retry_delays_ns, self._h.get(), buf, 64, ctypes.byref(n))
+        err = _abi.bw_error()
+        status = lib.bw_retry_delays_ns(self._h.get(), None, 0, ctypes.byref(n), ctypes.byref(err))
+        if status == _abi.OK:
+            return []
+        if status != _abi.BUFFER_TOO_SMALL:
+            raise errors.from_error(err)
+        buf = (c_uint64 * n.value)()
+        call(lib.bw_retry_delays_ns, self._h.get(), buf, n.value, ctypes.byref(n))
         return [buf[i] / 1e9 for i in range(n.value)]
 
     def begin(self, deadline: Optional[Deadline] = None) -> RetryState:
@@ -382,7 +386,26 @@ class Retry:
         return f"Retry({self.config!r})"
 
 
-def retry(fn: Optional[F] = None, **kwargs: Any) -> Any:
+def retry(
+    fn: Optional[F] = None,
+    *,
+    max_attempts: Optional[int] = None,
+    backoff: Optional[str] = None,
+    initial: Optional[Seconds] = None,
+    multiplier: Optional[float] = None,
+    step: Optional[Seconds] = None,
+    max_delay: Optional[Seconds] = None,
+    jitter: Union[None, str, float] = None,
+    min_delay: Optional[Seconds] = None,
+    max_elapsed: Optional[Seconds] = None,
+    seed: Optional[int] = None,
+    budget: Union[None, bool, dict] = None,
+    name: Optional[str] = None,
+    clock: Optional[Clock] = None,
+    retry_on: RetryOn = Exception,
+    retry_if_result: Optional[Callable[[Any], bool]] = None,
+    on_retry: Optional[Callable[[int, float, Any], None]] = None,
+) -> Any:
     """A decorator: ``@retry`` (the defaults) or ``@retry(max_attempts=5, ...)`` (the
     arguments of :class:`Retry`).
 
@@ -397,9 +420,29 @@ def retry(fn: Optional[F] = None, **kwargs: Any) -> Any:
     >>> flaky(), len(calls)
     ('ok', 3)
     """
+    options: dict[str, Any] = {
+        "max_attempts": max_attempts,
+        "backoff": backoff,
+        "initial": initial,
+        "multiplier": multiplier,
+        "step": step,
+        "max_delay": max_delay,
+        "jitter": jitter,
+        "min_delay": min_delay,
+        "max_elapsed": max_elapsed,
+        "seed": seed,
+        "budget": budget,
+        "name": name,
+        "clock": clock,
+        "retry_on": retry_on,
+        "retry_if_result": retry_if_result,
+        "on_retry": on_retry,
+    }
+    given = [
+        k for k, v in options.items() if v is not None and not (k == "retry_on" and v is Exception)
+    ]
     if fn is not None:
-        if kwargs:
+        if given:
             raise TypeError("use @retry or @retry(**options), not both")
         return Retry()(fn)
-    policy = Retry(**kwargs)
-    return policy
+    return Retry(**options)

@@ -17,6 +17,7 @@ use crate::breaker::{
 use crate::clock::Clock;
 use crate::error::{ConfigError, PolicyKind};
 
+pub mod calls;
 pub mod config;
 pub mod events;
 pub mod manual;
@@ -24,6 +25,7 @@ pub mod readback;
 pub mod registry;
 pub mod stats;
 
+pub use calls::*;
 pub use config::*;
 pub use events::*;
 pub use manual::*;
@@ -96,6 +98,8 @@ impl FfiEnum for Outcome {
 pub(crate) struct Shared {
     pub(crate) breaker: CircuitBreaker,
     pub(crate) events: Arc<EventQueue>,
+    /// Call events, when turned on (`bw_breaker_new_json_with_listeners`).
+    pub(crate) calls: Option<Arc<calls::CallQueue>>,
 }
 
 impl Shared {
@@ -105,10 +109,25 @@ impl Shared {
         clock: Clock,
         callback: Option<EventCallback>,
     ) -> Result<Shared, ConfigError> {
+        Shared::build_with_calls(config, clock, callback, None)
+    }
+
+    /// [`Shared::build`] with call events going to `calls`.
+    pub(crate) fn build_with_calls(
+        config: BreakerConfig,
+        clock: Clock,
+        callback: Option<EventCallback>,
+        calls: Option<Arc<calls::CallQueue>>,
+    ) -> Result<Shared, ConfigError> {
         let events = Arc::new(EventQueue::new());
         let queue = Arc::clone(&events);
         let event_clock = clock.clone();
-        let breaker = CircuitBreaker::builder()
+        let mut builder = CircuitBreaker::builder();
+        if let Some(calls) = &calls {
+            let calls = Arc::clone(calls);
+            builder = builder.on_call(move |e| calls.push(e));
+        }
+        let breaker = builder
             .config(config)
             .clock(clock)
             .on_transition(move |t: &Transition| {
@@ -127,7 +146,11 @@ impl Shared {
                 }
             })
             .build()?;
-        Ok(Shared { breaker, events })
+        Ok(Shared {
+            breaker,
+            events,
+            calls,
+        })
     }
 }
 
