@@ -731,6 +731,75 @@ TEST(manual_transitions_remaining_open_and_interval) {
     bw_clock_free(clock);
 }
 
+/* ---- call events and the configuration read back ---- */
+
+static int call_callbacks;
+static void on_call(const bw_breaker_call_event *ev, void *user_data) {
+    (void)ev;
+    CHECK(user_data == (void *)&call_callbacks);
+    call_callbacks++;
+}
+
+TEST(call_events_are_polled_and_called_back_in_order) {
+    bw_clock *clock = manual_clock();
+    const char *json = "{\"consecutive_failures\": 1, \"open_duration_ms\": 1000}";
+    bw_breaker *b = NULL;
+    call_callbacks = 0;
+    CHECK_STATUS(bw_breaker_new_json_with_listeners(JSON(json), clock, NULL, on_call,
+                                                    &call_callbacks, &b, NULL),
+                 BW_OK);
+    bw_permit p;
+    CHECK_STATUS(bw_breaker_try_acquire(b, &p, NULL), BW_OK);
+    bw_clock_advance_ns(clock, 5000000, NULL); /* 5 ms */
+    CHECK_STATUS(bw_breaker_record(b, p, BW_OUTCOME_IGNORED, NULL), BW_OK);
+    CHECK_STATUS(bw_breaker_try_acquire(b, &p, NULL), BW_OK);
+    CHECK_STATUS(bw_breaker_record(b, p, BW_OUTCOME_FAILURE, NULL), BW_OK);
+    CHECK_STATUS(bw_breaker_try_acquire(b, &p, NULL), BW_REJECTED);
+    bw_breaker_call_event ev[8];
+    size_t n = 0;
+    CHECK_STATUS(bw_breaker_poll_call_events(b, ev, 8, &n, NULL), BW_OK);
+    CHECK_EQ_U64(n, 3);
+    CHECK_EQ_U64(ev[0].kind, BW_CALL_IGNORED);
+    CHECK(ev[0].has_duration);
+    CHECK_EQ_U64(ev[0].duration_ns, 5000000);
+    CHECK(!ev[2].has_duration);
+    CHECK_EQ_U64(ev[1].kind, BW_CALL_FAILURE);
+    CHECK_EQ_U64(ev[2].kind, BW_CALL_REJECTED);
+    CHECK_EQ_U64(ev[2].reason, BW_REASON_OPEN);
+    CHECK_EQ_INT(call_callbacks, 3);
+    CHECK_STATUS(bw_breaker_poll_call_events(b, ev, 8, &n, NULL), BW_OK);
+    CHECK_EQ_U64(n, 0);
+    bw_breaker_free(b);
+    /* A breaker built without call events refuses the poll. */
+    b = breaker_json("{}", clock);
+    CHECK_STATUS(bw_breaker_poll_call_events(b, ev, 8, &n, NULL), BW_INVALID_ARGUMENT);
+    bw_breaker_free(b);
+    bw_clock_free(clock);
+}
+
+TEST(the_configuration_reads_back_with_defaults_and_rebuilds) {
+    bw_breaker *b = breaker_json("{\"name\": \"db\", \"failure_rate\": {\"threshold\": 0.5}, "
+                                 "\"interval_ms\": 1500}", NULL);
+    CHECK(b != NULL);
+    size_t n = 0;
+    CHECK_STATUS(bw_breaker_config_json(b, NULL, 0, &n, NULL), BW_BUFFER_TOO_SMALL);
+    char *text = malloc(n + 1);
+    size_t n2 = 0;
+    CHECK_STATUS(bw_breaker_config_json(b, text, n + 1, &n2, NULL), BW_OK);
+    CHECK_EQ_U64(n2, n);
+    CHECK(strstr(text, "\"minimum_calls\":100") != NULL);
+    CHECK(strstr(text, "\"interval_ms\":1500") != NULL);
+    bw_breaker *again = breaker_json(text, NULL);
+    CHECK(again != NULL);
+    char *text2 = malloc(n + 1);
+    CHECK_STATUS(bw_breaker_config_json(again, text2, n + 1, &n2, NULL), BW_OK);
+    CHECK_STR_EQ(text2, text);
+    free(text);
+    free(text2);
+    bw_breaker_free(again);
+    bw_breaker_free(b);
+}
+
 int main(void) {
     RUN(every_field_error_names_the_field_as_written);
     RUN(two_trip_policies_are_refused_with_one_message);
@@ -747,5 +816,7 @@ int main(void) {
     RUN(threads_hammering_one_breaker_keep_exact_counts);
     RUN(sixteen_threads_at_the_half_open_boundary_never_exceed_the_trial);
     RUN(manual_transitions_remaining_open_and_interval);
+    RUN(call_events_are_polled_and_called_back_in_order);
+    RUN(the_configuration_reads_back_with_defaults_and_rebuilds);
     return check_summary();
 }
