@@ -3,6 +3,8 @@ package breakwater
 /*
 #cgo noescape bw_breaker_new_json
 #cgo nocallback bw_breaker_new_json
+#cgo noescape bw_breaker_new_json_with_listeners
+#cgo nocallback bw_breaker_new_json_with_listeners
 #cgo nocallback bw_breaker_free
 #cgo noescape bw_breaker_admit
 #cgo nocallback bw_breaker_admit
@@ -101,6 +103,8 @@ type breakerOptions struct {
 	isSuccessful  func(error) bool
 	classify      func(v any, err error) Outcome
 	onStateChange func(name string, t Transition)
+	onCall        func(e CallEvent)
+	callEvents    bool // WithOnCall or WithCallEvents: built with the call-event queue
 }
 
 // WithClock makes the breaker read clock (a *ManualClock in tests). Defaults to the
@@ -141,7 +145,7 @@ type CircuitBreaker struct {
 	h            *handle[*C.bw_breaker] // shared with the watcher, which must not hold b
 	isSuccessful func(error) bool
 	classify     func(v any, err error) Outcome
-	watch        *watcher // nil without WithOnStateChange
+	watch        *watcher // nil without WithOnStateChange and WithOnCall
 }
 
 func cString(s string) (*C.char, C.size_t) {
@@ -155,8 +159,8 @@ func newBreaker(p *C.bw_breaker, o *breakerOptions) *CircuitBreaker {
 	b := &CircuitBreaker{h: &handle[*C.bw_breaker]{ptr: p, what: "CircuitBreaker"},
 		isSuccessful: o.isSuccessful, classify: o.classify}
 	runtime.SetFinalizer(b, func(b *CircuitBreaker) { _ = b.Close() })
-	if o.onStateChange != nil {
-		b.watch = startWatcher(b, o.onStateChange)
+	if o.onStateChange != nil || o.onCall != nil {
+		b.watch = startWatcher(b, o.onStateChange, o.onCall)
 	}
 	return b
 }
@@ -193,7 +197,14 @@ func NewCircuitBreakerJSON(text string, opts ...BreakerOption) (*CircuitBreaker,
 	var e C.bw_error
 	var p *C.bw_breaker
 	ptr, n := cString(text)
-	if err := check(C.bw_breaker_new_json(ptr, n, clock, &p, &e), &e); err != nil {
+	var s C.bw_status
+	if o.callEvents {
+		// No C callbacks (on_event and on_call NULL): the call events are polled.
+		s = C.bw_breaker_new_json_with_listeners(ptr, n, clock, nil, nil, nil, &p, &e)
+	} else {
+		s = C.bw_breaker_new_json(ptr, n, clock, &p, &e)
+	}
+	if err := check(s, &e); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive(text)
@@ -675,6 +686,10 @@ func (r *Registry) CircuitBreaker(name string, settings BreakerSettings, opts ..
 // existing breaker, or the defaults).
 func (r *Registry) CircuitBreakerJSON(name string, text string, opts ...BreakerOption) (*CircuitBreaker, error) {
 	o := options(opts)
+	if o.callEvents {
+		return nil, &Error{Status: StatusInvalidArgument,
+			Message: "WithOnCall and WithCallEvents need a breaker of its own (NewCircuitBreaker), not a registry breaker"}
+	}
 	reg := r.h.acquire()
 	defer r.h.release()
 	var clock *C.bw_clock

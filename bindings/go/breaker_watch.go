@@ -10,7 +10,8 @@ import (
 // are applied lazily by another handle on a registry breaker are found this way).
 const watchFallback = 50 * time.Millisecond
 
-// watcher delivers a breaker's transitions to a WithOnStateChange function on its own
+// watcher delivers a breaker's transitions to a WithOnStateChange function, and its
+// call events to a WithOnCall function, on its own
 // goroutine: woken by the binding's calls that may cause a transition (kick), and by a
 // ticker.
 type watcher struct {
@@ -21,7 +22,8 @@ type watcher struct {
 	inCallback atomic.Bool
 }
 
-func startWatcher(b *CircuitBreaker, f func(name string, t Transition)) *watcher {
+// onState and onCall may each be nil (not both).
+func startWatcher(b *CircuitBreaker, onState func(name string, t Transition), onCall func(CallEvent)) *watcher {
 	w := &watcher{wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	name := b.Name()
 	h := b.h // not b: a forgotten breaker is still finalized (and its watcher stopped)
@@ -40,13 +42,23 @@ func startWatcher(b *CircuitBreaker, f func(name string, t Transition)) *watcher
 			if !ok {
 				return
 			}
-			events := pollEvents(ptr)
-			h.release()
-			for _, t := range events {
-				w.inCallback.Store(true)
-				f(name, t)
-				w.inCallback.Store(false)
+			var events []Transition
+			if onState != nil {
+				events = pollEvents(ptr)
 			}
+			var calls []CallEvent
+			if onCall != nil {
+				calls = pollCallEvents(ptr)
+			}
+			h.release()
+			w.inCallback.Store(true)
+			for _, t := range events {
+				onState(name, t)
+			}
+			for _, c := range calls {
+				onCall(c)
+			}
+			w.inCallback.Store(false)
 		}
 	}()
 	return w

@@ -77,6 +77,31 @@ func ExampleWithOnStateChange() {
 	// db: open -> closed (reset)
 }
 
+// Every call, with its duration on the breaker's clock, reaches Go code on a goroutine
+// of the binding.
+func ExampleWithOnCall() {
+	clock := breakwater.NewManualClock()
+	defer clock.Close()
+	seen := make(chan breakwater.CallEvent, 8)
+	cb, _ := breakwater.NewCircuitBreaker(breakwater.BreakerSettings{ConsecutiveFailures: 1},
+		breakwater.WithClock(clock),
+		breakwater.WithOnCall(func(e breakwater.CallEvent) { seen <- e }))
+	defer cb.Close()
+	_ = cb.Execute(func() error { clock.Advance(20 * time.Millisecond); return errUnavailable })
+	_ = cb.Execute(func() error { return nil })
+	for range 2 {
+		e := <-seen
+		if e.HasDuration {
+			fmt.Println(e.Kind, e.Duration)
+		} else {
+			fmt.Println(e.Kind, e.Reason)
+		}
+	}
+	// Output:
+	// failure 20ms
+	// rejected open
+}
+
 // Interval clears the closed state's counts, as gobreaker's Interval.
 func ExampleBreakerSettings_interval() {
 	clock := breakwater.NewManualClock()
