@@ -3,6 +3,7 @@ package breakwater
 /*
 #cgo noescape bw_breaker_poll_call_events
 #cgo nocallback bw_breaker_poll_call_events
+#cgo nocallback bw_call_kind_name
 
 #include "breakwater.h"
 */
@@ -30,20 +31,11 @@ const (
 	CallStale CallKind = C.BW_CALL_STALE
 )
 
-// String returns "success", "failure", "ignored", "rejected" or "stale" (the library
-// has no name function for these codes).
+// String returns the library's name of the kind (bw_call_kind_name): "success",
+// "failure", "ignored", "rejected" or "stale".
 func (k CallKind) String() string {
-	switch k {
-	case CallSuccess:
-		return "success"
-	case CallFailure:
-		return "failure"
-	case CallIgnored:
-		return "ignored"
-	case CallRejected:
-		return "rejected"
-	case CallStale:
-		return "stale"
+	if name := C.bw_call_kind_name(C.uint32_t(k)); name != nil {
+		return C.GoString(name)
 	}
 	return fmt.Sprintf("call(%d)", uint32(k))
 }

@@ -1077,6 +1077,13 @@ const char *bw_reason_name(uint32_t reason);
 const char *bw_state_name(uint32_t state);
 
 /**
+ * The name of a call event's kind (`BW_CALL_*`, in `bw_breaker_call_event`):
+ * `"success"`, `"failure"`, `"ignored"`, `"rejected"`, `"stale"`; NULL for an unknown
+ * code. Static; never fails; must not be freed.
+ */
+const char *bw_call_kind_name(uint32_t kind);
+
+/**
  * The name of a transition reason code (`BW_TRANSITION_*`, in `bw_breaker_event`):
  * `"threshold reached"`, `"open duration elapsed"`, ...; NULL for an unknown code.
  * Static; never fails; must not be freed.

@@ -766,6 +766,9 @@ TEST(call_events_are_polled_and_called_back_in_order) {
     CHECK_EQ_U64(ev[1].kind, BW_CALL_FAILURE);
     CHECK_EQ_U64(ev[2].kind, BW_CALL_REJECTED);
     CHECK_EQ_U64(ev[2].reason, BW_REASON_OPEN);
+    CHECK_STR_EQ(bw_call_kind_name(ev[2].kind), "rejected");
+    CHECK_STR_EQ(bw_call_kind_name(BW_CALL_STALE), "stale");
+    CHECK(bw_call_kind_name(BW_CALL_STALE + 1) == NULL);
     CHECK_EQ_INT(call_callbacks, 3);
     CHECK_STATUS(bw_breaker_poll_call_events(b, ev, 8, &n, NULL), BW_OK);
     CHECK_EQ_U64(n, 0);

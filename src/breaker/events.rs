@@ -140,6 +140,23 @@ impl CallKind {
     pub fn is_rejection(self) -> bool {
         matches!(self, CallKind::Rejected(_))
     }
+
+    /// A short lowercase name: `"success"`, `"failure"`, `"ignored"`, `"rejected"` or
+    /// `"stale"` (the rejection's reason is not part of it).
+    ///
+    /// ```
+    /// use breakwater::{CallKind, RejectReason};
+    /// assert_eq!(CallKind::Rejected(RejectReason::Open).as_str(), "rejected");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Success => "success",
+            CallKind::Failure => "failure",
+            CallKind::Ignored => "ignored",
+            CallKind::Rejected(_) => "rejected",
+            CallKind::Stale => "stale",
+        }
+    }
 }
 
 /// A call, as the call listeners see it (passed by reference, never allocated).

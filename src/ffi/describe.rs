@@ -11,9 +11,10 @@
 use std::ffi::{CString, c_char};
 use std::sync::OnceLock;
 
+use super::breaker::calls::call_kind_code;
 use super::breaker::events::transition_code;
 use super::status::{policy_code, reason_code};
-use crate::breaker::{State, TransitionReason};
+use crate::breaker::{CallKind, State, TransitionReason};
 use crate::error::{PolicyKind, RejectReason};
 
 /// Every policy kind (for the code -> name direction; `policy_code` is the other).
@@ -132,6 +133,29 @@ pub extern "C" fn bw_state_name(state: u32) -> *const c_char {
                 .collect()
         });
         lookup(names, state)
+    })
+}
+
+/// The name of a call event's kind (`BW_CALL_*`, in `bw_breaker_call_event`):
+/// `"success"`, `"failure"`, `"ignored"`, `"rejected"`, `"stale"`; NULL for an unknown
+/// code. Static; never fails; must not be freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_call_kind_name(kind: u32) -> *const c_char {
+    static NAMES: OnceLock<Vec<Option<CString>>> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        let names = table(&NAMES, || {
+            [
+                CallKind::Success,
+                CallKind::Failure,
+                CallKind::Ignored,
+                CallKind::Rejected(RejectReason::Open),
+                CallKind::Stale,
+            ]
+            .into_iter()
+            .map(|k| (call_kind_code(k).0, k.as_str().to_owned()))
+            .collect()
+        });
+        lookup(names, kind)
     })
 }
 

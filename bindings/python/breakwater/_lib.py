@@ -40,6 +40,7 @@ _FUNCTIONS: dict[str, tuple[Any, list[Any], bool]] = {
     "bw_reason_name": (c_char_p, [c_uint32], KEEP_GIL),
     "bw_state_name": (c_char_p, [c_uint32], KEEP_GIL),
     "bw_transition_reason_name": (c_char_p, [c_uint32], KEEP_GIL),
+    "bw_call_kind_name": (c_char_p, [c_uint32], KEEP_GIL),
     "bw_rejection_message": (c_char_p, [c_uint32, c_uint32], KEEP_GIL),
     **{
         f"bw_{policy}_config_{what}_json": (c_char_p, [], KEEP_GIL)

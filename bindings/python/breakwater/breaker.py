@@ -305,14 +305,12 @@ class Outcome(enum.IntEnum):
     IGNORED = _abi.OUTCOME_IGNORED
 
 
-class CallKind(enum.IntEnum):
-    """What a :class:`CallEvent` reports (``BW_CALL_*``)."""
-
-    SUCCESS = _abi.CALL_SUCCESS
-    FAILURE = _abi.CALL_FAILURE
-    IGNORED = _abi.CALL_IGNORED
-    REJECTED = _abi.CALL_REJECTED
-    STALE = _abi.CALL_STALE
+#: What a :class:`CallEvent` reports: ``CallKind.SUCCESS``, ``FAILURE``, ``IGNORED``,
+#: ``REJECTED``, ``STALE``, whose values are the library's codes (``BW_CALL_*``) and
+#: whose ``label`` is the library's name (``bw_call_kind_name``).
+CallKind = errors._vocabulary(
+    "CallKind", lib.bw_call_kind_name, "What a CallEvent reports (names from the library)."
+)
 
 
 @dataclass(frozen=True)

@@ -57,15 +57,20 @@ pub struct bw_breaker_call_event {
 pub(crate) type CallFn =
     unsafe extern "C" fn(event: *const bw_breaker_call_event, user_data: *mut c_void);
 
-/// The C form of a call event.
-fn call_event(e: &CallEvent) -> bw_breaker_call_event {
-    let (kind, reason) = match e.kind {
+/// The `BW_CALL_*` code of a call kind and, for a rejection, its `BW_REASON_*` code.
+pub(crate) fn call_kind_code(kind: CallKind) -> (u32, u32) {
+    match kind {
         CallKind::Success => (BW_CALL_SUCCESS, 0),
         CallKind::Failure => (BW_CALL_FAILURE, 0),
         CallKind::Ignored => (BW_CALL_IGNORED, 0),
         CallKind::Rejected(r) => (BW_CALL_REJECTED, reason_code(r)),
         CallKind::Stale => (BW_CALL_STALE, 0),
-    };
+    }
+}
+
+/// The C form of a call event.
+fn call_event(e: &CallEvent) -> bw_breaker_call_event {
+    let (kind, reason) = call_kind_code(e.kind);
     bw_breaker_call_event {
         kind,
         reason,
