@@ -279,14 +279,23 @@ fn late_outcomes_of_an_old_generation_are_dropped() {
         .arg(1)
         .query(&mut con)
         .unwrap();
-    assert_eq!(early.failure(), Recorded::Recorded);
+    // Where the old generation's failure is dropped depends on whether `a`'s polling
+    // backstop (every 500 ms) saw the new generation before the report: if not, the
+    // failure is recorded locally and Redis drops it (and counts it); if it did, `a`
+    // drops it itself and sends nothing. Either way it is dropped exactly once and never
+    // counts as a failure.
+    let recorded = early.failure();
     a.flush().unwrap();
     assert_eq!(
         hget(&mut con, key, "tf"),
         0,
         "the old generation's failure was dropped"
     );
-    assert_eq!(hget(&mut con, key, "stale"), 1);
+    let dropped_by_redis = hget(&mut con, key, "stale");
+    match recorded {
+        Recorded::Recorded => assert_eq!(dropped_by_redis, 1, "Redis dropped it"),
+        Recorded::Stale => assert_eq!(dropped_by_redis, 0, "dropped locally, never sent"),
+    }
     assert_eq!(
         a.generation(),
         g + 1,
