@@ -156,6 +156,36 @@
 #define BW_ABI_VERSION 2
 
 /**
+ * `bw_set_log_handler` level: no records.
+ */
+#define BW_LOG_OFF 0
+
+/**
+ * Level of a record: an error.
+ */
+#define BW_LOG_ERROR 1
+
+/**
+ * Level of a record: a warning (a breaker opening).
+ */
+#define BW_LOG_WARN 2
+
+/**
+ * Level of a record: information (other breaker transitions).
+ */
+#define BW_LOG_INFO 3
+
+/**
+ * Level of a record: debugging detail (rejections, retries).
+ */
+#define BW_LOG_DEBUG 4
+
+/**
+ * Level of a record: tracing detail.
+ */
+#define BW_LOG_TRACE 5
+
+/**
  * `bw_clock_new` kind: the machine's monotonic clock.
  */
 #define BW_CLOCK_MONOTONIC 0
@@ -486,6 +516,43 @@ typedef struct bw_time_limiter bw_time_limiter;
  * message.
  */
 typedef int32_t bw_status;
+
+/**
+ * One log record, passed to the handler of `bw_set_log_handler`. Every pointer is valid
+ * only during the call; the strings are UTF-8 with their lengths (also NUL-terminated).
+ */
+typedef struct bw_log_record {
+    /**
+     * `BW_LOG_ERROR` ... `BW_LOG_TRACE`.
+     */
+    uint32_t level;
+    /**
+     * Where the record comes from: `"breakwater::breaker"`, `"breakwater::retry"`, ...
+     */
+    const char *target;
+    /**
+     * The length of `target` in bytes.
+     */
+    size_t target_len;
+    /**
+     * The sentence the library wrote, e.g. `"breaker authors: closed -> open (3
+     * consecutive failures)"`.
+     */
+    const char *message;
+    /**
+     * The length of `message` in bytes.
+     */
+    size_t message_len;
+    /**
+     * The record's other fields as a JSON object (`{"policy":"circuit breaker",
+     * "name":"authors","from":"closed","to":"open",...}`): strings, numbers, booleans.
+     */
+    const char *fields_json;
+    /**
+     * The length of `fields_json` in bytes.
+     */
+    size_t fields_json_len;
+} bw_log_record;
 
 /**
  * What went wrong in a call: pass one (on the stack is fine) as the last argument of
@@ -1097,6 +1164,37 @@ const char *bw_transition_reason_name(uint32_t reason);
  * when either code is unknown or is 0. Static; never fails; must not be freed.
  */
 const char *bw_rejection_message(uint32_t policy, uint32_t reason);
+
+/**
+ * Sends the library's log records at `max_level` and above (`BW_LOG_ERROR` the most
+ * severe ... `BW_LOG_TRACE` everything) to `handler(record, user_data)`, replacing any
+ * handler set before. `BW_LOG_OFF` or a NULL `handler` turns records off.
+ *
+ * What is logged: breaker transitions (`BW_LOG_WARN` when a breaker opens, `BW_LOG_INFO`
+ * otherwise), rejections and retries (`BW_LOG_DEBUG`), each with the sentence the
+ * library writes and its fields as JSON (see `bw_log_record`). The handler is called
+ * on the thread that caused the event (any thread, pool workers included), possibly
+ * from several threads at once; it must return quickly, must not unwind, and may call
+ * the library (a record it causes is delivered too). `user_data` must stay valid until
+ * the handler is replaced.
+ *
+ * The library installs its record forwarder as the process's `tracing` subscriber of the
+ * library's own copy of `tracing` (a C program has no other); a Rust program linking the
+ * Rust crate uses its own subscriber instead and does not call this.
+ *
+ * `BW_INVALID_ARGUMENT` for a level above `BW_LOG_TRACE`.
+ */
+bw_status bw_set_log_handler(void (*handler)(const struct bw_log_record *record, void *user_data),
+                             uint32_t max_level,
+                             void *user_data,
+                             struct bw_error *err);
+
+/**
+ * The name of a level code (`BW_LOG_*`): `"off"`, `"error"`, `"warn"`, `"info"`,
+ * `"debug"`, `"trace"`; NULL for an unknown code. Static; never fails; must not be
+ * freed.
+ */
+const char *bw_log_level_name(uint32_t level);
 
 /**
  * Creates a clock of `kind` (`BW_CLOCK_MONOTONIC` or `BW_CLOCK_MANUAL`) into `*out`.

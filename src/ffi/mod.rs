@@ -130,6 +130,8 @@ pub mod version;
 
 pub mod describe;
 
+pub mod log;
+
 pub mod clock;
 
 pub mod cancel;
@@ -157,6 +159,7 @@ pub use cancel::*;
 pub use clock::*;
 pub use describe::*;
 pub use error::*;
+pub use log::*;
 pub use status::*;
 pub use version::*;
 
