@@ -478,8 +478,10 @@ typedef struct bw_pipeline_builder bw_pipeline_builder;
 typedef struct bw_pool bw_pool;
 
 /**
- * A registry of named breakers: the same name gives handles on the same breaker.
- * Thread-safe; free it with `bw_registry_free` (handles stay valid).
+ * A registry of named policies: the same name gives handles on the same breaker,
+ * bulkhead or rate limiter, and every policy it built is exported by
+ * `bw_registry_prometheus` and `bw_registry_health_json`. Thread-safe; free it with
+ * `bw_registry_free` (handles stay valid).
  */
 typedef struct bw_registry bw_registry;
 
@@ -1914,6 +1916,19 @@ bw_status bw_breaker_config_json(const struct bw_breaker *breaker,
                                  struct bw_error *err);
 
 /**
+ * Writes a snapshot of the breaker's counts to `*out` (applying a due transition
+ * first). Set `out->size = sizeof(bw_breaker_stats)` before the call: the library
+ * writes the fields that fit in `out->size` bytes (a prefix) and sets `out->size` to the
+ * bytes written.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `h` or `out`, or `out->size` less than
+ * `sizeof(size_t)` (`*out` is then not written).
+ */
+bw_status bw_breaker_metrics(const struct bw_breaker *h,
+                             struct bw_breaker_stats *out,
+                             struct bw_error *err);
+
+/**
  * Creates an empty registry into `*out`. Free it with `bw_registry_free`.
  *
  * `BW_INVALID_ARGUMENT` for a NULL `out`.
@@ -1934,7 +1949,8 @@ void bw_registry_free(struct bw_registry *registry);
  * none: the existing breaker whatever its configuration, or a new one with the default
  * configuration. `clock` (may be NULL: monotonic) is used only when the breaker is
  * built. Registry breakers have no event callback (events can be polled, by any
- * handle).
+ * handle). The breaker is exported by `bw_registry_prometheus` and
+ * `bw_registry_health_json`.
  *
  * `BW_INVALID_CONFIG` for an invalid configuration, or when `name` is registered with a
  * different explicit configuration; `BW_INVALID_ARGUMENT` for a NULL `registry` or
@@ -1950,17 +1966,110 @@ bw_status bw_registry_breaker(const struct bw_registry *registry,
                               struct bw_error *err);
 
 /**
- * Writes a snapshot of the breaker's counts to `*out` (applying a due transition
- * first). Set `out->size = sizeof(bw_breaker_stats)` before the call: the library
- * writes the fields that fit in `out->size` bytes (a prefix) and sets `out->size` to the
- * bytes written.
+ * Writes to `*out` a new handle (free it with `bw_bulkhead_free`) on the registry's
+ * bulkhead named `name` (UTF-8, `name_len` bytes, not empty), building it on first use
+ * on the monotonic clock.
  *
- * `BW_INVALID_ARGUMENT` for a NULL `h` or `out`, or `out->size` less than
- * `sizeof(size_t)` (`*out` is then not written).
+ * `json` (`json_len` bytes) is an explicit configuration (see `bw_bulkhead_new_json`;
+ * its `name` is replaced by `name`), or NULL / empty for none: the existing bulkhead
+ * whatever its configuration, or a new one with the default configuration. Handles of
+ * the same name share their permits. The bulkhead is exported by
+ * `bw_registry_prometheus`.
+ *
+ * `BW_INVALID_CONFIG` for an invalid configuration, or when `name` is registered with a
+ * different explicit configuration; `BW_INVALID_ARGUMENT` for a NULL `registry` or
+ * `out`, an empty or non-UTF-8 `name`, or a NULL pointer with a non-zero length.
  */
-bw_status bw_breaker_metrics(const struct bw_breaker *h,
-                             struct bw_breaker_stats *out,
-                             struct bw_error *err);
+bw_status bw_registry_bulkhead(const struct bw_registry *registry,
+                               const char *name,
+                               size_t name_len,
+                               const char *json,
+                               size_t json_len,
+                               struct bw_bulkhead **out,
+                               struct bw_error *err);
+
+/**
+ * Writes to `*out` a new handle (free it with `bw_limiter_free`) on the registry's rate
+ * limiter named `name` (UTF-8, `name_len` bytes, not empty), building it on first use.
+ *
+ * `json` (`json_len` bytes) is an explicit configuration (see `bw_limiter_new_json`;
+ * its `name` is replaced by `name`), or NULL / empty for none: the existing limiter
+ * whatever its configuration, or a new one with the default configuration. `clock`
+ * (may be NULL: monotonic) is used only when the limiter is built. Handles of the same
+ * name share their permits. The limiter is exported by `bw_registry_prometheus`.
+ *
+ * `BW_INVALID_CONFIG` for an invalid configuration, or when `name` is registered with a
+ * different explicit configuration; `BW_INVALID_ARGUMENT` for a NULL `registry` or
+ * `out`, an empty or non-UTF-8 `name`, or a NULL pointer with a non-zero length.
+ */
+bw_status bw_registry_rate_limiter(const struct bw_registry *registry,
+                                   const char *name,
+                                   size_t name_len,
+                                   const char *json,
+                                   size_t json_len,
+                                   const struct bw_clock *clock,
+                                   struct bw_limiter **out,
+                                   struct bw_error *err);
+
+/**
+ * Copies the Prometheus text (exposition format 0.0.4, UTF-8, NUL-terminated) of every
+ * policy in the registry into `buf`, and its length without the NUL into `*out_len`:
+ * the text Rust's `breakwater::exposition::prometheus` gives (families
+ * `breakwater_breaker_*`, `breakwater_bulkhead_*`, `breakwater_rate_limiter_*`). Serve
+ * it at `/metrics`. An empty registry gives an empty text.
+ *
+ * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
+ * receives the length, `buf` is not written; `buf` may be NULL when `len` is 0): the
+ * text can grow between two calls, so ask again with a larger buffer.
+ * `BW_INVALID_ARGUMENT` for a NULL `registry` or `out_len`, or a NULL `buf` with a
+ * non-zero `len`.
+ */
+bw_status bw_registry_prometheus(const struct bw_registry *registry,
+                                 char *buf,
+                                 size_t len,
+                                 size_t *out_len,
+                                 struct bw_error *err);
+
+/**
+ * Copies the JSON health report (UTF-8, NUL-terminated) of the registry's breakers into
+ * `buf`, and its length without the NUL into `*out_len`: the text Rust's
+ * `breakwater::exposition::health_report` gives,
+ * `{"status":"DOWN","components":{"authors":{"status":"DOWN","details":{"state":"open"}}}}`
+ * (a breaker is `UP` closed or disabled, `DEGRADED` half-open, `DOWN` open or forced
+ * open; the overall status is the worst). Serve it at `/health`.
+ *
+ * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
+ * receives the length, `buf` is not written; `buf` may be NULL when `len` is 0).
+ * `BW_INVALID_ARGUMENT` for a NULL `registry` or `out_len`, or a NULL `buf` with a
+ * non-zero `len`.
+ */
+bw_status bw_registry_health_json(const struct bw_registry *registry,
+                                  char *buf,
+                                  size_t len,
+                                  size_t *out_len,
+                                  struct bw_error *err);
+
+/**
+ * Copies one sentence (UTF-8, NUL-terminated) describing the transition `event` of
+ * `breaker` into `buf`, and its length without the NUL into `*out_len`: the text of the
+ * Rust `tracing` event, written by the core from the breaker's name and configuration,
+ * e.g. `"breaker authors: closed -> open (3 consecutive failures)"`, `"breaker authors:
+ * open -> half-open (open duration elapsed)"`. A trip of a rate policy names the rate
+ * and window when the event is one of the breaker's own recent trips
+ * (`"failure rate 62.5% >= 50% over the last 8 calls"`), otherwise the rule
+ * (`"failure rate >= 50% over the last 100 calls"`).
+ *
+ * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
+ * receives the length, `buf` is not written; `buf` may be NULL when `len` is 0);
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker`, `event` or `out_len`, a NULL `buf` with
+ * a non-zero `len`, or an event whose `from`, `to` or `reason` code is unknown.
+ */
+bw_status bw_breaker_describe_transition(const struct bw_breaker *breaker,
+                                         const struct bw_breaker_event *event,
+                                         char *buf,
+                                         size_t len,
+                                         size_t *out_len,
+                                         struct bw_error *err);
 
 /**
  * Creates a thread pool from JSON text into `*out`: `{"name": "email", "workers": 5,

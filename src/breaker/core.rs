@@ -475,6 +475,7 @@ impl Shared {
             _ => REJ_FORCED_OPEN,
         };
         self.stripe().rejected[index].fetch_add(1, Ordering::Relaxed);
+        super::trace::rejected(&self.config.name, reason);
         if !self.on_call.is_empty() {
             self.emit(CallKind::Rejected(reason), None, generation, false);
         }
@@ -941,6 +942,9 @@ impl Shared {
         inner.trial = Trial::default();
         inner.window_start = 0;
         inner.window_failures = 0;
+        let window = (reason == TransitionReason::ThresholdReached)
+            .then(|| inner.window.as_ref().map(RateWindow::current))
+            .flatten();
         if let Some(w) = inner.window.as_mut() {
             w.clear();
         }
@@ -990,6 +994,7 @@ impl Shared {
                 reason,
                 at: self.clock.instant_at(at),
                 generation,
+                window,
             });
         }
     }

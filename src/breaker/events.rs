@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::error::RejectReason;
 
 use super::state::State;
+use super::window::Sums;
 
 /// A transition listener, as registered with `BreakerBuilder::on_transition`.
 pub(crate) type TransitionListener = Arc<dyn Fn(&Transition) + Send + Sync>;
@@ -106,6 +107,8 @@ pub struct Transition {
     pub at: Instant,
     /// The generation the transition started.
     pub generation: u64,
+    /// What the rate window held when a rate policy tripped (for [`Transition::describe`]).
+    pub(crate) window: Option<Sums>,
 }
 
 /// What happened to a call.

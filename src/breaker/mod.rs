@@ -7,6 +7,7 @@ mod locked;
 mod metrics;
 mod permit;
 mod state;
+mod trace;
 mod window;
 
 #[cfg(all(test, breakwater_loom))]
@@ -30,6 +31,10 @@ pub use events::{CallEvent, CallKind, Transition, TransitionReason};
 pub use metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};
 pub use permit::{BreakerRejected, Outcome, Permit, RawPermit, Recorded};
 pub use state::State;
+#[cfg(feature = "ffi")]
+pub(crate) use trace::describe;
+#[cfg(feature = "ffi")]
+pub(crate) use window::Sums;
 
 use self::core::Shared;
 use events::{CallListener, TransitionListener};
@@ -223,6 +228,7 @@ impl CircuitBreaker {
         on_transition: Vec<TransitionListener>,
         on_call: Vec<CallListener>,
     ) -> CircuitBreaker {
+        let on_transition = trace::listeners(on_transition, &config);
         CircuitBreaker {
             shared: Arc::new(Shared::new(config, clock, on_transition, on_call)),
         }

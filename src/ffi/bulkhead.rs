@@ -106,7 +106,7 @@ impl BulkheadJson {
 /// A semaphore bulkhead: at most `max_concurrent` permits held at once; waiters are
 /// served first come, first served. Thread-safe.
 pub struct bw_bulkhead {
-    bulkhead: Bulkhead,
+    pub(crate) bulkhead: Bulkhead,
 }
 
 /// A snapshot of a bulkhead's counters (`bw_bulkhead_metrics`). Set `size` to

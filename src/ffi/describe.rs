@@ -47,7 +47,7 @@ const REASONS: [RejectReason; 10] = [
 ];
 
 /// Every transition reason.
-const TRANSITIONS: [TransitionReason; 10] = [
+pub(crate) const TRANSITIONS: [TransitionReason; 10] = [
     TransitionReason::ThresholdReached,
     TransitionReason::OpenDurationElapsed,
     TransitionReason::TrialSucceeded,

@@ -149,6 +149,9 @@ pub mod bulkhead;
 pub mod breaker;
 
 pub use breaker::*;
+pub mod registry;
+
+pub use registry::*;
 pub mod pool;
 
 pub mod timeout;

@@ -119,7 +119,7 @@ impl LimiterJson {
 
 /// A rate limiter (GCRA): `permits` per `period` with a `burst`. Thread-safe.
 pub struct bw_limiter {
-    limiter: RateLimiter,
+    pub(crate) limiter: RateLimiter,
 }
 
 /// A snapshot of a rate limiter's counters (`bw_limiter_metrics`). Set `size` to

@@ -390,6 +390,7 @@ impl Inner {
             reason,
             at: self.clock.instant_at(now),
             generation: gn,
+            window: None,
         });
         self.deliver();
     }

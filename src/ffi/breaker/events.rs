@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
 
 use super::{Shared, bw_breaker};
-use crate::breaker::TransitionReason;
+use crate::breaker::{Sums, Transition, TransitionReason};
 use crate::clock::Clock;
 use crate::ffi::clock::{bw_clock, clock_or_monotonic};
 use crate::ffi::error::{FfiError, bw_error};
@@ -79,6 +79,8 @@ pub(crate) fn transition_code(reason: TransitionReason) -> u32 {
 /// The bounded queue of transition events behind `bw_breaker_poll_events`.
 pub(crate) struct EventQueue {
     pub(crate) inner: parking_lot::Mutex<(VecDeque<bw_breaker_event>, u64)>,
+    /// `(generation, window)` of the last trips of a rate policy.
+    trips: parking_lot::Mutex<VecDeque<(u64, Sums)>>,
 }
 
 impl EventQueue {
@@ -88,6 +90,7 @@ impl EventQueue {
                 VecDeque::with_capacity(BW_BREAKER_EVENT_QUEUE_LEN),
                 0,
             )),
+            trips: parking_lot::Mutex::new(VecDeque::new()),
         }
     }
 
@@ -103,7 +106,31 @@ impl EventQueue {
     pub(crate) fn dropped(&self) -> u64 {
         self.inner.lock().1
     }
+
+    /// Keeps what the rate window held when a rate policy tripped, for
+    /// `bw_breaker_describe_transition` (the last [`TRIPS_KEPT`] trips).
+    pub(crate) fn remember_trip(&self, t: &Transition) {
+        if let Some(w) = t.window {
+            let mut trips = self.trips.lock();
+            if trips.len() == TRIPS_KEPT {
+                trips.pop_front();
+            }
+            trips.push_back((t.generation, w));
+        }
+    }
+
+    /// The window figures of the trip that started `generation`, if kept.
+    pub(crate) fn trip_window(&self, generation: u64) -> Option<Sums> {
+        let trips = self.trips.lock();
+        trips
+            .iter()
+            .find(|(g, _)| *g == generation)
+            .map(|(_, w)| *w)
+    }
 }
+
+/// How many trips' window figures a breaker keeps for `bw_breaker_describe_transition`.
+const TRIPS_KEPT: usize = 16;
 
 /// A C callback and its user data.
 #[derive(Clone, Copy)]

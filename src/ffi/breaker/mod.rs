@@ -22,7 +22,6 @@ pub mod config;
 pub mod events;
 pub mod manual;
 pub mod readback;
-pub mod registry;
 pub mod stats;
 
 pub use calls::*;
@@ -30,10 +29,14 @@ pub use config::*;
 pub use events::*;
 pub use manual::*;
 pub use readback::*;
-pub use registry::*;
 pub use stats::*;
+// The registry moved to `ffi::registry`; its breaker functions stay reachable here.
+pub use crate::ffi::registry::{
+    bw_registry, bw_registry_breaker, bw_registry_free, bw_registry_new,
+};
 
-use events::{EventCallback, EventQueue, transition_code};
+pub(crate) use events::transition_code;
+use events::{EventCallback, EventQueue};
 
 /// `bw_breaker_state`: closed (calls run, outcomes are counted).
 pub const BW_STATE_CLOSED: u32 = 0;
@@ -139,6 +142,7 @@ impl Shared {
                     at_ns: event_clock.nanos_at(t.at),
                 };
                 queue.push(event);
+                queue.remember_trip(t);
                 if let Some(cb) = callback {
                     // SAFETY: the caller gave a valid callback with its user data at `_new`;
                     // `event` lives for the duration of the call.
@@ -158,7 +162,7 @@ impl Shared {
 /// registry share their breaker (and its event queue) with every other handle of the
 /// same name.
 pub struct bw_breaker {
-    shared: Shared,
+    pub(crate) shared: Shared,
 }
 
 /// Releases a breaker handle. NULL is a no-op. Must not be called while another thread
