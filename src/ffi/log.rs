@@ -99,7 +99,9 @@ struct Forward;
 
 impl Forward {
     fn wants(meta: &Metadata<'_>) -> bool {
-        meta.is_event()
+        // Events, and the hints of `tracing::enabled!` (which the core asks before
+        // writing a sentence); never spans.
+        !meta.is_span()
             && meta.target().starts_with("breakwater")
             && level_code(meta.level()) <= LEVEL.load(Ordering::Relaxed)
     }
@@ -317,12 +319,26 @@ mod tests {
         tracing::debug!(target: "breakwater::retry", name = "logtest", "retrying");
         tracing::trace!(target: "breakwater::retry", name = "logtest", "too fine");
         tracing::warn!(target: "somebody_else", name = "logtest", "not ours");
+        // A real transition of a breaker, as the core writes it.
+        let breaker = crate::CircuitBreaker::builder()
+            .name("logtest")
+            .consecutive_failures(1)
+            .build()
+            .unwrap();
+        let _ = breaker.call(|| Err::<(), _>("down"));
         assert_eq!(set(BW_LOG_WARN, true), 0);
         tracing::info!(target: "breakwater::breaker", name = "logtest", "below warn");
         assert_eq!(set(BW_LOG_INFO, false), 0); // NULL handler: off
         tracing::error!(target: "breakwater::breaker", name = "logtest", "handler gone");
         let seen = SEEN.lock().clone();
-        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(seen[2].0, BW_LOG_WARN);
+        assert_eq!(
+            seen[2].2,
+            "breaker logtest: closed -> open (1 consecutive failure)"
+        );
+        let t: serde_json::Value = serde_json::from_str(&seen[2].3).unwrap();
+        assert_eq!((&t["from"], &t["to"]), (&"closed".into(), &"open".into()));
         assert_eq!(seen[0].0, BW_LOG_WARN);
         assert_eq!(seen[0].1, "breakwater::breaker");
         assert_eq!(seen[0].2, "breaker logtest: closed -> open");
