@@ -121,7 +121,7 @@ GOMOD
     done | sort -k2 -g | sed -n 2p | sed 's/^/ir /' >>"$results"
   done
   unset GOGC GODEBUG
-  echo "== Go: wall clock (best of 5 interleaved rounds of 1,000,000 calls)" >&2
+  echo "== Go: wall clock (best of 500 interleaved runs of 10,000 calls)" >&2
   GOMAXPROCS=2 "$out/cases_go" wall 5 1000000 | sed 's/^/ns /' >>"$results"
 fi
 
