@@ -6,8 +6,6 @@ package breakwater
 #cgo noescape bw_breaker_new_json_with_listeners
 #cgo nocallback bw_breaker_new_json_with_listeners
 #cgo nocallback bw_breaker_free
-#cgo noescape bw_breaker_admit
-#cgo nocallback bw_breaker_admit
 #cgo noescape bw_breaker_record
 #cgo nocallback bw_breaker_record
 #cgo noescape bw_breaker_record_duration
@@ -39,6 +37,27 @@ package breakwater
 #cgo nocallback bw_registry_breaker
 
 #include "breakwater.h"
+
+// The hot path (Execute, Allow) calls the library through these two wrappers, which
+// take the breaker as an integer and exchange values only: with no pointer among the
+// arguments, cgo emits no pointer check and needs no noescape/nocallback directive
+// (whose run-time check costs every call).
+
+// bwgo_admission is the answer of bwgo_admit: bw_breaker_admit's status and admission.
+typedef struct {
+	bw_breaker_admission a;
+	bw_status status;
+} bwgo_admission;
+
+static inline bwgo_admission bwgo_admit(uintptr_t breaker) {
+	bwgo_admission r = {0};
+	r.status = bw_breaker_admit((const bw_breaker *)breaker, &r.a, NULL);
+	return r;
+}
+
+static inline void bwgo_record(uintptr_t breaker, bw_permit permit, uint32_t outcome) {
+	bw_breaker_record((const bw_breaker *)breaker, permit, outcome, NULL);
+}
 */
 import "C"
 
@@ -146,6 +165,9 @@ type CircuitBreaker struct {
 	isSuccessful func(error) bool
 	classify     func(v any, err error) Outcome
 	watch        *watcher // nil without WithOnStateChange and WithOnCall
+	// lastOpen is the *Error of the latest open refusal with a retry-after (shared
+	// while the library answers the same time left; never modified once stored).
+	lastOpen atomic.Pointer[Error]
 }
 
 func cString(s string) (*C.char, C.size_t) {
@@ -250,7 +272,7 @@ func (p *Permit) Generation() uint64 { return uint64(p.raw.generation) }
 // stale outcomes): the fast path.
 func (b *CircuitBreaker) recordRaw(raw C.bw_permit, outcome Outcome) {
 	ptr := b.h.acquire()
-	C.bw_breaker_record(ptr, raw, C.uint32_t(outcome), nil)
+	C.bwgo_record(C.uintptr_t(uintptr(unsafe.Pointer(ptr))), raw, C.uint32_t(outcome))
 	b.h.release()
 	b.kick()
 }
@@ -299,57 +321,57 @@ func (p *Permit) Report(outcome Outcome, duration time.Duration) error {
 	return check(s, &e)
 }
 
-// The errors of the refusals that carry no retry-after hint: shared, allocation-free
-// values (like the sentinels, they must not be modified). An open breaker's refusal
-// allocates its *Error, which carries the time left (RetryAfter).
-var (
-	errTrialFull = &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker,
-		Reason: ReasonTrialFull, Message: rejectionMessage(PolicyCircuitBreaker, ReasonTrialFull)}
-	errForcedOpen = &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker,
-		Reason: ReasonForcedOpen, Message: rejectionMessage(PolicyCircuitBreaker, ReasonForcedOpen)}
-	openMessage = rejectionMessage(PolicyCircuitBreaker, ReasonOpen)
-)
-
-// refusal is the error of a refusal answered by bw_breaker_admit.
-func refusal(a *C.bw_breaker_admission) error {
-	switch a.reason {
-	case C.BW_REASON_TRIAL_FULL:
+// refusal is the error of a refusal answered by bw_breaker_admit: a shared *Error per
+// reason (like the sentinels, it must not be modified), or for an open breaker's
+// refusal, the *Error carrying its time left (RetryAfter). That one is shared too while
+// the library answers the same time left: the library computes it on its coarse clock,
+// which moves every few milliseconds (a manual clock only when advanced), so the
+// refusals of one tick share one *Error, and a refusal allocates about once per tick.
+func (b *CircuitBreaker) refusal(a *C.bw_breaker_admission) error {
+	switch {
+	case a.reason == C.BW_REASON_OPEN && bool(a.has_retry_after):
+		d := nanosToDuration(uint64(a.retry_after_ns))
+		if e := b.lastOpen.Load(); e != nil && e.RetryAfter == d {
+			return e
+		}
+		e := *errOpen
+		e.HasRetryAfter, e.RetryAfter = true, d
+		b.lastOpen.Store(&e)
+		return &e
+	case a.reason == C.BW_REASON_OPEN:
+		return errOpen
+	case a.reason == C.BW_REASON_TRIAL_FULL:
 		return errTrialFull
-	case C.BW_REASON_FORCED_OPEN:
+	case a.reason == C.BW_REASON_FORCED_OPEN:
 		return errForcedOpen
 	}
-	err := &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker, Reason: Reason(a.reason),
-		HasRetryAfter: bool(a.has_retry_after), Message: openMessage}
-	if a.reason != C.BW_REASON_OPEN {
-		err.Message = rejectionMessage(PolicyCircuitBreaker, Reason(a.reason))
-	}
-	if err.HasRetryAfter {
-		err.RetryAfter = nanosToDuration(uint64(a.retry_after_ns))
-	}
-	return err
+	// A reason this binding does not know (a newer library).
+	return &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker, Reason: Reason(a.reason),
+		HasRetryAfter: bool(a.has_retry_after), RetryAfter: nanosToDuration(uint64(a.retry_after_ns)),
+		Message: rejectionMessage(PolicyCircuitBreaker, Reason(a.reason))}
 }
 
-// admit is one call of bw_breaker_admit: a refusal is an answer (no error object, no
-// message written, nothing formatted).
+// admit is one call of the library (bw_breaker_admit): a refusal is an answer (no
+// error object, no message written, nothing formatted).
 func (b *CircuitBreaker) admit() (C.bw_permit, error) {
 	ptr := b.h.acquire()
-	var a C.bw_breaker_admission
-	s := C.bw_breaker_admit(ptr, &a, nil)
+	r := C.bwgo_admit(C.uintptr_t(uintptr(unsafe.Pointer(ptr))))
 	b.h.release()
 	b.kick()
-	if s != C.BW_OK {
+	if r.status != C.BW_OK {
 		// Only a panic in the library can fail a call with valid pointers.
-		return a.permit, &Error{Status: Status(s), Message: "bw_breaker_admit failed"}
+		return r.a.permit, &Error{Status: Status(r.status), Message: "bw_breaker_admit failed"}
 	}
-	if a.reason != C.BW_REASON_NONE {
-		return a.permit, refusal(&a)
+	if r.a.reason != C.BW_REASON_NONE {
+		return r.a.permit, b.refusal(&r.a)
 	}
-	return a.permit, nil
+	return r.a.permit, nil
 }
 
 // Allow asks to run one call: a Permit, or an error matching ErrCircuitOpen (and
 // ErrTrialFull or ErrForcedOpen) with RetryAfter when the breaker refuses. The *Error
-// of a trial-full or forced-open refusal is shared (no allocation): do not modify it.
+// of a refusal is shared (no allocation; an open refusal's while its RetryAfter is the
+// same): do not modify it.
 func (b *CircuitBreaker) Allow() (*Permit, error) {
 	raw, err := b.admit()
 	if err != nil {

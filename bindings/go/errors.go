@@ -246,6 +246,21 @@ func (e *Error) Timeout() bool {
 	return e.Status == StatusTimedOut || e.Reason == ReasonDeadlineExceeded
 }
 
+// The circuit breaker's refusals without a retry-after hint (Allow, Execute): shared,
+// allocation-free values (like the sentinels, they must not be modified).
+var (
+	errOpen       = breakerRefusal(ReasonOpen)
+	errTrialFull  = breakerRefusal(ReasonTrialFull)
+	errForcedOpen = breakerRefusal(ReasonForcedOpen)
+)
+
+// breakerRefusal is the *Error of a circuit breaker's refusal for reason r, without a
+// retry-after hint.
+func breakerRefusal(r Reason) *Error {
+	return &Error{Status: StatusRejected, Policy: PolicyCircuitBreaker, Reason: r,
+		Message: rejectionMessage(PolicyCircuitBreaker, r)}
+}
+
 // check turns a status and its error object into nil or an *Error.
 func check(status C.bw_status, e *C.bw_error) error {
 	if status == C.BW_OK {

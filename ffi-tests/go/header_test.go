@@ -54,7 +54,9 @@ var notWrapped = map[string]string{
 }
 
 // Every function of include/breakwater.h is called by the binding (or listed above), and
-// every called function is declared nocallback for cgo.
+// every function called from Go is declared nocallback for cgo. The hot path's C
+// wrappers in the cgo preamble (bwgo_*, taking no pointer) count as calling the
+// functions they call; they are not declared (nothing to gain, a check to pay).
 func TestEveryHeaderFunctionIsWrapped(t *testing.T) {
 	header, err := os.ReadFile("../../include/breakwater.h")
 	if err != nil {
@@ -76,6 +78,7 @@ func TestEveryHeaderFunctionIsWrapped(t *testing.T) {
 	}
 	files, _ := filepath.Glob("../../bindings/go/*.go")
 	called := map[string]bool{}
+	viaWrapper := map[string]bool{}
 	var source strings.Builder
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -91,16 +94,28 @@ func TestEveryHeaderFunctionIsWrapped(t *testing.T) {
 				called[string(m[1])] = true
 			}
 		}
+		for _, w := range regexp.MustCompile(`(?s)static inline [^{]*\bbwgo_\w+\([^)]*\) \{.*?\n\}`).FindAll(text, -1) {
+			for _, m := range regexp.MustCompile(`\b(bw_\w+)\(`).FindAllSubmatch(w, -1) {
+				if !types[string(m[1])] {
+					viaWrapper[string(m[1])] = true
+				}
+			}
+		}
 	}
 	var missing []string
 	for name := range declared {
-		if !called[name] && notWrapped[name] == "" {
+		if !called[name] && !viaWrapper[name] && notWrapped[name] == "" {
 			missing = append(missing, name)
 		}
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("header functions the Go binding does not call: %v", missing)
+	}
+	for name := range viaWrapper {
+		if !declared[name] {
+			t.Errorf("%s is called by a bwgo_ wrapper but not in the header", name)
+		}
 	}
 	for name := range called {
 		if !declared[name] {
