@@ -125,7 +125,7 @@ fn calls_are_drawn_at_their_end_with_a_bar_back_to_their_start() {
     let bar = &class(&doc, "bar-fallback")[0];
     let (x1, x2) = (num(bar, "x1"), num(bar, "x2"));
     // 10 s across the plot: the bar is a tenth of it, and ends where the marker is.
-    let axis = class(&doc, "dependency-up")[0].clone();
+    let axis = class(&doc, "dependency-up")[0];
     let plot_width = num(&axis, "width");
     assert!(((x2 - x1) - plot_width / 10.0).abs() < 0.5, "{x1} {x2}");
     let diamond = class(&doc, "fallback")[0]
