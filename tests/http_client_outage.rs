@@ -16,7 +16,7 @@ use outage_story::{AttemptEnd, BREAKER_FAILURES, EXPECTED, FALLBACK, Settings, S
 #[test]
 fn the_outage_exercise_goes_through_every_transition() {
     let settings = Settings {
-        attempt_timeout: Duration::from_millis(250),
+        attempt_timeout: Duration::from_millis(400),
         open_duration: Duration::from_millis(800),
         lead_in: Duration::from_millis(400),
         tail: Duration::from_millis(400),
