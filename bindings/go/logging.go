@@ -10,8 +10,10 @@ package breakwater
 #include "breakwater.h"
 
 #cgo nocallback bw_log_level_name
-#cgo noescape bwgo_set_log_handler
-#cgo nocallback bwgo_set_log_handler
+#cgo noescape bw_breaker_describe_transition
+#cgo nocallback bw_breaker_describe_transition
+#cgo noescape bw_set_log_handler
+#cgo nocallback bw_set_log_handler
 #cgo noescape bwgo_log_queued
 #cgo nocallback bwgo_log_queued
 #cgo nocallback bwgo_log_free
@@ -42,7 +44,8 @@ static size_t bwgo_log_len;
 static uint64_t bwgo_log_seq;     // records queued so far (the last one's seq)
 static uint64_t bwgo_log_dropped; // records dropped since the last take (queue full)
 
-static void bwgo_log_handler(const bw_log_record *r, void *user_data) {
+// Not static: Go passes its address to bw_set_log_handler.
+void bwgo_log_handler(const bw_log_record *r, void *user_data) {
 	(void)user_data;
 	size_t n = r->target_len + r->message_len + r->fields_json_len;
 	bwgo_log_entry *e = malloc(sizeof *e + n);
@@ -74,11 +77,6 @@ static void bwgo_log_handler(const bw_log_record *r, void *user_data) {
 	bwgo_log_len++;
 	pthread_cond_signal(&bwgo_log_cv);
 	pthread_mutex_unlock(&bwgo_log_mu);
-}
-
-// Installs (level > 0) or removes the handler.
-static bw_status bwgo_set_log_handler(uint32_t level, bw_error *err) {
-	return bw_set_log_handler(level ? bwgo_log_handler : NULL, level, NULL, err);
 }
 
 // Waits for records and takes them all (a list to free with bwgo_log_free), with the
@@ -203,8 +201,12 @@ func setLogger(logger *slog.Logger, followDefault bool) {
 		logState.started = true
 		go drainLogs()
 	}
+	var handler *[0]byte // NULL turns the records off
+	if level != C.BW_LOG_OFF {
+		handler = (*[0]byte)(C.bwgo_log_handler)
+	}
 	var e C.bw_error
-	if err := check(C.bwgo_set_log_handler(C.uint32_t(level), &e), &e); err != nil {
+	if err := check(C.bw_set_log_handler(handler, C.uint32_t(level), nil, &e), &e); err != nil {
 		panic(err) // the level is one of BW_LOG_*: only on a bug in the library
 	}
 }
@@ -333,4 +335,45 @@ func attrOf(key string, v any) slog.Attr {
 	default:
 		return slog.Any(key, v)
 	}
+}
+
+// Describe returns the sentence the library writes for the transition t of this
+// breaker, the message of its log record: "breaker authors: closed -> open (3
+// consecutive failures)". It lets a WithOnStateChange function (or a PollEvents loop)
+// log what SetLogger's records say. An error matching ErrInvalidArgument for a
+// transition whose states or reason the library does not know.
+func (b *CircuitBreaker) Describe(t Transition) (string, error) {
+	reason, ok := transitionReasonCode(t.Reason)
+	if !ok {
+		return "", &Error{Status: StatusInvalidArgument, Policy: PolicyCircuitBreaker,
+			Message: fmt.Sprintf("unknown transition reason %q", t.Reason)}
+	}
+	ev := C.bw_breaker_event{from: C.uint32_t(t.From), to: C.uint32_t(t.To), reason: C.uint32_t(reason),
+		generation: C.uint64_t(t.Generation), at_ns: C.uint64_t(max(t.At, 0))}
+	ptr := b.h.acquire()
+	defer b.h.release()
+	buf := make([]C.char, 256)
+	for {
+		var e C.bw_error
+		var n C.size_t
+		s := C.bw_breaker_describe_transition(ptr, &ev, &buf[0], C.size_t(len(buf)), &n, &e)
+		if s == C.BW_BUFFER_TOO_SMALL {
+			buf = make([]C.char, int(n)+1)
+			continue
+		}
+		if err := check(s, &e); err != nil {
+			return "", err
+		}
+		return C.GoStringN(&buf[0], C.int(n)), nil
+	}
+}
+
+// transitionReasonCode is the code (BW_TRANSITION_*) the library names name.
+func transitionReasonCode(name string) (uint32, bool) {
+	for code := uint32(0); code < 256; code++ {
+		if n := C.bw_transition_reason_name(C.uint32_t(code)); n != nil && C.GoString(n) == name {
+			return code, true
+		}
+	}
+	return 0, false
 }

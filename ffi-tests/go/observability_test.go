@@ -381,6 +381,34 @@ func TestSlogRecordsOfAScriptedOutage(t *testing.T) {
 			t.Errorf("record %d: time %v is not the wall-clock time of the event", i, r.at)
 		}
 	}
+
+	// Describe gives the same sentences for the polled transitions.
+	var transitions []string
+	for _, r := range got {
+		if r.attrs["from"] != nil {
+			transitions = append(transitions, r.message)
+		}
+	}
+	events := cb.PollEvents()
+	if len(events) != len(transitions) {
+		t.Fatalf("%d polled transitions, %d transition records", len(events), len(transitions))
+	}
+	for i, ev := range events {
+		text, err := cb.Describe(ev)
+		if err != nil || text != transitions[i] {
+			t.Errorf("Describe(%+v) = %q, %v; the record said %q", ev, text, err, transitions[i])
+		}
+	}
+	bad := events[0]
+	bad.Reason = "no such reason"
+	if _, err := cb.Describe(bad); !errors.Is(err, breakwater.ErrInvalidArgument) || !strings.Contains(err.Error(), "no such reason") {
+		t.Errorf("Describe of an unknown reason: %v, want ErrInvalidArgument naming it", err)
+	}
+	bad = events[0]
+	bad.To = 99
+	if _, err := cb.Describe(bad); !errors.Is(err, breakwater.ErrInvalidArgument) {
+		t.Errorf("Describe of an unknown state: %v, want ErrInvalidArgument", err)
+	}
 }
 
 func TestSlogLevelComesFromTheLoggersHandler(t *testing.T) {
