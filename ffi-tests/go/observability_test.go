@@ -490,3 +490,72 @@ func TestAPanickingSlogHandlerLosesOnlyItsRecord(t *testing.T) {
 		t.Fatalf("after a panic in the handler: %+v, want the reset's record", got)
 	}
 }
+
+func TestSlogRecordFromAThreadGoNeverSaw(t *testing.T) {
+	c := useLogger(t, slog.LevelInfo)
+	if !forceOpenOnCThread("cthread") {
+		t.Fatal("the C thread could not build and force open its breaker")
+	}
+	breakwater.FlushLogs()
+	got := c.of("cthread")
+	if len(got) != 1 || got[0].level != slog.LevelWarn || got[0].message != "breaker cthread: closed -> forced-open (forced open)" {
+		t.Fatalf("the record of a C thread: %+v", got)
+	}
+}
+
+// blocking is a capture whose handler waits for release on its first record.
+type blocking struct {
+	*capture
+	first   sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blocking) Handle(ctx context.Context, r slog.Record) error {
+	b.first.Do(func() {
+		close(b.entered)
+		<-b.release
+	})
+	return b.capture.Handle(ctx, r)
+}
+
+func TestASlowLoggerLosesRecordsCountedInOneWarning(t *testing.T) {
+	useLogger(t, slog.LevelInfo)
+	b := &blocking{capture: &capture{level: slog.LevelInfo}, entered: make(chan struct{}), release: make(chan struct{})}
+	breakwater.SetLogger(slog.New(b))
+	cb, err := breakwater.NewCircuitBreaker(breakwater.BreakerSettings{Name: "flood"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	cb.ForceOpen()
+	<-b.entered // the logger is stuck on the first record
+	const rounds = 3000
+	for i := 0; i < rounds; i++ {
+		cb.Reset()
+		cb.ForceOpen()
+	}
+	close(b.release)
+	breakwater.FlushLogs()
+
+	produced := 1 + 2*rounds
+	delivered := len(b.of("flood"))
+	dropped := 0
+	b.mu.Lock()
+	for _, r := range b.records {
+		if strings.Contains(r.message, "log records dropped") {
+			var n int
+			if _, err := fmt.Sscanf(r.message, "breakwater: %d log records dropped", &n); err != nil || r.level != slog.LevelWarn {
+				t.Errorf("the warning %v %q", r.level, r.message)
+			}
+			dropped += n
+		}
+	}
+	b.mu.Unlock()
+	if dropped == 0 || delivered+dropped != produced {
+		t.Fatalf("%d records delivered and %d dropped, want some dropped and %d in all", delivered, dropped, produced)
+	}
+	if delivered > 4096+1 {
+		t.Fatalf("%d records delivered: the queue should hold at most 4096 behind the logger", delivered)
+	}
+}
