@@ -2,6 +2,8 @@
 # Examples suite: builds the library (release profile), then runs the outage examples in
 # C (examples/c), Python (examples/python) and Go (examples/go), and checks that each
 # one printed the whole outage: the breaker opened, and closed again after the trial.
+# The Go metrics example (examples/go/metrics) runs once too: /health and /metrics
+# during a scripted outage, and the transitions in its slog output.
 #
 # Under CI=true a missing toolchain fails the suite instead of skipping that example.
 set -euo pipefail
@@ -57,5 +59,26 @@ if have go "the Go example"; then
   fi
   (cd examples/go && CGO_ENABLED=1 GOPROXY=off go vet ./...)
   expect_outage Go "$(cd examples/go && CGO_ENABLED=1 GOPROXY=off go run .)"
+
+  # /metrics (client_golang) and /health with slog: its own module, whose modules come
+  # from the Go module proxy on first use (pinned by its go.sum).
+  echo "-- examples/go/metrics"
+  unformatted=$(cd examples/go/metrics && gofmt -l .)
+  if [ -n "$unformatted" ]; then
+    echo "error: gofmt needed on: $unformatted" >&2
+    exit 1
+  fi
+  proxy=${GOPROXY:-$(go env GOPROXY)}
+  (cd examples/go/metrics && CGO_ENABLED=1 GOPROXY=$proxy go vet ./...)
+  output=$(cd examples/go/metrics && CGO_ENABLED=1 GOPROXY=$proxy go run . -once 2>&1)
+  echo "$output"
+  for line in "closed -> open (3 consecutive failures)" "GET /health -> 503" '"status":"DOWN"' \
+    'breakwater_breaker_state{breaker="authors"' 'breakwater_rate_limiter_permitted_total' \
+    "half-open -> closed" "GET /health -> 200" '"status":"UP"'; do
+    if ! grep -qF -- "$line" <<<"$output"; then
+      echo "error: the Go metrics example did not print \"$line\"" >&2
+      exit 1
+    fi
+  done
 fi
 echo "Examples suite passed"
