@@ -141,7 +141,8 @@ def _wanted_level() -> int:
 
 
 def _set(level: int) -> None:
-    call(lib.bw_set_log_handler, _HANDLER if level != _abi.LOG_OFF else None, level, None)
+    handler = _HANDLER if level != _abi.LOG_OFF else _abi.LOG_HANDLER()  # NULL: off
+    call(lib.bw_set_log_handler, handler, level, None)
     _state["level"] = level
 
 
