@@ -40,8 +40,10 @@ try:
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
     from breakwater.prometheus import RegistryCollector
+
+    HAVE_PROMETHEUS_CLIENT = True
 except ImportError:  # the library's text as it is
-    CollectorRegistry = None
+    HAVE_PROMETHEUS_CLIENT = False
 
 log = logging.getLogger("metrics_server")
 
@@ -67,13 +69,13 @@ class Service:
         """One request: the author's name, or the fallback."""
         try:
             with self.limiter, self.bulkhead:
-                return self.breaker.call(self._fetch)
+                return str(self.breaker.call(self._fetch))
         except (ConnectionError, CircuitOpenError, RateLimitedError):
             return "(unknown author)"
 
 
 def make_server(service: Service, port: int) -> ThreadingHTTPServer:
-    if CollectorRegistry is not None:
+    if HAVE_PROMETHEUS_CLIENT:
         metrics = CollectorRegistry()
         metrics.register(RegistryCollector(service.policies))
 
@@ -173,8 +175,8 @@ def serve(port: int, requests: int | None) -> int:
             time.sleep(0.05)
 
     threading.Thread(target=traffic, daemon=True).start()
-    host, bound = server.server_address[:2]
-    print(f"serving http://{host}:{bound}/metrics and /health", flush=True)
+    bound = server.server_address[1]
+    print(f"serving http://127.0.0.1:{bound}/metrics and /health", flush=True)
     try:
         if requests is None:
             server.serve_forever()

@@ -85,7 +85,7 @@ def _report(exc: BaseException) -> None:
         hook = sys.unraisablehook
         if hook is not sys.__unraisablehook__:
             hook(
-                types.SimpleNamespace(  # type: ignore[arg-type]
+                types.SimpleNamespace(
                     exc_type=type(exc),
                     exc_value=exc,
                     exc_traceback=exc.__traceback__,

@@ -40,7 +40,7 @@ from .breaker import Registry
 __all__ = ["RegistryCollector"]
 
 
-class RegistryCollector(Collector):  # type: ignore[misc]
+class RegistryCollector(Collector):
     """A ``prometheus_client`` collector over a :class:`~breakwater.Registry`: each
     :meth:`collect` (each scrape) parses the registry's current Prometheus text.
 
