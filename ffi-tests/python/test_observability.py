@@ -547,6 +547,18 @@ def test_a_service_configuring_logging_after_the_import_sees_every_transition():
     ]
 
 
+def test_a_program_that_configures_no_logging_prints_nothing():
+    code = """if True:
+        import breakwater
+        b = breakwater.CircuitBreaker(name="quiet", consecutive_failures=1)
+        b.acquire().failure()
+        print(b.state.value)
+    """
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == ("open\n", "")
+
+
 def test_the_library_level_at_import_is_info_and_the_handler_is_removed_at_exit():
     code = """if True:
         import atexit, logging, breakwater

@@ -8,7 +8,8 @@ record's target (``breakwater::breaker`` -> ``logging.getLogger("breakwater.brea
 a child of the ``breakwater`` logger), at the matching level, with the core's sentence
 as the message and the record's fields in ``extra={"breakwater": {...}}``: a service
 that calls ``logging.basicConfig(level=logging.INFO)`` sees its breakers' transitions
-with no other code.
+with no other code (and a program that configures no logging sees nothing: the
+``breakwater`` logger has a ``NullHandler``).
 
 Which records the library produces: transitions (WARNING when a breaker opens, INFO
 otherwise) always; per-call records (DEBUG: rejections, retries; TRACE below) only when
@@ -173,7 +174,11 @@ def sync_log_level() -> str:
 
 def _install() -> None:
     """Installs the handler (import of :mod:`breakwater`) and removes it at exit, before
-    the interpreter stops running Python code on other threads."""
+    the interpreter stops running Python code on other threads. As the logging HOWTO asks
+    of a library, the ``breakwater`` logger gets a ``NullHandler``: a program that
+    configures no logging prints nothing (rather than WARNING records through
+    ``logging.lastResort``); one that does sees the records through its handlers."""
+    logging.getLogger(ROOT_LOGGER).addHandler(logging.NullHandler())
     sync_log_level()
     atexit.register(_uninstall)
 
