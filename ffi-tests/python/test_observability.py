@@ -26,21 +26,27 @@ from breakwater import _logging
 
 prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
+from prometheus_client.openmetrics import parser as openmetrics_parser  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
+from breakwater import prometheus as bw_prometheus  # noqa: E402
 from breakwater.prometheus import RegistryCollector  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_CODES = {state: code for code, state in enumerate(State)}
 
 
+def families(text):
+    """prometheus_client's reading of a text: the text format's parser, or the
+    OpenMetrics one for a text in that format."""
+    if text.rstrip().endswith("# EOF"):
+        return list(openmetrics_parser.text_string_to_metric_families(text))
+    return list(text_string_to_metric_families(text))
+
+
 def samples(text):
     """Every sample of a Prometheus text: [(name, labels, value)]."""
-    return [
-        (s.name, s.labels, s.value)
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    ]
+    return [(s.name, s.labels, s.value) for family in families(text) for s in family.samples]
 
 
 def series(text):
@@ -234,6 +240,32 @@ def test_the_collector_families_have_the_library_types(clock):
     assert types["breakwater_breaker_rejected"] == "counter"
 
 
+OPENMETRICS = """# HELP breakwater_breaker_requests Calls the breaker admitted.
+# TYPE breakwater_breaker_requests counter
+breakwater_breaker_requests_total{breaker="authors"} 4
+# HELP breakwater_breaker_state The state.
+# TYPE breakwater_breaker_state gauge
+breakwater_breaker_state{breaker="authors"} 1
+# EOF
+"""
+
+
+def test_the_collector_also_reads_openmetrics_text(monkeypatch):
+    # The library's text format may become OpenMetrics (counter families named without
+    # _total): the collector must expose the same counters through generate_latest.
+    reg = Registry()
+    monkeypatch.setattr(Registry, "prometheus", lambda self: OPENMETRICS)
+    types = {f.name: f.type for f in bw_prometheus.parse(OPENMETRICS)}
+    assert types == {"breakwater_breaker_requests": "counter", "breakwater_breaker_state": "gauge"}
+    metrics = CollectorRegistry()
+    metrics.register(RegistryCollector(reg))
+    exposed = generate_latest(metrics).decode()
+    assert "# TYPE breakwater_breaker_requests_total counter" in exposed
+    assert "untyped" not in exposed
+    assert value(exposed, "breakwater_breaker_requests_total", breaker="authors") == 4
+    assert value(exposed, "breakwater_breaker_state", breaker="authors") == 1
+
+
 def test_the_collector_needs_a_registry():
     with pytest.raises(TypeError, match="needs a breakwater Registry, not dict"):
         RegistryCollector({})
@@ -375,16 +407,13 @@ def test_a_scripted_outage_reaches_logging_with_the_core_sentences(caplog, clock
     seen = []
     outage(clock, seen.append)
     records = breaker_records(caplog)
-    assert [(r.name, r.levelname, r.getMessage()) for r in records] == [
-        (
-            "breakwater.breaker",
-            "WARNING",
-            "breaker authors: closed -> open (3 consecutive failures)",
-        ),
-        ("breakwater.breaker", "INFO", "breaker authors: open -> half-open (open duration elapsed)"),
-        ("breakwater.breaker", "WARNING", "breaker authors: half-open -> open (trial failed)"),
-        ("breakwater.breaker", "INFO", "breaker authors: open -> half-open (open duration elapsed)"),
-        ("breakwater.breaker", "INFO", "breaker authors: half-open -> closed (trial succeeded)"),
+    assert {r.name for r in records} == {"breakwater.breaker"}
+    assert [(r.levelname, r.getMessage()) for r in records] == [
+        ("WARNING", "breaker authors: closed -> open (3 consecutive failures)"),
+        ("INFO", "breaker authors: open -> half-open (open duration elapsed)"),
+        ("WARNING", "breaker authors: half-open -> open (trial failed)"),
+        ("INFO", "breaker authors: open -> half-open (open duration elapsed)"),
+        ("INFO", "breaker authors: half-open -> closed (trial succeeded)"),
     ]
     # the fields are the transition's, as the breaker's own callback saw it
     assert len(seen) == len(records)

@@ -3,8 +3,8 @@
 
 The library writes the Prometheus text of every policy of a
 :class:`~breakwater.Registry` (:meth:`~breakwater.Registry.prometheus`); the collector
-parses it with ``prometheus_client``'s own parser at each scrape and hands over the
-families as they are: no metric name or value is computed in Python, so the families
+parses it with ``prometheus_client``'s own parser at each scrape (:func:`parse`) and
+hands over the families as they are: no metric name or value is computed in Python, so the families
 are the same in every language.
 
 >>> from prometheus_client import CollectorRegistry, generate_latest
@@ -20,9 +20,12 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 try:
+    from prometheus_client.openmetrics.parser import (
+        text_string_to_metric_families as openmetrics_families,
+    )
     from prometheus_client.parser import text_string_to_metric_families
 except ImportError as e:  # pragma: no cover (the suite installs prometheus_client)
     raise ImportError(
@@ -37,7 +40,18 @@ except ImportError:  # pragma: no cover
 
 from .breaker import Registry
 
-__all__ = ["RegistryCollector"]
+__all__ = ["RegistryCollector", "parse"]
+
+
+def parse(text: str) -> Iterable[Any]:
+    """The metric families of a Prometheus text with ``prometheus_client``'s parser: the
+    text format's (``prometheus_client.parser``), or the OpenMetrics one for a text in
+    that format (ending with ``# EOF``), whose counter families are named without
+    ``_total``, which the text format's parser would misread."""
+    if text.rstrip().endswith("# EOF"):
+        families: Iterable[Any] = openmetrics_families(text)  # type: ignore[no-untyped-call]
+        return families
+    return text_string_to_metric_families(text)
 
 
 class RegistryCollector(Collector):
@@ -60,7 +74,7 @@ class RegistryCollector(Collector):
     def collect(self) -> Iterator[Any]:
         """The metric families of the registry's current text, as
         ``prometheus_client.parser.text_string_to_metric_families`` reads them."""
-        yield from text_string_to_metric_families(self.registry.prometheus())
+        yield from parse(self.registry.prometheus())
 
     def describe(self) -> list[Any]:
         """Nothing: the collector is unchecked (its families are known at scrape time)."""
