@@ -550,6 +550,52 @@ def test_records_from_library_threads_reach_logging(caplog, clock, levels):
     assert records[0].thread != threading.main_thread().ident
 
 
+def test_a_record_caused_by_the_library_with_the_gil_released_reaches_logging(caplog, levels):
+    # The C pipeline records the callback's failure in the breaker after the callback
+    # returned, inside bw_pipeline_call, which releases the GIL: the handler takes it back.
+    import ctypes
+
+    from breakwater import _abi, _lib
+
+    caplog.set_level(logging.WARNING, logger="breakwater")
+    breakwater.sync_log_level()
+    b = breakwater.CircuitBreaker(name="gil-released", consecutive_failures=1)
+    builder, pipeline = _abi.PIPELINE_BUILDER_P(), _abi.PIPELINE_P()
+    _lib.call(_lib.lib.bw_pipeline_builder_new, None, ctypes.byref(builder))
+    try:
+        _lib.call(_lib.lib.bw_pipeline_builder_add_breaker, builder, b._vp)
+        _lib.call(_lib.lib.bw_pipeline_builder_build, builder, ctypes.byref(pipeline))
+    finally:
+        _lib.lib.bw_pipeline_builder_free(builder)
+    threads = []
+
+    def failing(_user_data, _info):
+        threads.append(threading.get_ident())
+        return -7  # a failure
+
+    callback = _abi.PIPELINE_CALLBACK(failing)
+    out = ctypes.c_int(0)
+    try:
+        with pytest.raises(breakwater.FailedError):
+            _lib.call(
+                _lib.lib.bw_pipeline_call,
+                pipeline,
+                callback,
+                None,
+                _abi.VOID_CALLBACK(),
+                None,
+                ctypes.byref(out),
+            )
+    finally:
+        _lib.lib.bw_pipeline_free(pipeline)
+    assert b.state is State.OPEN
+    records = breaker_records(caplog, "gil-released")
+    assert [r.getMessage() for r in records] == [
+        "breaker gil-released: closed -> open (1 consecutive failure)"
+    ]
+    assert records[0].thread == threads[0] == threading.get_ident()
+
+
 def test_records_from_many_threads_at_once_are_all_delivered(caplog, levels):
     caplog.set_level(logging.WARNING, logger="breakwater")
     breakwater.sync_log_level()
