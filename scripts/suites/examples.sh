@@ -2,8 +2,9 @@
 # Examples suite: builds the library (release profile), then runs the outage examples in
 # C (examples/c), Python (examples/python) and Go (examples/go), and checks that each
 # one printed the whole outage: the breaker opened, and closed again after the trial.
-# The Go metrics example (examples/go/metrics) runs once too: /health and /metrics
-# during a scripted outage, and the transitions in its slog output.
+# The Go metrics example (examples/go/metrics) and the Python /metrics + /health server
+# (--once, self-checking) run a scripted outage too: /health, /metrics and the
+# transitions in their logs.
 #
 # Under CI=true a missing toolchain fails the suite instead of skipping that example.
 set -euo pipefail
@@ -47,6 +48,20 @@ if have python3 "the Python example"; then
   echo "-- examples/python"
   expect_outage Python "$(env -u BREAKWATER_LIB PYTHONPATH="$PWD/bindings/python" \
     PYTHONDONTWRITEBYTECODE=1 python3 examples/python/outage.py)"
+  echo "-- examples/python/metrics_server.py --once"
+  # It checks its own /health and /metrics answers (non-zero exit otherwise); here: the
+  # transitions reached its log through logging.basicConfig.
+  output=$(env -u BREAKWATER_LIB PYTHONPATH="$PWD/bindings/python" PYTHONDONTWRITEBYTECODE=1 \
+    python3 examples/python/metrics_server.py --once)
+  echo "$output"
+  for line in "WARNING breakwater.breaker: breaker authors: closed -> open" \
+    "INFO breakwater.breaker: breaker authors: half-open -> closed" \
+    "GET /health -> 503 DOWN" "breakwater_breaker_state{"; do
+    if ! grep -qF -- "$line" <<<"$output"; then
+      echo "error: the Python metrics server example did not print \"$line\"" >&2
+      exit 1
+    fi
+  done
 fi
 
 if have go "the Go example"; then

@@ -4,6 +4,9 @@ deadlines, bulkheads, rate limiting), through ctypes over the breakwater C libra
 The library is looked for through ``BREAKWATER_LIB``, then next to this package, then
 in the cargo target folder of the repository (release, then debug); its version must
 equal this package's.
+
+The library's log records (breaker transitions, rejections, retries) go to the standard
+:mod:`logging` loggers ``breakwater.*`` (see :func:`sync_log_level`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ from .errors import (
 )
 from .ratelimit import RateLimiter, RateLimiterMetrics
 from .retry import Retry, RetryOutcome, RetryState, StopReason, retry
+from ._logging import sync_log_level
+from . import _logging
+
+# The library's log records (breaker transitions, ...) go to the `breakwater` loggers.
+_logging._install()
 
 
 def version() -> str:
@@ -118,5 +126,6 @@ __all__ = [
     "resilient",
     "library_path",
     "status_name",
+    "sync_log_level",
     "version",
 ]

@@ -53,6 +53,15 @@ REASON_BUDGET_EXHAUSTED = 8
 REASON_DEADLINE_EXCEEDED = 9
 REASON_CANCELLED = 10
 
+# bw_set_log_handler levels and the level of a bw_log_record (tracing's order: the
+# most severe first).
+LOG_OFF = 0
+LOG_ERROR = 1
+LOG_WARN = 2
+LOG_INFO = 3
+LOG_DEBUG = 4
+LOG_TRACE = 5
+
 # bw_clock_new kinds.
 CLOCK_MONOTONIC = 0
 CLOCK_MANUAL = 1
@@ -104,7 +113,25 @@ class bw_cancel(ctypes.Structure):
     """Opaque ``bw_cancel`` (only used through pointers)."""
 
 
+class bw_log_record(ctypes.Structure):
+    """``struct bw_log_record``: one record handed to the handler of
+    ``bw_set_log_handler`` (pointers valid during the call only)."""
+
+    _fields_ = [
+        ("level", ctypes.c_uint32),
+        ("target", ctypes.c_void_p),
+        ("target_len", ctypes.c_size_t),
+        ("message", ctypes.c_void_p),
+        ("message_len", ctypes.c_size_t),
+        ("fields_json", ctypes.c_void_p),
+        ("fields_json_len", ctypes.c_size_t),
+    ]
+
+
 ERROR_P = ctypes.POINTER(bw_error)
+LOG_RECORD_P = ctypes.POINTER(bw_log_record)
+# void (*)(const bw_log_record *record, void *user_data)
+LOG_HANDLER = ctypes.CFUNCTYPE(None, LOG_RECORD_P, ctypes.c_void_p)
 CLOCK_P = ctypes.POINTER(bw_clock)
 CANCEL_P = ctypes.POINTER(bw_cancel)
 

@@ -47,6 +47,14 @@ _FUNCTIONS: dict[str, tuple[Any, list[Any], bool]] = {
         for policy in ("breaker", "retry", "bulkhead", "limiter", "pool", "time_limiter")
         for what in ("defaults", "schema")
     },
+    # log records (bw_set_log_handler swaps a pointer under a short lock: no wait on a
+    # handler running on another thread)
+    "bw_set_log_handler": (
+        c_int32,
+        [_abi.LOG_HANDLER, c_uint32, ctypes.c_void_p, ERROR_P],
+        KEEP_GIL,
+    ),
+    "bw_log_level_name": (c_char_p, [c_uint32], KEEP_GIL),
     "bw_last_error_message": (
         c_int32,
         [POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t)],

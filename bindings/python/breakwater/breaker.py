@@ -1313,6 +1313,81 @@ def _outcome(verdict: Any) -> Outcome:
     )
 
 
+# -- the registry's other policies and its exports (Registry.bulkhead, .rate_limiter,
+# .prometheus, .health) ----------------------------------------------------------------
+from .bulkhead import BULKHEAD_P, Bulkhead  # noqa: E402
+from .bulkhead import settings as _bulkhead_settings  # noqa: E402
+from .ratelimit import LIMITER_P, RateLimiter  # noqa: E402
+from .ratelimit import settings as _limiter_settings  # noqa: E402
+
+_TEXT_FN = [REGISTRY_P, POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t), ERROR_P]
+_lib.declare(
+    {
+        "bw_registry_bulkhead": (
+            c_int32,
+            [REGISTRY_P, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(BULKHEAD_P), ERROR_P],
+            KEEP_GIL,
+        ),
+        "bw_registry_rate_limiter": (
+            c_int32,
+            [
+                REGISTRY_P,
+                c_char_p,
+                c_size_t,
+                c_char_p,
+                c_size_t,
+                CLOCK_P,
+                POINTER(LIMITER_P),
+                ERROR_P,
+            ],
+            KEEP_GIL,
+        ),
+        "bw_registry_prometheus": (c_int32, _TEXT_FN, KEEP_GIL),
+        "bw_registry_health_json": (c_int32, _TEXT_FN, KEEP_GIL),
+        "bw_breaker_describe_transition": (
+            c_int32,
+            [
+                BREAKER_P,
+                POINTER(bw_breaker_event),
+                POINTER(ctypes.c_char),
+                c_size_t,
+                POINTER(c_size_t),
+                ERROR_P,
+            ],
+            KEEP_GIL,
+        ),
+    }
+)
+
+
+def _registry_text(func: Callable[..., int], registry: Any) -> str:
+    """The text a ``bw_registry_*`` copy function gives (asks its length first, and
+    again if it grew in between)."""
+    n = c_size_t(0)
+    size = 0
+    while True:
+        buf = ctypes.create_string_buffer(size) if size else None
+        err = _err()
+        status = func(registry, buf, size, ctypes.byref(n), ctypes.byref(err))
+        if status == _abi.OK:
+            assert buf is not None
+            return ctypes.string_at(buf, n.value).decode()
+        if status != _abi.BUFFER_TOO_SMALL:
+            raise errors.from_error(err)
+        size = n.value + 1
+
+
+def _registered_config(
+    config: Optional[dict[str, Any]], sent: dict[str, Any], what: str
+) -> dict[str, Any]:
+    """``config`` (the JSON form) with the keyword settings ``sent`` over it."""
+    if config is None:
+        return dict(sent)
+    if not isinstance(config, dict):
+        raise TypeError(f"{what} config must be a dict, not {type(config).__name__}")
+    return {**config, **sent}
+
+
 class Registry:
     """Named breakers shared by every user of the registry: the same name gives the same
     breaker (state and counts).
@@ -1330,6 +1405,10 @@ class Registry:
         ptr = REGISTRY_P()
         call(lib.bw_registry_new, ctypes.byref(ptr))
         self._h = Handle(self, ptr, lib.bw_registry_free, "registry")
+        # (kind, name) -> the explicit configuration and the clock a bulkhead or limiter
+        # was built with, for the objects over later handles on it.
+        self._built: dict[tuple[str, str], tuple[dict[str, Any], Optional[Clock]]] = {}
+        self._built_lock = threading.Lock()
 
     def breaker(
         self,
@@ -1404,6 +1483,147 @@ class Registry:
         return CircuitBreaker._from_handle(
             ptr, classify, ignore, failure_on, throw_new_error_on_trip
         )
+
+    def _remember(
+        self, key: tuple[str, str], config: Optional[dict[str, Any]], clock: Optional[Clock]
+    ) -> tuple[dict[str, Any], Optional[Clock]]:
+        """What the policy ``key`` was built with: ``config`` and ``clock`` the first time
+        it is asked for (the library has just built it then, or checked that ``config``
+        equals the registered one), the first answer afterwards."""
+        with self._built_lock:
+            known = self._built.get(key)
+            if known is None:
+                known = self._built[key] = (config or {}, clock)
+            elif config and not known[0]:
+                known = self._built[key] = (config, known[1])
+            return known
+
+    def bulkhead(
+        self,
+        name: str,
+        config: Optional[dict[str, Any]] = None,
+        *,
+        max_concurrent: Optional[int] = None,
+        max_wait: Optional[Seconds] = None,
+    ) -> Bulkhead:
+        """A :class:`~breakwater.Bulkhead` on the registry's bulkhead named ``name``
+        (handles of one name share their permits), built on first use, on the monotonic
+        clock, with ``config`` (the JSON form of ``bw_bulkhead_new_json``) and the
+        settings given over it. Without configuration: the existing bulkhead, or a new
+        one with the defaults; with one that differs from the registered bulkhead's:
+        :class:`~breakwater.InvalidConfigError`. It is exported by :meth:`prometheus`.
+
+        >>> from breakwater import Registry
+        >>> reg = Registry()
+        >>> a = reg.bulkhead("db", max_concurrent=1)
+        >>> b = reg.bulkhead("db")
+        >>> a.try_acquire(), b.try_acquire()
+        (True, False)
+        >>> b.config["max_concurrent"]
+        1
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        sent = _bulkhead_settings(max_concurrent=max_concurrent, max_wait=max_wait)
+        explicit = _registered_config(config, sent, "a bulkhead")
+        explicit.pop("name", None)
+        text = _json.dumps(explicit).encode() if config is not None or sent else b""
+        raw_name = name.encode()
+        ptr = BULKHEAD_P()
+        call(
+            lib.bw_registry_bulkhead,
+            self._h.get(),
+            raw_name,
+            len(raw_name),
+            text or None,
+            len(text),
+            ctypes.byref(ptr),
+        )
+        known = self._remember(("bulkhead", name), explicit if text else None, None)
+        return Bulkhead._from_handle(ptr, {**known[0], "name": name})
+
+    def rate_limiter(
+        self,
+        name: str,
+        config: Optional[dict[str, Any]] = None,
+        *,
+        clock: Optional[Clock] = None,
+        permits: Optional[int] = None,
+        period: Optional[Seconds] = None,
+        burst: Optional[int] = None,
+        max_wait: Optional[Seconds] = None,
+    ) -> RateLimiter:
+        """A :class:`~breakwater.RateLimiter` on the registry's limiter named ``name``
+        (handles of one name share their permits), built on first use with ``config``
+        (the JSON form of ``bw_limiter_new_json``) and the settings given over it, on
+        ``clock`` (default: monotonic; only used when the limiter is built, and by the
+        returned object's waits). Without configuration: the existing limiter, or a new
+        one with the defaults; with one that differs from the registered limiter's:
+        :class:`~breakwater.InvalidConfigError`. It is exported by :meth:`prometheus`.
+
+        >>> from breakwater import ManualClock, Registry
+        >>> reg = Registry()
+        >>> a = reg.rate_limiter("api", permits=2, period=1.0, clock=ManualClock())
+        >>> b = reg.rate_limiter("api")
+        >>> a.try_acquire(), b.try_acquire(), a.try_acquire()
+        (True, True, False)
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        if clock is not None and not isinstance(clock, Clock):
+            raise TypeError(f"clock must be a breakwater Clock, not {type(clock).__name__}")
+        sent = _limiter_settings(permits=permits, period=period, burst=burst, max_wait=max_wait)
+        explicit = _registered_config(config, sent, "a rate limiter")
+        explicit.pop("name", None)
+        text = _json.dumps(explicit).encode() if config is not None or sent else b""
+        raw_name = name.encode()
+        ptr = LIMITER_P()
+        clock_p = clock._pointer() if clock is not None else None
+        call(
+            lib.bw_registry_rate_limiter,
+            self._h.get(),
+            raw_name,
+            len(raw_name),
+            text or None,
+            len(text),
+            clock_p,
+            ctypes.byref(ptr),
+        )
+        known = self._remember(("rate_limiter", name), explicit if text else None, clock)
+        return RateLimiter._from_handle(ptr, {**known[0], "name": name}, known[1])
+
+    def prometheus(self) -> str:
+        """The Prometheus text (exposition format) of every policy in the registry, as
+        the library writes it (families ``breakwater_breaker_*``,
+        ``breakwater_bulkhead_*``, ``breakwater_rate_limiter_*``): serve it at
+        ``/metrics``, or see :class:`breakwater.prometheus.RegistryCollector` for
+        ``prometheus_client``. An empty registry gives an empty text.
+
+        >>> from breakwater import Registry
+        >>> reg = Registry()
+        >>> _ = reg.breaker("db")
+        >>> "# TYPE breakwater_breaker_state gauge" in reg.prometheus()
+        True
+        """
+        return _registry_text(lib.bw_registry_prometheus, self._h.get())
+
+    def health(self) -> dict[str, Any]:
+        """The health report of the registry's breakers, as a dict: ``{"status": "UP",
+        "components": {"db": {"status": "UP", "details": {"state": "closed"}}}}``. A
+        breaker is ``UP`` closed or disabled, ``DEGRADED`` half-open, ``DOWN`` open or
+        forced open; the overall status is the worst (the library decides all of it).
+
+        >>> from breakwater import Registry
+        >>> reg = Registry()
+        >>> reg.breaker("db").force_open()
+        >>> report = reg.health()
+        >>> report["status"], report["components"]["db"]["status"]
+        ('DOWN', 'DOWN')
+        """
+        result: dict[str, Any] = _json.loads(
+            _registry_text(lib.bw_registry_health_json, self._h.get())
+        )
+        return result
 
     def close(self) -> None:
         """Makes later calls raise ``ValueError``; breakers stay usable. Idempotent."""

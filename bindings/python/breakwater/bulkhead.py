@@ -80,6 +80,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 _NO_LIMIT = 2**64 - 1
 
 
+def settings(
+    *,
+    max_concurrent: Optional[int] = None,
+    max_wait: Optional[Seconds] = None,
+    name: Optional[str] = None,
+) -> dict[str, Any]:
+    """The JSON form (``bw_bulkhead_new_json``) of the settings given. Only what is
+    given is sent; None is the library's default (bw_bulkhead_config_defaults_json),
+    which also validates every value."""
+    sent: dict[str, Any] = {}
+    if max_concurrent is not None:
+        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int):
+            raise TypeError(f"max_concurrent must be an int, not {type(max_concurrent).__name__}")
+        sent["max_concurrent"] = max_concurrent
+    if name is not None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        sent["name"] = name
+    if max_wait is not None:
+        sent["max_wait_ms"] = to_nanos(max_wait, "max_wait") / 1e6
+    return sent
+
+
 @dataclass(frozen=True)
 class BulkheadMetrics:
     """A snapshot of a bulkhead's counters."""
@@ -122,29 +145,26 @@ class Bulkhead:
         name: Optional[str] = None,
         clock: Optional[Clock] = None,
     ) -> None:
-        # Only what is given is sent; None is the library's default
-        # (bw_bulkhead_config_defaults_json), which also validates every value.
-        sent: dict[str, Any] = {}
-        if max_concurrent is not None:
-            if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int):
-                raise TypeError(
-                    f"max_concurrent must be an int, not {type(max_concurrent).__name__}"
-                )
-            sent["max_concurrent"] = max_concurrent
-        if name is not None:
-            if not isinstance(name, str):
-                raise TypeError(f"name must be a str, not {type(name).__name__}")
-            sent["name"] = name
-        if max_wait is not None:
-            sent["max_wait_ms"] = to_nanos(max_wait, "max_wait") / 1e6
+        sent = settings(max_concurrent=max_concurrent, max_wait=max_wait, name=name)
         text = json.dumps(sent).encode()
         ptr = BULKHEAD_P()
         call(lib.bw_bulkhead_new_json, text, len(text), clock_pointer(clock), ctypes.byref(ptr))
+        self._adopt(ptr, sent, clock)
+
+    def _adopt(self, ptr: Any, sent: dict[str, Any], clock: Optional[Clock]) -> None:
         config = {**_lib.static_json(lib.bw_bulkhead_config_defaults_json), **sent}
         self._max_wait_ns = round(config["max_wait_ms"] * 1e6)
         self._h = Handle(self, ptr, lib.bw_bulkhead_free, errors.Policy.BULKHEAD.label)
         self.clock = clock
         self.config = config
+
+    @classmethod
+    def _from_handle(cls, ptr: Any, config: dict[str, Any]) -> "Bulkhead":
+        """A bulkhead over a handle the library gave (``bw_registry_bulkhead``), whose
+        configuration is ``config`` (the JSON form, over the defaults)."""
+        self = cls.__new__(cls)
+        self._adopt(ptr, config, None)
+        return self
 
     def try_acquire(self) -> bool:
         """Takes a permit if one is free now (give it back with :meth:`release`)."""

@@ -71,6 +71,35 @@ _lib.declare(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def settings(
+    *,
+    permits: Optional[int] = None,
+    period: Optional[Seconds] = None,
+    burst: Optional[int] = None,
+    max_wait: Optional[Seconds] = None,
+    name: Optional[str] = None,
+) -> dict[str, Any]:
+    """The JSON form (``bw_limiter_new_json``) of the settings given. Only what is given
+    is sent; None is the library's default (bw_limiter_config_defaults_json), which also
+    validates every value."""
+    sent: dict[str, Any] = {}
+    for value, what in ((permits, "permits"), (burst, "burst")):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+        sent[what] = value
+    if name is not None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        sent["name"] = name
+    if period is not None:
+        sent["period_ms"] = to_nanos(period, "period") / 1e6
+    if max_wait is not None:
+        sent["max_wait_ms"] = to_nanos(max_wait, "max_wait") / 1e6
+    return sent
+
+
 @dataclass(frozen=True)
 class RateLimiterMetrics:
     """A snapshot of a rate limiter's counters."""
@@ -112,31 +141,29 @@ class RateLimiter:
         name: Optional[str] = None,
         clock: Optional[Clock] = None,
     ) -> None:
-        # Only what is given is sent; None is the library's default
-        # (bw_limiter_config_defaults_json), which also validates every value.
-        sent: dict[str, Any] = {}
-        for value, what in ((permits, "permits"), (burst, "burst")):
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-            sent[what] = value
-        if name is not None:
-            if not isinstance(name, str):
-                raise TypeError(f"name must be a str, not {type(name).__name__}")
-            sent["name"] = name
-        if period is not None:
-            sent["period_ms"] = to_nanos(period, "period") / 1e6
-        if max_wait is not None:
-            sent["max_wait_ms"] = to_nanos(max_wait, "max_wait") / 1e6
+        sent = settings(permits=permits, period=period, burst=burst, max_wait=max_wait, name=name)
         text = json.dumps(sent).encode()
         ptr = LIMITER_P()
         call(lib.bw_limiter_new_json, text, len(text), clock_pointer(clock), ctypes.byref(ptr))
+        self._adopt(ptr, sent, clock)
+
+    def _adopt(self, ptr: Any, sent: dict[str, Any], clock: Optional[Clock]) -> None:
         config: dict[str, Any] = {**_lib.static_json(lib.bw_limiter_config_defaults_json), **sent}
         self.max_wait: Seconds = config["max_wait_ms"] / 1000
         self._h = Handle(self, ptr, lib.bw_limiter_free, errors.Policy.RATE_LIMITER.label)
         self.clock = clock
         self.config = config
+
+    @classmethod
+    def _from_handle(
+        cls, ptr: Any, config: dict[str, Any], clock: Optional[Clock]
+    ) -> "RateLimiter":
+        """A limiter over a handle the library gave (``bw_registry_rate_limiter``), whose
+        configuration is ``config`` (the JSON form, over the defaults) and whose waits
+        go through ``clock``."""
+        self = cls.__new__(cls)
+        self._adopt(ptr, config, clock)
+        return self
 
     @staticmethod
     def _n(n: Any) -> int:
