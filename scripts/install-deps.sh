@@ -3,9 +3,17 @@
 # as root): pkg-config and make (the C package and the Go binding's static link),
 # redis-server (the `redis` feature's tests), python3-venv (the wheel is tried in a
 # fresh venv), cmake (the CMake package check; optional). Toolchains (Rust, Go, Python,
-# a C compiler, valgrind) are the machine's. Safe to run again: it installs only what is
+# a C compiler, valgrind) are the machine's; prometheus_client comes from PyPI. Safe to run again: it installs only what is
 # missing. Under CI=true a failed install of a required package fails.
 set -euo pipefail
+
+# Python's prometheus_client (the binding's optional `prometheus` extra, which the Python
+# suite tests) comes from PyPI, into the machine's python3, when it is missing.
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+  echo "-- installing prometheus_client (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check "prometheus_client>=0.20" ||
+    echo "warning: pip could not install prometheus_client" >&2
+fi
 
 missing=()
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
