@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::boundary::FfiEnum;
-use super::error::{FfiError, bw_error};
+use super::error::{FfiError, Rejection, bw_error};
 use super::out::{copy_text, free_handle};
 use super::status::{BW_FAILED, BW_POLICY_CIRCUIT_BREAKER, BW_STALE, bw_status};
 use crate::breaker::{
@@ -184,20 +184,20 @@ pub unsafe extern "C" fn bw_breaker_try_acquire(
     out: *mut bw_permit,
     err: *mut bw_error,
 ) -> bw_status {
-    ffi_boundary!(err, {
+    ffi_boundary_rejecting!(err, {
         let breaker = try_ref!(breaker);
         let out = try_out!(out);
-        match breaker.shared.breaker.try_acquire_raw() {
+        Ok(match breaker.shared.breaker.try_acquire_raw() {
             Ok(raw) => {
                 out.set(raw.into());
                 Ok(())
             }
-            Err(r) => Err(FfiError::rejected(
-                PolicyKind::CircuitBreaker,
-                r.reason,
-                r.retry_after,
-            )),
-        }
+            Err(r) => Err(Rejection {
+                policy: PolicyKind::CircuitBreaker,
+                reason: r.reason,
+                retry_after: r.retry_after,
+            }),
+        })
     })
 }
 
