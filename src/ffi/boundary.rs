@@ -46,9 +46,9 @@ macro_rules! ffi_boundary_rejecting {
         let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
             || -> $crate::ffi::status::bw_status {
                 let body = || -> ::std::result::Result<
-                        ::std::result::Result<(), $crate::ffi::error::Rejection>,
-                        $crate::ffi::error::FfiError,
-                    > { $body };
+                            ::std::result::Result<(), $crate::ffi::error::Rejection>,
+                            $crate::ffi::error::FfiError,
+                        > { $body };
                 match body() {
                     // SAFETY: `err` is the exported function's error parameter,
                     // documented as NULL or a valid, writable `bw_error`.
@@ -233,7 +233,10 @@ pub trait FfiEnum: Sized {
     fn from_u32(value: u32) -> Option<Self>;
 }
 
-/// `BW_INVALID_ARGUMENT`: "`name`: `value` is not a valid value (expected ...)".
+/// `BW_INVALID_ARGUMENT`: "`name`: `value` is not a valid value (expected ...)". Cold
+/// and out of line (it formats; the exports check their enums on their hot path).
+#[cold]
+#[inline(never)]
 pub fn enum_error(name: &str, value: u32, valid: &str) -> super::error::FfiError {
     super::error::FfiError::invalid_argument(format!(
         "{name}: {value} is not a valid value (expected {valid})"

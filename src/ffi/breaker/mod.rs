@@ -213,19 +213,23 @@ fn record(
         .record_raw(permit.into(), outcome, duration)
     {
         Recorded::Recorded => Ok(()),
-        Recorded::Stale => {
-            let mut e = FfiError::new(
-                BW_STALE,
-                format!(
-                    "the permit of generation {} is stale (the breaker changed state since): \
-                     its outcome was dropped",
-                    permit.generation
-                ),
-            );
-            e.policy = BW_POLICY_CIRCUIT_BREAKER;
-            Err(e)
-        }
+        Recorded::Stale => Err(stale_error(permit.generation)),
     }
+}
+
+/// `BW_STALE` for a permit of `generation` (out of line: it formats).
+#[cold]
+#[inline(never)]
+fn stale_error(generation: u64) -> FfiError {
+    let mut e = FfiError::new(
+        BW_STALE,
+        format!(
+            "the permit of generation {generation} is stale (the breaker changed state since): \
+             its outcome was dropped"
+        ),
+    );
+    e.policy = BW_POLICY_CIRCUIT_BREAKER;
+    e
 }
 
 /// Reports the outcome (`BW_OUTCOME_SUCCESS`, `BW_OUTCOME_FAILURE` or
