@@ -32,8 +32,8 @@ use super::metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};
 use super::permit::{BreakerRejected, Outcome, RawPermit, Recorded};
 use super::state::{
     ACTIVE, FULL, Hot, KEY_MASK, REJ_FORCED_OPEN, REJ_OPEN, REJ_TRIAL_FULL, REQ_MASK, REQ_ONE,
-    SUCC_MASK, SUCC_ONE, State, Stripe, drain_stripe, pack, stripe_count, stripe_hash, stripe_key,
-    stripe_requests, stripe_shift, stripe_successes, word_generation, word_state,
+    SUCC_MASK, SUCC_ONE, State, Stripe, drain_stripe, pack, stripe_count, stripe_key,
+    stripe_number, stripe_requests, stripe_successes, word_generation, word_state,
 };
 use super::window::RateWindow;
 
@@ -206,8 +206,7 @@ fn ratio(part: u64, whole: u64) -> f64 {
 pub(crate) struct Shared {
     hot: Hot,
     stripes: Box<[Stripe]>,
-    /// `64 - log2(stripes.len())`: a [`stripe_hash`] shifted by it is a stripe index.
-    stripe_shift: u32,
+    stripe_mask: usize,
     inner: Mutex<Inner>,
     /// Held by the thread handing transitions to the listeners.
     delivery: Mutex<()>,
@@ -246,7 +245,7 @@ impl Shared {
                 interval_end: AtomicU64::new(interval_end),
             },
             stripes,
-            stripe_shift: stripe_shift(n),
+            stripe_mask: n - 1,
             inner: Mutex::new(Inner {
                 state: State::Closed,
                 generation: FIRST_GENERATION,
@@ -277,7 +276,7 @@ impl Shared {
     /// stripe is given the number its fast path used (a thread may count on two).
     #[inline(always)]
     fn stripe_here(&self) -> usize {
-        (stripe_hash() >> self.stripe_shift) as usize
+        stripe_number() & self.stripe_mask
     }
 
     #[inline(always)]
@@ -339,7 +338,7 @@ impl Shared {
 
     // ---- admission
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_acquire(&self) -> Result<RawPermit, BreakerRejected> {
         let w = self.hot.word.load(Ordering::Acquire);
         let state = word_state(w);
@@ -554,7 +553,7 @@ impl Shared {
 
     // ---- outcomes
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(
         &self,
         permit: RawPermit,

@@ -17,8 +17,7 @@
 //! # The stripes
 //!
 //! Admissions and successes in the closed (and disabled) state are counted lock-free in
-//! stripes (one cache line each) chosen by the calling thread's stack region (see
-//! [`stripe_hash`]) so that threads do not share a written line:
+//! per-thread stripes (one cache line each) so that threads do not share a written line:
 //!
 //! | bits | meaning |
 //! |---|---|
@@ -229,54 +228,30 @@ pub(crate) struct Hot {
     pub(crate) interval_end: AtomicU64,
 }
 
-/// The stack region a stripe is chosen from: 64 KiB. Threads' stacks do not overlap, so
-/// two threads (with stacks of 64 KiB or more) are always in different regions; a thread
-/// whose calls run near a region boundary may count on two stripes, which is harmless
-/// (any thread may count on any stripe; the stripes only spread the writes).
-const STACK_REGION_SHIFT: u32 = 16;
-
-/// The calling thread's stripe hash: the address of a local of the caller's stack frame,
-/// by 64 KiB region, through a multiplicative (Fibonacci) hash. A breaker takes its top
-/// bits (`hash >> (64 - log2(stripes))`, [`stripe_shift`]).
+/// This thread's stripe number (threads are numbered on first use, round robin, so
+/// that the first threads of a process count on different stripes).
 ///
-/// Not a thread-local: in the shared library (`libbreakwater.so`, the C ABI) every
-/// thread-local access is a call to `__tls_get_addr` (the initial-exec TLS model is not
-/// available on stable Rust, and would break `dlopen`), which cost about a tenth of the
-/// C acquire+record path; this is four instructions and no memory access.
-#[cfg(not(breakwater_loom))]
-#[inline(always)]
-pub(crate) fn stripe_hash() -> u64 {
-    let marker = 0u8;
-    let addr = std::ptr::addr_of!(marker) as usize as u64;
-    (addr >> STACK_REGION_SHIFT).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// Under loom (whose threads are coroutines on one OS thread, with stacks that may move
-/// between executions): a thread-local number, as before, so that each model is
-/// deterministic.
-#[cfg(breakwater_loom)]
+/// A thread-local: in a Rust binary it is one load relative to the thread pointer; in
+/// the shared library (`libbreakwater.so`, the C ABI) a call to `__tls_get_addr` (about
+/// 11 instructions; the initial-exec model is not available on stable Rust and would
+/// break `dlopen`). The breaker reads it once per operation. A stack-address hash would
+/// be cheaper there but gives two threads the same stripe one time in four on this
+/// machine (BENCHMARKS.md, "Stable ratios").
 #[inline]
-pub(crate) fn stripe_hash() -> u64 {
+pub(crate) fn stripe_number() -> usize {
     use std::cell::Cell;
-    use std::sync::atomic::AtomicU64;
-    static NEXT: AtomicU64 = AtomicU64::new(0);
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static INDEX: Cell<u64> = const { Cell::new(u64::MAX) };
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    let mut i = INDEX.get();
-    if i == u64::MAX {
-        i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        INDEX.set(i);
+    let i = INDEX.get();
+    if i != usize::MAX {
+        return i;
     }
-    // The top bit picks one of the two stripes under loom.
-    i << 63
-}
-
-/// The shift that turns a [`stripe_hash`] into an index below `count` (a power of two,
-/// 2 or more): `64 - log2(count)`.
-pub(crate) fn stripe_shift(count: usize) -> u32 {
-    debug_assert!(count.is_power_of_two() && count >= 2);
-    64 - count.trailing_zeros()
+    let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & (usize::MAX >> 1);
+    INDEX.set(i);
+    i
 }
 
 /// How many stripes a breaker gets: twice the parallelism, a power of two in 2..=64

@@ -46,9 +46,9 @@ macro_rules! ffi_boundary_rejecting {
         let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
             || -> $crate::ffi::status::bw_status {
                 let body = || -> ::std::result::Result<
-                            ::std::result::Result<(), $crate::ffi::error::Rejection>,
-                            $crate::ffi::error::FfiError,
-                        > { $body };
+                                ::std::result::Result<(), $crate::ffi::error::Rejection>,
+                                $crate::ffi::error::FfiError,
+                            > { $body };
                 match body() {
                     // SAFETY: `err` is the exported function's error parameter,
                     // documented as NULL or a valid, writable `bw_error`.

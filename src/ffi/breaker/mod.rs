@@ -201,6 +201,8 @@ pub unsafe extern "C" fn bw_breaker_try_acquire(
     })
 }
 
+/// The body of the record exports (inlined into each: the hot path of the protocol).
+#[inline(always)]
 fn record(
     breaker: &bw_breaker,
     permit: bw_permit,
