@@ -32,8 +32,8 @@ use super::metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};
 use super::permit::{BreakerRejected, Outcome, RawPermit, Recorded};
 use super::state::{
     ACTIVE, FULL, Hot, KEY_MASK, REJ_FORCED_OPEN, REJ_OPEN, REJ_TRIAL_FULL, REQ_MASK, REQ_ONE,
-    SUCC_MASK, SUCC_ONE, State, Stripe, drain_stripe, pack, stripe_count, stripe_key,
-    stripe_number, stripe_requests, stripe_successes, word_generation, word_state,
+    SUCC_MASK, SUCC_ONE, State, Stripe, drain_stripe, pack, stripe_count, stripe_index, stripe_key,
+    stripe_requests, stripe_successes, word_generation, word_state,
 };
 use super::window::RateWindow;
 
@@ -272,16 +272,9 @@ impl Shared {
         }
     }
 
-    /// The calling thread's stripe number. A slow path that folds "this thread's"
-    /// stripe is given the number its fast path used (a thread may count on two).
-    #[inline(always)]
-    fn stripe_here(&self) -> usize {
-        stripe_number() & self.stripe_mask
-    }
-
-    #[inline(always)]
-    fn stripe(&self, index: usize) -> &Stripe {
-        &self.stripes[index]
+    #[inline]
+    fn stripe(&self) -> &Stripe {
+        &self.stripes[stripe_index() & self.stripe_mask]
     }
 
     #[inline]
@@ -342,13 +335,9 @@ impl Shared {
     pub(crate) fn try_acquire(&self) -> Result<RawPermit, BreakerRejected> {
         let w = self.hot.word.load(Ordering::Acquire);
         let state = word_state(w);
-        // The stripe is chosen where it is used (not kept across the clock read of a
-        // rejection), once, so that the slow path folds the one the fast path found full.
-        let here;
         if state.counts_lock_free() && !self.interval_due() {
-            here = self.stripe_here();
             if let Some(key) = self.admission_key(w) {
-                let stripe = self.stripe(here);
+                let stripe = self.stripe();
                 let mut v = stripe.fast.load(Ordering::Relaxed);
                 while v & KEY_MASK == key && v & REQ_MASK != REQ_MASK {
                     match stripe.fast.compare_exchange_weak(
@@ -369,16 +358,14 @@ impl Shared {
             }
         } else if let Some(rejected) = self.reject_fast(w, state) {
             return Err(rejected);
-        } else {
-            here = self.stripe_here();
         }
-        self.acquire_slow(here)
+        self.acquire_slow()
     }
 
     /// Admission for `call`/`call_with`: in the closed and disabled states a read of the
     /// state word admits, and the request is counted together with the outcome when the
     /// call returns (one atomic operation per call); otherwise as [`Shared::try_acquire`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn admit(&self) -> Result<Admission, BreakerRejected> {
         let w = self.hot.word.load(Ordering::Acquire);
         let state = word_state(w);
@@ -398,8 +385,7 @@ impl Shared {
         if let Some(rejected) = self.reject_fast(w, state) {
             return Err(rejected);
         }
-        self.acquire_slow(self.stripe_here())
-            .map(Admission::Counted)
+        self.acquire_slow().map(Admission::Counted)
     }
 
     /// Records the outcome of a call admitted by [`Shared::admit`].
@@ -413,10 +399,9 @@ impl Shared {
             .params
             .needs_time
             .then(|| self.clock.nanos().saturating_sub(permit.acquired_nanos));
-        let mut here = None;
         if outcome == Outcome::Success {
             if let Some(key) = self.success_key(permit.generation) {
-                let stripe = self.stripe(*here.insert(self.stripe_here()));
+                let stripe = self.stripe();
                 let mut v = stripe.fast.load(Ordering::Relaxed);
                 while v & KEY_MASK == key && v & REQ_MASK != REQ_MASK && v & SUCC_MASK != SUCC_MASK
                 {
@@ -442,7 +427,7 @@ impl Shared {
                 }
             }
         }
-        self.record_slow(permit, outcome, dur, true, here)
+        self.record_slow(permit, outcome, dur, true)
     }
 
     /// [`Shared::record`] for a call admitted outside the closed state (out of line).
@@ -489,7 +474,7 @@ impl Shared {
             RejectReason::TrialFull => REJ_TRIAL_FULL,
             _ => REJ_FORCED_OPEN,
         };
-        self.stripe(self.stripe_here()).rejected[index].fetch_add(1, Ordering::Relaxed);
+        self.stripe().rejected[index].fetch_add(1, Ordering::Relaxed);
         if !self.on_call.is_empty() {
             self.emit(CallKind::Rejected(reason), None, generation, false);
         }
@@ -499,10 +484,8 @@ impl Shared {
         }
     }
 
-    /// Admission under the lock; `here` is the stripe the fast path tried (folded when
-    /// closed, so that the next admissions are lock-free again).
     #[inline(never)]
-    fn acquire_slow(&self, here: usize) -> Result<RawPermit, BreakerRejected> {
+    fn acquire_slow(&self) -> Result<RawPermit, BreakerRejected> {
         let mut now = Now::new(&self.clock);
         now.precise();
         let mut inner = self.inner.lock();
@@ -510,7 +493,7 @@ impl Shared {
         let generation = inner.generation;
         let verdict = match inner.state {
             State::Closed | State::Disabled => {
-                self.fold(&mut inner, self.stripe(here));
+                self.fold(&mut inner, self.stripe());
                 inner.cur.requests += 1;
                 inner.totals.requests += 1;
                 Ok(())
@@ -567,10 +550,9 @@ impl Shared {
             }
             None => None,
         };
-        let mut here = None;
         if outcome == Outcome::Success {
             if let Some(key) = self.success_key(permit.generation) {
-                let stripe = self.stripe(*here.insert(self.stripe_here()));
+                let stripe = self.stripe();
                 let mut v = stripe.fast.load(Ordering::Relaxed);
                 while v & KEY_MASK == key && v & SUCC_MASK != SUCC_MASK {
                     match stripe.fast.compare_exchange_weak(
@@ -595,12 +577,11 @@ impl Shared {
                 }
             }
         }
-        self.record_slow(permit, outcome, dur, false, here)
+        self.record_slow(permit, outcome, dur, false)
     }
 
     /// Records under the lock. `uncounted`: the request was admitted by `admit` and is
     /// counted now, in the generation it was admitted in if that is still current.
-    /// `here`: the stripe the fast path tried, if it tried one.
     #[inline(never)]
     fn record_slow(
         &self,
@@ -608,7 +589,6 @@ impl Shared {
         outcome: Outcome,
         dur: Option<u64>,
         uncounted: bool,
-        here: Option<usize>,
     ) -> Recorded {
         let slow = outcome != Outcome::Ignored
             && matches!((self.params.slow_nanos, dur), (Some(s), Some(d)) if d >= s);
@@ -654,7 +634,7 @@ impl Shared {
             fired |= if inner.state == State::HalfOpen {
                 self.record_trial(&mut inner, outcome, slow, &mut now)
             } else {
-                self.record_closed(&mut inner, outcome, slow, &mut now, here)
+                self.record_closed(&mut inner, outcome, slow, &mut now)
             };
             Recorded::Recorded
         } else {
@@ -708,15 +688,13 @@ impl Shared {
         }
     }
 
-    /// Closed or disabled: count, feed the policy, trip (never when disabled). `here`:
-    /// the stripe the fast path tried, if it tried one.
+    /// Closed or disabled: count, feed the policy, trip (never when disabled).
     fn record_closed(
         &self,
         inner: &mut Inner,
         outcome: Outcome,
         slow: bool,
         now: &mut Now<'_>,
-        here: Option<usize>,
     ) -> bool {
         if outcome == Outcome::Ignored {
             Self::count(inner, outcome, false);
@@ -732,10 +710,7 @@ impl Shared {
         } else if self.params.lockfree_success {
             // A success here found its stripe full (or sealed): empty it so that the
             // next ones are lock-free again.
-            self.fold(
-                inner,
-                self.stripe(here.unwrap_or_else(|| self.stripe_here())),
-            );
+            self.fold(inner, self.stripe());
         }
         Self::count(inner, outcome, slow);
         let disabled = inner.state == State::Disabled;

@@ -36,7 +36,7 @@ macro_rules! ffi_boundary {
 }
 
 /// [`ffi_boundary!`] for a hot export that may end in a policy's rejection: `$body`
-/// evaluates to `Result<Result<(), Rejection>, FfiError>`. A rejection is recorded by
+/// evaluates to `Result<Result<(), Rejection>, FfiError>` (`RejectingResult`). A rejection is recorded by
 /// [`reject`](crate::ffi::error::reject) (the thread's last error, `$err` when given)
 /// without building an `FfiError`; the rest as `ffi_boundary!`. Same statuses, same
 /// messages, same panic boundary.
@@ -45,10 +45,7 @@ macro_rules! ffi_boundary_rejecting {
         let err: *mut $crate::ffi::error::bw_error = $err;
         let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
             || -> $crate::ffi::status::bw_status {
-                let body = || -> ::std::result::Result<
-                                ::std::result::Result<(), $crate::ffi::error::Rejection>,
-                                $crate::ffi::error::FfiError,
-                            > { $body };
+                let body = || -> $crate::ffi::error::RejectingResult { $body };
                 match body() {
                     // SAFETY: `err` is the exported function's error parameter,
                     // documented as NULL or a valid, writable `bw_error`.

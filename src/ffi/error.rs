@@ -476,6 +476,10 @@ pub struct Rejection {
     pub retry_after: Option<Duration>,
 }
 
+/// What the body of an export under `ffi_boundary_rejecting!` evaluates to: success, a
+/// rejection, or another error.
+pub type RejectingResult = Result<Result<(), Rejection>, FfiError>;
+
 /// A rejected call: records it as the thread's last error (one store, no formatting),
 /// fills `err` when given, returns the status, exactly as [`fail`] with
 /// [`FfiError::rejected`] would.
