@@ -413,6 +413,28 @@ pub unsafe fn succeed(err: *mut bw_error) -> bw_status {
     BW_OK
 }
 
+/// The end of the panic boundary as one function: turns a body's result (or its panic)
+/// into a status, fills `err` and the thread's last error. The boundary macros call
+/// [`succeed`], [`fail`] and [`fail_panic`] directly, inside and after the closure;
+/// this is the same for code that holds a `catch_unwind` result.
+///
+/// # Safety
+///
+/// `err` is NULL or points to memory valid for writing a `bw_error`.
+pub unsafe fn finish(
+    result: std::thread::Result<Result<(), FfiError>>,
+    err: *mut bw_error,
+) -> bw_status {
+    // SAFETY: the caller's guarantee on `err`, passed on.
+    unsafe {
+        match result {
+            Ok(Ok(())) => succeed(err),
+            Ok(Err(e)) => fail(e, err),
+            Err(payload) => fail_panic(payload, err),
+        }
+    }
+}
+
 /// Fills an error object for a success.
 ///
 /// # Safety
