@@ -36,10 +36,10 @@ macro_rules! ffi_boundary {
 }
 
 /// [`ffi_boundary!`] for a hot export that may end in a policy's rejection: `$body`
-/// evaluates to `Result<Result<(), Rejection>, FfiError>` (`RejectingResult`). A rejection is recorded by
-/// [`reject`](crate::ffi::error::reject) (the thread's last error, `$err` when given)
-/// without building an `FfiError`; the rest as `ffi_boundary!`. Same statuses, same
-/// messages, same panic boundary.
+/// evaluates to `Result<Result<(), Rejection>, FfiError>` (`RejectingResult`). A
+/// rejection is recorded by [`reject`](crate::ffi::error::reject) (the thread's last
+/// error, `$err` when given) without building an `FfiError`; the rest as
+/// `ffi_boundary!`. Same statuses, same messages, same panic boundary.
 macro_rules! ffi_boundary_rejecting {
     ($err:expr, $body:block) => {{
         let err: *mut $crate::ffi::error::bw_error = $err;
