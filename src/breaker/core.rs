@@ -331,7 +331,7 @@ impl Shared {
 
     // ---- admission
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_acquire(&self) -> Result<RawPermit, BreakerRejected> {
         let w = self.hot.word.load(Ordering::Acquire);
         let state = word_state(w);
@@ -365,7 +365,7 @@ impl Shared {
     /// Admission for `call`/`call_with`: in the closed and disabled states a read of the
     /// state word admits, and the request is counted together with the outcome when the
     /// call returns (one atomic operation per call); otherwise as [`Shared::try_acquire`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn admit(&self) -> Result<Admission, BreakerRejected> {
         let w = self.hot.word.load(Ordering::Acquire);
         let state = word_state(w);
@@ -537,7 +537,7 @@ impl Shared {
 
     // ---- outcomes
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(
         &self,
         permit: RawPermit,

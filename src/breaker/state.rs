@@ -228,7 +228,15 @@ pub(crate) struct Hot {
     pub(crate) interval_end: AtomicU64,
 }
 
-/// This thread's stripe number (threads are numbered on first use, round robin).
+/// This thread's stripe number (threads are numbered on first use, round robin, so that
+/// the first threads of a process count on different stripes).
+///
+/// A thread-local: in a Rust binary one load relative to the thread pointer; in the
+/// shared library (the C ABI) a call to `__tls_get_addr` (11 instructions; the
+/// initial-exec model is not available on stable Rust, and would break `dlopen`). A hash
+/// of a stack address saves about 8 instructions per C call but gives two threads the
+/// same stripe about one time in four with four stripes (BENCHMARKS.md, "Stable
+/// ratios").
 #[inline]
 pub(crate) fn stripe_index() -> usize {
     use std::cell::Cell;

@@ -8,15 +8,60 @@
 /// Runs `$body` (a block evaluating to `Result<(), FfiError>`) inside `catch_unwind`,
 /// and returns its status: `BW_OK`, the error's status, or `BW_PANIC` with the panic
 /// message. Fills `$err` (a `*mut bw_error`, may be NULL) and the thread's last error.
+///
+/// The status is settled inside the closure, so that the success path is a comparison
+/// of `$err` with NULL (and a few stores when it is not), and an error goes straight to
+/// [`fail`](crate::ffi::error::fail), out of line.
 macro_rules! ffi_boundary {
     ($err:expr, $body:block) => {{
         let err: *mut $crate::ffi::error::bw_error = $err;
         let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
-            || -> ::std::result::Result<(), $crate::ffi::error::FfiError> { $body },
+            || -> $crate::ffi::status::bw_status {
+                let body = || -> ::std::result::Result<(), $crate::ffi::error::FfiError> { $body };
+                match body() {
+                    // SAFETY: `err` is the exported function's error parameter,
+                    // documented as NULL or a valid, writable `bw_error`.
+                    Ok(()) => unsafe { $crate::ffi::error::succeed(err) },
+                    // SAFETY: as above.
+                    Err(e) => unsafe { $crate::ffi::error::fail(e, err) },
+                }
+            },
         ));
-        // SAFETY: `err` is the exported function's error parameter, documented as NULL or
-        // a valid, writable `bw_error`.
-        unsafe { $crate::ffi::error::finish(result, err) }
+        match result {
+            Ok(status) => status,
+            // SAFETY: as above.
+            Err(payload) => unsafe { $crate::ffi::error::fail_panic(payload, err) },
+        }
+    }};
+}
+
+/// [`ffi_boundary!`] for a hot export that may end in a policy's rejection: `$body`
+/// evaluates to `Result<Result<(), Rejection>, FfiError>` (`RejectingResult`). A
+/// rejection is recorded by [`reject`](crate::ffi::error::reject) (the thread's last
+/// error, `$err` when given) without building an `FfiError`; the rest as
+/// `ffi_boundary!`. Same statuses, same messages, same panic boundary.
+macro_rules! ffi_boundary_rejecting {
+    ($err:expr, $body:block) => {{
+        let err: *mut $crate::ffi::error::bw_error = $err;
+        let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
+            || -> $crate::ffi::status::bw_status {
+                let body = || -> $crate::ffi::error::RejectingResult { $body };
+                match body() {
+                    // SAFETY: `err` is the exported function's error parameter,
+                    // documented as NULL or a valid, writable `bw_error`.
+                    Ok(Ok(())) => unsafe { $crate::ffi::error::succeed(err) },
+                    // SAFETY: as above.
+                    Ok(Err(rejection)) => unsafe { $crate::ffi::error::reject(rejection, err) },
+                    // SAFETY: as above.
+                    Err(e) => unsafe { $crate::ffi::error::fail(e, err) },
+                }
+            },
+        ));
+        match result {
+            Ok(status) => status,
+            // SAFETY: as above.
+            Err(payload) => unsafe { $crate::ffi::error::fail_panic(payload, err) },
+        }
     }};
 }
 
@@ -185,7 +230,10 @@ pub trait FfiEnum: Sized {
     fn from_u32(value: u32) -> Option<Self>;
 }
 
-/// `BW_INVALID_ARGUMENT`: "`name`: `value` is not a valid value (expected ...)".
+/// `BW_INVALID_ARGUMENT`: "`name`: `value` is not a valid value (expected ...)". Cold
+/// and out of line (it formats; the exports check their enums on their hot path).
+#[cold]
+#[inline(never)]
 pub fn enum_error(name: &str, value: u32, valid: &str) -> super::error::FfiError {
     super::error::FfiError::invalid_argument(format!(
         "{name}: {value} is not a valid value (expected {valid})"

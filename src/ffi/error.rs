@@ -2,7 +2,7 @@
 //! per-thread last error message, and the end of the panic boundary.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_char;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
@@ -224,30 +224,66 @@ impl fmt::Display for FfiError {
     }
 }
 
+/// The last error's message as the hot paths record it: plain data (no destructor), so
+/// that its thread-local needs no registration and a rejection records it with one
+/// store. Formatted text lives beside it, in [`LAST_OWNED`].
+#[derive(Clone, Copy)]
+enum LastMessage {
+    Static(&'static str),
+    Rejected(PolicyKind, RejectReason),
+    TimedOut(PolicyKind),
+    /// The text in [`LAST_OWNED`].
+    Owned,
+}
+
 thread_local! {
     /// The message of the last failed call on this thread, kept unformatted (a
     /// rejection is then recorded without formatting or allocating; it is formatted
     /// when asked for).
-    static LAST_ERROR: RefCell<Message> = const { RefCell::new(Message::Static("")) };
+    static LAST_ERROR: Cell<LastMessage> = const { Cell::new(LastMessage::Static("")) };
+    /// The text of the last error when it was formatted (`LastMessage::Owned`); its
+    /// buffer is reused.
+    static LAST_OWNED: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Remembers `message` as this thread's last error (no allocation for rejections,
 /// time-outs and static messages).
+#[inline]
 pub fn set_last_error(message: &Message) {
-    // `try_with`: during thread teardown the slot may be gone; the message is then lost,
-    // which is fine.
-    let _ = LAST_ERROR.try_with(|last| {
-        if let Ok(mut last) = last.try_borrow_mut() {
-            last.clone_from(message);
+    let last = match message {
+        Message::Static(s) => LastMessage::Static(s),
+        Message::Rejected(p, r) => LastMessage::Rejected(*p, *r),
+        Message::TimedOut(p) => LastMessage::TimedOut(*p),
+        Message::Owned(text) => {
+            // `try_with`: during thread teardown the slot may be gone; the message is then
+            // lost, which is fine.
+            let kept = LAST_OWNED.try_with(|owned| {
+                if let Ok(mut owned) = owned.try_borrow_mut() {
+                    owned.clone_from(text);
+                    true
+                } else {
+                    false
+                }
+            });
+            if kept != Ok(true) {
+                return;
+            }
+            LastMessage::Owned
         }
-    });
+    };
+    LAST_ERROR.set(last);
 }
 
 /// This thread's last error message (empty if no call failed on this thread yet).
 pub fn last_error() -> String {
-    LAST_ERROR
-        .try_with(|last| last.borrow().to_string())
-        .unwrap_or_default()
+    match LAST_ERROR.get() {
+        LastMessage::Static(s) => s.to_owned(),
+        LastMessage::Rejected(p, r) => Message::Rejected(p, r).to_string(),
+        LastMessage::TimedOut(p) => Message::TimedOut(p).to_string(),
+        LastMessage::Owned => LAST_OWNED
+            .try_with(|owned| owned.borrow().clone())
+            .unwrap_or_default(),
+    }
 }
 
 /// Writes formatted text into the message buffer of a `bw_error` through a raw pointer
@@ -357,11 +393,30 @@ impl bw_error {
     }
 }
 
-/// The end of the panic boundary: turns the body's result (or its panic) into a status,
-/// fills `err` and the thread's last error.
+/// The end of the panic boundary for a body that succeeded: fills `err` (when given)
+/// for a success and returns `BW_OK`. Inlined into every export: with a NULL `err` (the
+/// hot path) it costs one comparison.
 ///
 /// The caller's error object may hold garbage (or be uninitialised): it is only ever
-/// written, field by field or as a whole, never read or borrowed.
+/// written, field by field or as a whole, never read or borrowed (here, in [`fail`] and
+/// in [`reject`]).
+///
+/// # Safety
+///
+/// `err` is NULL or points to memory valid for writing a `bw_error`.
+#[inline(always)]
+pub unsafe fn succeed(err: *mut bw_error) -> bw_status {
+    if !err.is_null() {
+        // SAFETY: the caller guarantees `err` is valid for writes.
+        unsafe { write_ok(err) };
+    }
+    BW_OK
+}
+
+/// The end of the panic boundary as one function: turns a body's result (or its panic)
+/// into a status, fills `err` and the thread's last error. The boundary macros call
+/// [`succeed`], [`fail`] and [`fail_panic`] directly, inside and after the closure;
+/// this is the same for code that holds a `catch_unwind` result.
 ///
 /// # Safety
 ///
@@ -370,26 +425,44 @@ pub unsafe fn finish(
     result: std::thread::Result<Result<(), FfiError>>,
     err: *mut bw_error,
 ) -> bw_status {
-    let failure = match result {
-        Ok(Ok(())) => {
-            if !err.is_null() {
-                // SAFETY: the caller guarantees `err` is valid for writes; these are
-                // place assignments of `Copy` fields: nothing is read or borrowed.
-                unsafe {
-                    (*err).status = BW_OK;
-                    (*err).policy = BW_POLICY_NONE;
-                    (*err).reason = BW_REASON_NONE;
-                    (*err).has_retry_after = false;
-                    (*err).retry_after_ns = 0;
-                    (*err).message_len = 0;
-                    (*err).message[0] = 0;
-                }
-            }
-            return BW_OK;
+    // SAFETY: the caller's guarantee on `err`, passed on.
+    unsafe {
+        match result {
+            Ok(Ok(())) => succeed(err),
+            Ok(Err(e)) => fail(e, err),
+            Err(payload) => fail_panic(payload, err),
         }
-        Ok(Err(e)) => e,
-        Err(payload) => FfiError::panic(&*payload),
-    };
+    }
+}
+
+/// Fills an error object for a success.
+///
+/// # Safety
+///
+/// `err` is non-NULL and valid for writing a `bw_error`.
+#[inline(always)]
+unsafe fn write_ok(err: *mut bw_error) {
+    // SAFETY: the caller's contract; place assignments of `Copy` fields: nothing is read
+    // or borrowed.
+    unsafe {
+        (*err).status = BW_OK;
+        (*err).policy = BW_POLICY_NONE;
+        (*err).reason = BW_REASON_NONE;
+        (*err).has_retry_after = false;
+        (*err).retry_after_ns = 0;
+        (*err).message_len = 0;
+        (*err).message[0] = 0;
+    }
+}
+
+/// The end of the panic boundary for a body that failed: records the message as the
+/// thread's last error, fills `err` when given, returns the status. Out of line.
+///
+/// # Safety
+///
+/// `err` is NULL or points to memory valid for writing a `bw_error`.
+#[inline(never)]
+pub unsafe fn fail(failure: FfiError, err: *mut bw_error) -> bw_status {
     debug_assert_ne!(failure.status, BW_OK, "an error must not carry BW_OK");
     set_last_error(&failure.message);
     if !err.is_null() {
@@ -397,6 +470,65 @@ pub unsafe fn finish(
         unsafe { write_error(err, &failure) };
     }
     failure.status
+}
+
+/// The end of the panic boundary for a body that panicked: `BW_PANIC` with the panic's
+/// message, as [`fail`].
+///
+/// # Safety
+///
+/// `err` is NULL or points to memory valid for writing a `bw_error`.
+#[cold]
+#[inline(never)]
+pub unsafe fn fail_panic(payload: Box<dyn Any + Send>, err: *mut bw_error) -> bw_status {
+    // SAFETY: the caller's guarantee on `err`, passed on.
+    unsafe { fail(FfiError::panic(&*payload), err) }
+}
+
+/// A policy's refusal on its way to C, as the hot exports report it (see
+/// `ffi_boundary_rejecting!`): the fields of an [`FfiError::rejected`], without its
+/// message.
+#[derive(Debug, Clone, Copy)]
+pub struct Rejection {
+    /// The policy that refused.
+    pub policy: PolicyKind,
+    /// Why.
+    pub reason: RejectReason,
+    /// When it may admit again.
+    pub retry_after: Option<Duration>,
+}
+
+/// What the body of an export under `ffi_boundary_rejecting!` evaluates to: success, a
+/// rejection, or another error.
+pub type RejectingResult = Result<Result<(), Rejection>, FfiError>;
+
+/// A rejected call: records it as the thread's last error (one store, no formatting),
+/// fills `err` when given, returns the status, exactly as [`fail`] with
+/// [`FfiError::rejected`] would.
+///
+/// # Safety
+///
+/// `err` is NULL or points to memory valid for writing a `bw_error`.
+#[inline(always)]
+pub unsafe fn reject(rejection: Rejection, err: *mut bw_error) -> bw_status {
+    LAST_ERROR.set(LastMessage::Rejected(rejection.policy, rejection.reason));
+    if !err.is_null() {
+        // SAFETY: the caller guarantees `err` is valid for writes.
+        unsafe { write_rejection(rejection, err) };
+    }
+    rejection_status(rejection.reason)
+}
+
+/// Fills an error object for a rejection (out of line: the C hot path passes NULL).
+///
+/// # Safety
+///
+/// `err` is non-NULL and valid for writing a `bw_error`.
+#[inline(never)]
+unsafe fn write_rejection(rejection: Rejection, err: *mut bw_error) {
+    let e = FfiError::rejected(rejection.policy, rejection.reason, rejection.retry_after);
+    // SAFETY: the caller's contract.
+    unsafe { write_error(err, &e) };
 }
 
 /// The end of the panic boundary of a function that returns a value instead of a
@@ -433,27 +565,23 @@ pub unsafe extern "C" fn bw_last_error_message(
         if out_len.is_null() || (buf.is_null() && len > 0) {
             return BW_INVALID_ARGUMENT;
         }
-        LAST_ERROR
-            .try_with(|last| {
-                let last = last.borrow().to_string();
-                let n = last.len();
-                if len < n + 1 {
-                    // SAFETY: `out_len` was checked non-NULL; the caller guarantees it is
-                    // valid for writes.
-                    unsafe { out_len.write(n) };
-                    return BW_BUFFER_TOO_SMALL;
-                }
-                // SAFETY: `buf` is non-NULL (len > n >= 0) and the caller guarantees it is
-                // valid for `len >= n + 1` bytes; the source is a live String of `n` bytes
-                // and cannot overlap a caller's buffer.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(last.as_ptr(), buf.cast::<u8>(), n);
-                    buf.add(n).write(0);
-                    out_len.write(n);
-                }
-                BW_OK
-            })
-            .unwrap_or(BW_PANIC)
+        let last = last_error();
+        let n = last.len();
+        if len < n + 1 {
+            // SAFETY: `out_len` was checked non-NULL; the caller guarantees it is
+            // valid for writes.
+            unsafe { out_len.write(n) };
+            return BW_BUFFER_TOO_SMALL;
+        }
+        // SAFETY: `buf` is non-NULL (len > n >= 0) and the caller guarantees it is
+        // valid for `len >= n + 1` bytes; the source is a live String of `n` bytes
+        // and cannot overlap a caller's buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(last.as_ptr(), buf.cast::<u8>(), n);
+            buf.add(n).write(0);
+            out_len.write(n);
+        }
+        BW_OK
     });
     result.unwrap_or(BW_PANIC)
 }

@@ -422,3 +422,76 @@ fn the_argument_macros_name_what_is_wrong() {
         assert_eq!(out, 99, "out-parameter not written on failure ({message})");
     }
 }
+
+/// An export under `ffi_boundary_rejecting!`: 0 succeeds, 1 is rejected by the breaker
+/// (open, 1.5 s left), 2 fails with formatted text of `n` bytes, 3 panics, 4 is a
+/// shutdown (its own status).
+fn rejecting(what: u32, n: usize, err: *mut bw_error) -> bw_status {
+    ffi_boundary_rejecting!(err, {
+        match what {
+            0 => Ok(Ok(())),
+            1 => Ok(Err(Rejection {
+                policy: PolicyKind::CircuitBreaker,
+                reason: RejectReason::Open,
+                retry_after: Some(Duration::from_millis(1500)),
+            })),
+            2 => Err(FfiError::invalid_argument("x".repeat(n))),
+            3 => panic!("rejecting boom"),
+            _ => Ok(Err(Rejection {
+                policy: PolicyKind::ThreadPool,
+                reason: RejectReason::Shutdown,
+                retry_after: None,
+            })),
+        }
+    })
+}
+
+#[test]
+fn the_rejecting_boundary_reports_as_the_plain_one() {
+    let mut err = bw_error::default();
+    assert_eq!(rejecting(1, 0, &mut err), BW_REJECTED);
+    assert_eq!(err.status, BW_REJECTED);
+    assert_eq!(err.policy, BW_POLICY_CIRCUIT_BREAKER);
+    assert_eq!(err.reason, BW_REASON_OPEN);
+    assert!(err.has_retry_after);
+    assert_eq!(err.retry_after_ns, 1_500_000_000);
+    let text = "circuit breaker rejected the call: open";
+    assert_eq!(err.message_str(), text);
+    assert_eq!(err.message_len, text.len());
+    assert_eq!(last_message(), text);
+    // The same through the plain boundary, for comparison.
+    let mut plain = bw_error::default();
+    let st = ffi_boundary!(&mut plain, {
+        Err(FfiError::rejected(
+            PolicyKind::CircuitBreaker,
+            RejectReason::Open,
+            Some(Duration::from_millis(1500)),
+        ))
+    });
+    assert_eq!(st, BW_REJECTED);
+    assert_eq!(format!("{plain:?}"), format!("{err:?}"));
+
+    // A shutdown keeps its own status; NULL `err` still records the last error.
+    assert_eq!(rejecting(4, 0, ptr::null_mut()), BW_SHUTDOWN);
+    assert_eq!(last_message(), "thread pool rejected the call: shut down");
+    // Formatted text replaces a rejection, a shorter text a longer one (the buffer is
+    // reused), a rejection the text again.
+    assert_eq!(rejecting(2, 40, ptr::null_mut()), BW_INVALID_ARGUMENT);
+    assert_eq!(last_message(), "x".repeat(40));
+    assert_eq!(rejecting(2, 3, &mut err), BW_INVALID_ARGUMENT);
+    assert_eq!(err.message_str(), "xxx");
+    assert_eq!(last_message(), "xxx");
+    assert_eq!(rejecting(1, 0, ptr::null_mut()), BW_REJECTED);
+    assert_eq!(last_message(), text);
+    // A success fills the error object and leaves the last error alone.
+    assert_eq!(rejecting(0, 0, &mut err), BW_OK);
+    assert_eq!(err.status, BW_OK);
+    assert_eq!(err.message_str(), "");
+    assert_eq!(err.message_len, 0);
+    assert_eq!(last_message(), text);
+    // A panic is caught at the boundary.
+    assert_eq!(rejecting(3, 0, &mut err), BW_PANIC);
+    assert_eq!(err.status, BW_PANIC);
+    assert_eq!(err.message_str(), "panic in breakwater: rejecting boom");
+    assert_eq!(last_message(), "panic in breakwater: rejecting boom");
+}

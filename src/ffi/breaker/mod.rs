@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::boundary::FfiEnum;
-use super::error::{FfiError, bw_error};
+use super::error::{FfiError, Rejection, bw_error};
 use super::out::{copy_text, free_handle};
 use super::status::{BW_FAILED, BW_POLICY_CIRCUIT_BREAKER, BW_STALE, bw_status};
 use crate::breaker::{
@@ -188,23 +188,25 @@ pub unsafe extern "C" fn bw_breaker_try_acquire(
     out: *mut bw_permit,
     err: *mut bw_error,
 ) -> bw_status {
-    ffi_boundary!(err, {
+    ffi_boundary_rejecting!(err, {
         let breaker = try_ref!(breaker);
         let out = try_out!(out);
-        match breaker.shared.breaker.try_acquire_raw() {
+        Ok(match breaker.shared.breaker.try_acquire_raw() {
             Ok(raw) => {
                 out.set(raw.into());
                 Ok(())
             }
-            Err(r) => Err(FfiError::rejected(
-                PolicyKind::CircuitBreaker,
-                r.reason,
-                r.retry_after,
-            )),
-        }
+            Err(r) => Err(Rejection {
+                policy: PolicyKind::CircuitBreaker,
+                reason: r.reason,
+                retry_after: r.retry_after,
+            }),
+        })
     })
 }
 
+/// The body of the record exports (inlined into each: the hot path of the protocol).
+#[inline(always)]
 fn record(
     breaker: &bw_breaker,
     permit: bw_permit,
@@ -217,19 +219,23 @@ fn record(
         .record_raw(permit.into(), outcome, duration)
     {
         Recorded::Recorded => Ok(()),
-        Recorded::Stale => {
-            let mut e = FfiError::new(
-                BW_STALE,
-                format!(
-                    "the permit of generation {} is stale (the breaker changed state since): \
-                     its outcome was dropped",
-                    permit.generation
-                ),
-            );
-            e.policy = BW_POLICY_CIRCUIT_BREAKER;
-            Err(e)
-        }
+        Recorded::Stale => Err(stale_error(permit.generation)),
     }
+}
+
+/// `BW_STALE` for a permit of `generation` (out of line: it formats).
+#[cold]
+#[inline(never)]
+fn stale_error(generation: u64) -> FfiError {
+    let mut e = FfiError::new(
+        BW_STALE,
+        format!(
+            "the permit of generation {generation} is stale (the breaker changed state since): \
+             its outcome was dropped"
+        ),
+    );
+    e.policy = BW_POLICY_CIRCUIT_BREAKER;
+    e
 }
 
 /// Reports the outcome (`BW_OUTCOME_SUCCESS`, `BW_OUTCOME_FAILURE` or
