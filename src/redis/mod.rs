@@ -83,6 +83,7 @@ mod admission;
 mod breaker;
 mod builder;
 mod error;
+mod export;
 mod health;
 mod limiter;
 mod limiter_builder;
@@ -106,5 +107,5 @@ pub use options::{
     DEFAULT_REDIS_URL, RedisOptions,
 };
 pub use permit::SharedPermit;
-pub use registry::{SharedPolicies, health_components, health_report};
+pub use registry::{SharedPolicies, health_components};
 pub use shared::FleetCounts;
