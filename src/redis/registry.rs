@@ -167,3 +167,19 @@ pub fn health_components(registry: &Registry) -> Vec<(String, Health)> {
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
+
+/// The shared breaker registered as `name`, if any (whatever its configuration).
+pub(crate) fn registered_breaker(registry: &Registry, name: &str) -> Option<SharedBreaker> {
+    registry
+        .all::<BreakerSpec, SharedBreaker>()
+        .into_iter()
+        .find_map(|(n, b)| (n == name).then_some(b))
+}
+
+/// The shared rate limiter registered as `name`, if any.
+pub(crate) fn registered_limiter(registry: &Registry, name: &str) -> Option<SharedRateLimiter> {
+    registry
+        .all::<LimiterSpec, SharedRateLimiter>()
+        .into_iter()
+        .find_map(|(n, l)| (n == name).then_some(l))
+}

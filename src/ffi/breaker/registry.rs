@@ -15,7 +15,7 @@ use crate::registry::Registry;
 /// A registry of named breakers: the same name gives handles on the same breaker.
 /// Thread-safe; free it with `bw_registry_free` (handles stay valid).
 pub struct bw_registry {
-    registry: Registry,
+    pub(crate) registry: Registry,
 }
 
 /// Creates an empty registry into `*out`. Free it with `bw_registry_free`.
