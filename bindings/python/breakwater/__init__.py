@@ -52,6 +52,7 @@ from .errors import (
 )
 from .ratelimit import RateLimiter, RateLimiterMetrics
 from .retry import Retry, RetryOutcome, RetryState, StopReason, retry
+from .shared import SharedCircuitBreaker, SharedPermit, SharedRateLimiter
 
 
 def version() -> str:
@@ -62,6 +63,9 @@ def version() -> str:
 
 
 __all__ = [
+    "SharedCircuitBreaker",
+    "SharedPermit",
+    "SharedRateLimiter",
     "Bulkhead",
     "BulkheadMetrics",
     "Deadline",
