@@ -313,18 +313,18 @@ func (b *SharedCircuitBreaker) Health() RedisHealth {
 // health, the shared generation, the fleet's counts (Fleet*, as of the last reply from
 // Redis), this process's counts, and its traffic with Redis (Redis*).
 type SharedBreakerMetrics struct {
-	State                                                  BreakerState
-	Health                                                 RedisHealth
-	Generation                                             uint64
-	FleetSuccesses, FleetFailures                          uint64
-	FleetConsecutiveFailures, FleetStaleDropped            uint64
-	TotalRequests, TotalSuccesses, TotalFailures           uint64
-	TotalIgnored                                           uint64
-	RejectedOpen, RejectedTrialFull, RejectedForcedOpen    uint64
-	StaleDropped, Transitions, Opened                      uint64
-	RedisCommands, RedisErrors, RedisDegraded, RedisResync uint64
-	RedisNotifications, RedisPolls, RedisBatches           uint64
-	RedisOutcomesLost, RedisScriptReloads                  uint64
+	State                                                   BreakerState
+	Health                                                  RedisHealth
+	Generation                                              uint64
+	FleetSuccesses, FleetFailures                           uint64
+	FleetConsecutiveFailures, FleetStaleDropped             uint64
+	TotalRequests, TotalSuccesses, TotalFailures            uint64
+	TotalIgnored                                            uint64
+	RejectedOpen, RejectedTrialFull, RejectedForcedOpen     uint64
+	StaleDropped, Transitions, Opened                       uint64
+	RedisCommands, RedisErrors, RedisDegraded, RedisResyncs uint64
+	RedisNotifications, RedisPolls, RedisBatches            uint64
+	RedisOutcomesLost, RedisScriptReloads                   uint64
 }
 
 // Metrics returns a snapshot of the breaker.
@@ -347,7 +347,7 @@ func (b *SharedCircuitBreaker) Metrics() SharedBreakerMetrics {
 		RejectedForcedOpen: uint64(m.rejected_forced_open), StaleDropped: uint64(m.stale_dropped),
 		Transitions: uint64(m.transitions), Opened: uint64(m.opened),
 		RedisCommands: uint64(m.redis_commands), RedisErrors: uint64(m.redis_errors),
-		RedisDegraded: uint64(m.redis_degraded), RedisResync: uint64(m.redis_resyncs),
+		RedisDegraded: uint64(m.redis_degraded), RedisResyncs: uint64(m.redis_resyncs),
 		RedisNotifications: uint64(m.redis_notifications), RedisPolls: uint64(m.redis_polls),
 		RedisBatches: uint64(m.redis_batches), RedisOutcomesLost: uint64(m.redis_outcomes_lost),
 		RedisScriptReloads: uint64(m.redis_script_reloads),

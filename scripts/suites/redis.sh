@@ -76,7 +76,8 @@ if command -v cc >/dev/null 2>&1; then
   if command -v valgrind >/dev/null 2>&1; then
     echo "-- C: test_redis under valgrind memcheck"
     valgrind --quiet --tool=memcheck --leak-check=full \
-      --errors-for-leak-kinds=definite,possible --error-exitcode=1 "$out/test_redis.shared"
+      --errors-for-leak-kinds=definite,possible --error-exitcode=1 \
+      --suppressions=ffi-tests/c/test_redis.supp "$out/test_redis.shared"
   fi
 else
   need cc "the C shared-policy tests" || true

@@ -19,6 +19,7 @@ const SUBSCRIBER_TICK: Duration = Duration::from_millis(50);
 /// outcome at once), re-reads the shared state every `poll_interval` (or after the
 /// subscriber reconnected), and while degraded tries Redis again every `poll_interval`.
 pub(crate) fn worker(inner: Arc<Inner>, wake: Receiver<()>) {
+    super::breaker::ON_WORKER.with(|w| w.set(true));
     let mut link = inner.link();
     let poll = inner.options.poll_interval;
     let mut next_poll = Instant::now() + poll;
@@ -58,6 +59,7 @@ pub(crate) fn worker(inner: Arc<Inner>, wake: Receiver<()>) {
 /// The subscriber: listens on the breaker's channel and applies every transition it
 /// hears of; reconnects (every `poll_interval`) after losing the connection.
 pub(crate) fn subscriber(inner: Arc<Inner>) {
+    super::breaker::ON_WORKER.with(|w| w.set(true));
     while !inner.stop.load(Ordering::Acquire) {
         let connected = inner
             .client

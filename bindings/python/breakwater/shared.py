@@ -27,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import json
+import threading
 from ctypes import POINTER, c_bool, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
@@ -420,7 +421,7 @@ class SharedCircuitBreaker:
             call(lib.bw_shared_breaker_new_json, text, len(text), ctypes.byref(_ptr))
         self._h = Handle(self, _ptr, lib.bw_shared_breaker_free, "shared circuit breaker")
         self._name = name or (config or {}).get("name") or "default"
-        self._local = __import__("threading").local()
+        self._local = threading.local()
 
     @staticmethod
     def config_text(config: Optional[dict[str, Any]] = None, **kwargs: Any) -> bytes:
