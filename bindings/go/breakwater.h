@@ -2643,7 +2643,9 @@ bw_status bw_registry_shared_breaker(const struct bw_registry *registry,
 /**
  * Writes to `*out` a new handle (free it with `bw_shared_rate_limiter_free`) on the
  * registry's shared rate limiter named `name`, building it on first use; as
- * `bw_registry_shared_breaker` (configuration: see `bw_shared_rate_limiter_new_json`).
+ * `bw_registry_shared_breaker` (configuration: see `bw_shared_rate_limiter_new_json`,
+ * except `lease_ttl_ms` and `degraded_permits`, which a registry limiter does not take:
+ * `BW_INVALID_CONFIG`).
  */
 bw_status bw_registry_shared_rate_limiter(const struct bw_registry *registry,
                                           const char *name,

@@ -655,7 +655,9 @@ pub unsafe extern "C" fn bw_registry_shared_breaker(
 
 /// Writes to `*out` a new handle (free it with `bw_shared_rate_limiter_free`) on the
 /// registry's shared rate limiter named `name`, building it on first use; as
-/// `bw_registry_shared_breaker` (configuration: see `bw_shared_rate_limiter_new_json`).
+/// `bw_registry_shared_breaker` (configuration: see `bw_shared_rate_limiter_new_json`,
+/// except `lease_ttl_ms` and `degraded_permits`, which a registry limiter does not take:
+/// `BW_INVALID_CONFIG`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bw_registry_shared_rate_limiter(
     registry: *const bw_registry,
