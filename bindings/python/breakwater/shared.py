@@ -207,6 +207,8 @@ _lib.declare(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+_try_acquire = lib.bw_shared_breaker_try_acquire
+_record = lib.bw_shared_breaker_record
 
 
 def _health_name(code: int) -> str:
@@ -461,8 +463,20 @@ class SharedCircuitBreaker:
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Runs ``fn(*args, **kwargs)`` through the breaker and returns its result; an
         exception it raises is recorded as a failure and re-raised unchanged."""
-        with self.acquire():
-            return fn(*args, **kwargs)
+        # The permit protocol without a SharedPermit object; a stale outcome (the state
+        # changed during the call) is not the caller's error, so no error object.
+        handle = self._h.get()
+        raw = bw_shared_permit()
+        err = _err()
+        if _try_acquire(handle, ctypes.byref(raw), ctypes.byref(err)):
+            raise _rejection(err, self._name)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException:
+            _record(handle, raw, _abi.OUTCOME_FAILURE, None)
+            raise
+        _record(handle, raw, _abi.OUTCOME_SUCCESS, None)
+        return result
 
     def __call__(self, fn: F) -> F:
         """Decorator: every call of ``fn`` goes through :meth:`call`."""
