@@ -50,11 +50,6 @@ pub struct SharedBreaker {
     _owner: Arc<Owner>,
 }
 
-thread_local! {
-    /// Set on a breaker's background threads (the worker and the subscriber).
-    pub(super) static ON_WORKER: Cell<bool> = const { Cell::new(false) };
-}
-
 /// Stops the background threads when the last handle goes.
 struct Owner {
     inner: Arc<Inner>,
@@ -70,7 +65,7 @@ impl Drop for Owner {
         // threads: they are not joined then (they stop on their own). A thread-local
         // flag rather than `thread::current()`, which allocates a handle for a foreign
         // thread (a C program's main thread) that is never freed.
-        if ON_WORKER.with(Cell::get) {
+        if super::worker::ON_WORKER.with(Cell::get) {
             return;
         }
         if let Some(w) = self.worker.lock().take() {
