@@ -199,3 +199,36 @@ impl SharedBreaker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable() -> SharedBreaker {
+        SharedBreaker::builder()
+            .url("redis://127.0.0.1:1/")
+            .consecutive_failures(1)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_raw_permit_of_the_local_fallback_records_there() {
+        let b = unreachable();
+        let p = b.try_acquire_raw().unwrap();
+        assert!(p.local && !p.trial);
+        assert_eq!(b.record_raw(p, Outcome::Failure), Recorded::Recorded);
+        assert_eq!(b.metrics().totals.failures, 1);
+        // The local fallback tripped on it; a second report of the permit is stale.
+        assert!(b.try_acquire_raw().is_err());
+        assert_eq!(b.record_raw(p, Outcome::Success), Recorded::Stale);
+    }
+
+    #[test]
+    fn a_zeroed_shared_permit_is_stale_and_counted() {
+        let b = unreachable();
+        let zero = RawSharedPermit::default();
+        assert_eq!(b.record_raw(zero, Outcome::Success), Recorded::Stale);
+        assert_eq!(b.metrics().totals.stale_dropped, 1);
+    }
+}
