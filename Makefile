@@ -1,11 +1,14 @@
 # Builds and installs the breakwater C library the way C packages install:
 #
-#   make                              # cargo build --release (shared + static library)
+#   make                              # cargo build --release --features redis (shared + static library)
 #   make install PREFIX=$HOME/.local  # header, libbreakwater.so/.a, pkg-config, CMake files
 #   cc demo.c $(pkg-config --cflags --libs breakwater)
 #
 # Variables: PREFIX (/usr/local), LIBDIR ($(PREFIX)/lib), INCLUDEDIR ($(PREFIX)/include),
-# DESTDIR (staging root for packagers), CARGO (cargo), CARGO_TARGET_DIR (target).
+# DESTDIR (staging root for packagers), CARGO (cargo), CARGO_TARGET_DIR (target),
+# FEATURES (redis: the shipped library has the shared breaker and rate limiter; the
+# default features stay on; FEATURES= builds without them, and the bw_shared_* functions
+# then fail with BW_INVALID_CONFIG).
 # The Go binding links the static library through breakwater-static.pc.
 
 PREFIX ?= /usr/local
@@ -16,6 +19,7 @@ CMAKEDIR ?= $(LIBDIR)/cmake/breakwater
 DESTDIR ?=
 CARGO ?= cargo
 CARGO_TARGET_DIR ?= target
+FEATURES ?= redis
 INSTALL ?= install
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
@@ -30,7 +34,7 @@ CMAKE_NATIVE_LIBS := $(subst $(space),;,$(NATIVE_LIBS))
 all: build
 
 build:
-	$(CARGO) build --release --lib
+	$(CARGO) build --release --lib $(if $(FEATURES),--features $(FEATURES))
 
 define configure
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \

@@ -419,6 +419,19 @@
 #define BW_FALLBACK_ON_ALL 7
 
 /**
+ * `bw_shared_breaker_health` / `bw_shared_rate_limiter_health`: Redis answers; the
+ * decisions are shared.
+ */
+#define BW_REDIS_HEALTHY 0
+
+/**
+ * `bw_shared_breaker_health` / `bw_shared_rate_limiter_health`: Redis is unreachable
+ * or too slow; the policy works on its local state and tries Redis again every
+ * `poll_interval_ms`.
+ */
+#define BW_REDIS_DEGRADED 1
+
+/**
  * A circuit breaker handle. Thread-safe; free it with `bw_breaker_free`. Handles from a
  * registry share their breaker (and its event queue) with every other handle of the
  * same name.
@@ -497,6 +510,19 @@ typedef struct bw_retry bw_retry;
  * of its delays. Thread-safe (calls on one state are serialised).
  */
 typedef struct bw_retry_state bw_retry_state;
+
+/**
+ * A breaker shared through Redis. Thread-safe; free it with `bw_shared_breaker_free`
+ * (the last handle on a breaker stops its background threads after a last flush,
+ * bounded by `op_timeout_ms`).
+ */
+typedef struct bw_shared_breaker bw_shared_breaker;
+
+/**
+ * A rate limiter shared through Redis. Thread-safe; free it with
+ * `bw_shared_rate_limiter_free`.
+ */
+typedef struct bw_shared_rate_limiter bw_shared_rate_limiter;
 
 /**
  * A submitted task: join it for its outcome, free it when done (freeing detaches the
@@ -1022,6 +1048,193 @@ typedef struct bw_call_info {
      */
     const struct bw_cancel *cancel;
 } bw_call_info;
+
+/**
+ * A permit of a shared breaker, returned by value by `bw_shared_breaker_try_acquire`:
+ * report its outcome once with `bw_shared_breaker_record`. Plain data; a permit of an
+ * ended generation is stale (`BW_STALE`); a zeroed permit is always stale.
+ */
+typedef struct bw_shared_permit {
+    /**
+     * The generation the call was admitted in (the shared one, or the local fallback's
+     * when `local`).
+     */
+    uint64_t generation;
+    /**
+     * The local fallback's clock reading at admission (when it measures durations), else 0.
+     */
+    uint64_t acquired_ns;
+    /**
+     * The permit holds a half-open trial slot in Redis.
+     */
+    bool trial;
+    /**
+     * The local fallback admitted the call (Redis was unreachable).
+     */
+    bool local;
+} bw_shared_permit;
+
+/**
+ * A snapshot of a shared breaker (`bw_shared_breaker_metrics`). Set `size` to
+ * `sizeof(bw_shared_breaker_stats)` before the call; fields may be added at the end.
+ * `fleet_*` are the fleet's counts as of the last reply from Redis; `total_*`,
+ * `rejected_*`, `stale_dropped`, `transitions` and `opened` this process's;
+ * `redis_*` its traffic with Redis.
+ */
+typedef struct bw_shared_breaker_stats {
+    /**
+     * In: the caller's `sizeof(bw_shared_breaker_stats)`; out: the bytes written.
+     */
+    size_t size;
+    /**
+     * The state this process acts on (`BW_STATE_*`).
+     */
+    uint32_t state;
+    /**
+     * `BW_REDIS_HEALTHY` or `BW_REDIS_DEGRADED`.
+     */
+    uint32_t health;
+    /**
+     * The shared generation as this process knows it (0: Redis never reached).
+     */
+    uint64_t generation;
+    /**
+     * Successes of the current generation, every process together.
+     */
+    uint64_t fleet_successes;
+    /**
+     * Failures of the current generation, every process together.
+     */
+    uint64_t fleet_failures;
+    /**
+     * The fleet's current run of consecutive failures.
+     */
+    uint64_t fleet_consecutive_failures;
+    /**
+     * Outcomes Redis dropped because their generation had ended (fleet, lifetime).
+     */
+    uint64_t fleet_stale_dropped;
+    /**
+     * Calls this process admitted.
+     */
+    uint64_t total_requests;
+    /**
+     * Successes this process recorded.
+     */
+    uint64_t total_successes;
+    /**
+     * Failures this process recorded.
+     */
+    uint64_t total_failures;
+    /**
+     * Ignored outcomes this process recorded.
+     */
+    uint64_t total_ignored;
+    /**
+     * Rejections because the breaker was open.
+     */
+    uint64_t rejected_open;
+    /**
+     * Rejections because the half-open trial was full.
+     */
+    uint64_t rejected_trial_full;
+    /**
+     * Rejections because the breaker was forced open.
+     */
+    uint64_t rejected_forced_open;
+    /**
+     * Outcomes of this process dropped as stale.
+     */
+    uint64_t stale_dropped;
+    /**
+     * Transitions this process learnt of.
+     */
+    uint64_t transitions;
+    /**
+     * Of which into open.
+     */
+    uint64_t opened;
+    /**
+     * Redis commands sent.
+     */
+    uint64_t redis_commands;
+    /**
+     * Redis operations that failed (unreachable or too slow).
+     */
+    uint64_t redis_errors;
+    /**
+     * Times the breaker became degraded.
+     */
+    uint64_t redis_degraded;
+    /**
+     * Times it found Redis again and resynchronised.
+     */
+    uint64_t redis_resyncs;
+    /**
+     * Transition notifications received over pub/sub.
+     */
+    uint64_t redis_notifications;
+    /**
+     * Polls of the shared state.
+     */
+    uint64_t redis_polls;
+    /**
+     * Outcome batches sent.
+     */
+    uint64_t redis_batches;
+    /**
+     * Outcomes lost to the fleet view because Redis was down.
+     */
+    uint64_t redis_outcomes_lost;
+    /**
+     * Scripts loaded again after the server forgot them.
+     */
+    uint64_t redis_script_reloads;
+} bw_shared_breaker_stats;
+
+/**
+ * A snapshot of a shared rate limiter (`bw_shared_rate_limiter_metrics`). Set `size`
+ * to `sizeof(bw_shared_limiter_stats)` before the call; fields may be added at the end.
+ */
+typedef struct bw_shared_limiter_stats {
+    /**
+     * In: the caller's `sizeof(bw_shared_limiter_stats)`; out: the bytes written.
+     */
+    size_t size;
+    /**
+     * `BW_REDIS_HEALTHY` or `BW_REDIS_DEGRADED`.
+     */
+    uint32_t health;
+    /**
+     * Permits granted to this process.
+     */
+    uint64_t permitted;
+    /**
+     * Requests of this process refused.
+     */
+    uint64_t rejected;
+    /**
+     * The most permits the fleet can use beyond the quota over any interval, due to
+     * leases (0 without a lease).
+     */
+    uint64_t overshoot_bound;
+    /**
+     * Redis commands sent.
+     */
+    uint64_t redis_commands;
+    /**
+     * Redis operations that failed (unreachable or too slow).
+     */
+    uint64_t redis_errors;
+    /**
+     * Times the limiter became degraded.
+     */
+    uint64_t redis_degraded;
+    /**
+     * Times it found Redis again.
+     */
+    uint64_t redis_resyncs;
+} bw_shared_limiter_stats;
 
 /**
  * Success.
@@ -2389,6 +2602,272 @@ bw_status bw_pipeline_call(const struct bw_pipeline *p,
  * it; abandoned attempts on a time limiter's workers keep what they need.
  */
 void bw_pipeline_free(struct bw_pipeline *p);
+
+/**
+ * Builds a shared breaker from JSON (`json`, `json_len` bytes; empty for the
+ * defaults) into `*out`. Free it with `bw_shared_breaker_free`.
+ *
+ * Keys: every key of `bw_breaker_new_json` (the rate policy needs a time window
+ * `{"time_ms": t}`; slow-call rates are refused), and `redis_url` (`redis://`,
+ * `redis+unix://` or `unix://`), `key_prefix`, `op_timeout_ms`, `flush_interval_ms`,
+ * `poll_interval_ms` (`bw_shared_breaker_config_defaults_json` has the defaults). Processes
+ * using the same `key_prefix` and `name` share the breaker. Connects once, within
+ * `op_timeout_ms`: an unreachable Redis is not an error (the breaker starts degraded,
+ * works on local state and connects when it can).
+ *
+ * `BW_INVALID_CONFIG` naming the key for a refused configuration, a malformed
+ * `redis_url`, refused credentials, a key of another type; also in a library built
+ * without the redis feature. `BW_INVALID_ARGUMENT` for a NULL `out`, or `json` NULL
+ * with a non-zero length.
+ */
+bw_status bw_shared_breaker_new_json(const char *json,
+                                     size_t json_len,
+                                     struct bw_shared_breaker **out,
+                                     struct bw_error *err);
+
+/**
+ * Releases a shared breaker handle. NULL is a no-op. Must not be called while another
+ * thread uses the handle.
+ */
+void bw_shared_breaker_free(struct bw_shared_breaker *breaker);
+
+/**
+ * Asks to run one call. On `BW_OK`, `*out` receives the permit: run the call, then
+ * report its outcome once with `bw_shared_breaker_record`. Closed: decided on the local
+ * copy of the shared state, no Redis traffic. Half-open (or open and due): one round
+ * trip to Redis for a trial slot, bounded by `op_timeout_ms`. Degraded: the local
+ * fallback decides (`out->local`).
+ *
+ * `BW_REJECTED` as `bw_breaker_try_acquire` (reason, retry-after in the error);
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out`.
+ */
+bw_status bw_shared_breaker_try_acquire(const struct bw_shared_breaker *breaker,
+                                        struct bw_shared_permit *out,
+                                        struct bw_error *err);
+
+/**
+ * Reports the outcome (`BW_OUTCOME_SUCCESS`, `BW_OUTCOME_FAILURE` or
+ * `BW_OUTCOME_IGNORED`) of a call admitted with `permit`. Does not wait on Redis
+ * (outcomes are sent in batches by a background thread).
+ *
+ * `BW_STALE` when the permit's generation has ended (the outcome is dropped and
+ * counted); `BW_INVALID_ARGUMENT` for a NULL `breaker` or an unknown outcome.
+ */
+bw_status bw_shared_breaker_record(const struct bw_shared_breaker *breaker,
+                                   struct bw_shared_permit permit,
+                                   uint32_t outcome,
+                                   struct bw_error *err);
+
+/**
+ * Runs `func(user_data)` through the shared breaker, on the calling thread: it returns
+ * 0 for a success and anything else for a failure.
+ *
+ * `BW_OK` when it ran and returned 0; `BW_FAILED` when it ran and returned non-zero;
+ * in both cases `*out_result` (may be NULL) receives its return value. `BW_REJECTED`
+ * when it was not run; `BW_INVALID_ARGUMENT` for a NULL `breaker` or `func`.
+ */
+bw_status bw_shared_breaker_call(const struct bw_shared_breaker *breaker,
+                                 int (*func)(void *user_data),
+                                 void *user_data,
+                                 int *out_result,
+                                 struct bw_error *err);
+
+/**
+ * Writes the state this process acts on (`BW_STATE_*`) to `*out_state`: the local copy
+ * of the shared state (an open state whose duration has passed reads as half-open), or
+ * the local fallback's while degraded.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_state`.
+ */
+bw_status bw_shared_breaker_state(const struct bw_shared_breaker *breaker,
+                                  uint32_t *out_state,
+                                  struct bw_error *err);
+
+/**
+ * Writes `BW_REDIS_HEALTHY` or `BW_REDIS_DEGRADED` to `*out_health`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out_health`.
+ */
+bw_status bw_shared_breaker_health(const struct bw_shared_breaker *breaker,
+                                   uint32_t *out_health,
+                                   struct bw_error *err);
+
+/**
+ * Writes a snapshot of the breaker (see `bw_shared_breaker_stats`) to `*out`, whose
+ * `size` the caller sets to `sizeof(bw_shared_breaker_stats)`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `breaker` or `out`, or a `size` smaller than
+ * `sizeof(size_t)`.
+ */
+bw_status bw_shared_breaker_metrics(const struct bw_shared_breaker *breaker,
+                                    struct bw_shared_breaker_stats *out,
+                                    struct bw_error *err);
+
+/**
+ * Sends this process's waiting outcomes now, on the calling thread (within
+ * `op_timeout_ms`), and reads the shared state back: after it, the fleet counts of
+ * `bw_shared_breaker_metrics` include every outcome this process recorded before.
+ *
+ * `BW_FAILED` (message "redis unreachable: ...", and the breaker degrades) when Redis
+ * does not answer in time; `BW_INVALID_CONFIG` when the server refuses (credentials, a
+ * key of another type); `BW_INVALID_ARGUMENT` for a NULL `breaker`.
+ */
+bw_status bw_shared_breaker_flush(const struct bw_shared_breaker *breaker, struct bw_error *err);
+
+/**
+ * Closes the breaker for the whole fleet (a new generation, counts cleared).
+ *
+ * `BW_FAILED` when Redis does not answer in time (the local fallback is reset, the
+ * fleet is not); `BW_INVALID_ARGUMENT` for a NULL `breaker`.
+ */
+bw_status bw_shared_breaker_reset(const struct bw_shared_breaker *breaker, struct bw_error *err);
+
+/**
+ * Forces the breaker open for the whole fleet, until `bw_shared_breaker_reset`.
+ *
+ * `BW_FAILED` when Redis does not answer in time (only the local fallback is forced
+ * open); `BW_INVALID_ARGUMENT` for a NULL `breaker`.
+ */
+bw_status bw_shared_breaker_force_open(const struct bw_shared_breaker *breaker,
+                                       struct bw_error *err);
+
+/**
+ * The default shared breaker configuration as JSON text (static, NUL-terminated, never
+ * freed): every key `bw_shared_breaker_new_json` accepts. NULL in a library built
+ * without the redis feature.
+ */
+const char *bw_shared_breaker_config_defaults_json(void);
+
+/**
+ * The JSON Schema (draft 2020-12) of the shared breaker configuration (static,
+ * NUL-terminated, never freed). NULL in a library built without the redis feature.
+ */
+const char *bw_shared_breaker_config_schema_json(void);
+
+/**
+ * Builds a shared rate limiter from JSON (`json`, `json_len` bytes; empty for the
+ * defaults) into `*out`. Free it with `bw_shared_rate_limiter_free`.
+ *
+ * Keys: every key of `bw_limiter_new_json` (the fleet-wide quota), `lease` (permits
+ * taken from Redis at once, default 1: no overshoot), `lease_ttl_ms` (how long leased
+ * permits may be used; null: `lease` emission intervals), `degraded_permits` (the
+ * quota per period each process enforces alone while Redis is unreachable; null: the
+ * whole quota), and the Redis keys of `bw_shared_breaker_new_json`.
+ *
+ * `BW_INVALID_CONFIG` naming the key as for `bw_shared_breaker_new_json`;
+ * `BW_INVALID_ARGUMENT` for a NULL `out`, or `json` NULL with a non-zero length.
+ */
+bw_status bw_shared_rate_limiter_new_json(const char *json,
+                                          size_t json_len,
+                                          struct bw_shared_rate_limiter **out,
+                                          struct bw_error *err);
+
+/**
+ * Releases a shared rate limiter handle. NULL is a no-op. Must not be called while
+ * another thread uses the handle.
+ */
+void bw_shared_rate_limiter_free(struct bw_shared_rate_limiter *limiter);
+
+/**
+ * Takes one permit: from this process's lease, or from Redis (one round trip within
+ * `op_timeout_ms`), or from the local limiter while degraded. Never waits for a permit.
+ *
+ * `BW_REJECTED` (reason `BW_REASON_RATE_LIMITED`) when the fleet has none free, with
+ * the wait in `err->retry_after_ns` and in `*out_retry_after_ns` (may be NULL; written
+ * only on `BW_REJECTED`); `BW_INVALID_ARGUMENT` for a NULL `limiter`.
+ */
+bw_status bw_shared_rate_limiter_try_acquire(const struct bw_shared_rate_limiter *limiter,
+                                             uint64_t *out_retry_after_ns,
+                                             struct bw_error *err);
+
+/**
+ * Takes one permit, sleeping for it only when the fleet will have one free within
+ * `timeout_ns` (`UINT64_MAX`: no limit); otherwise fails at once. Blocks the calling
+ * thread.
+ *
+ * `BW_REJECTED` (with the wait in `err->retry_after_ns`) when no permit will be free
+ * within the timeout; `BW_CANCELLED` when `cancel` (may be NULL) is cancelled before or
+ * during the wait; `BW_INVALID_ARGUMENT` for a NULL `limiter`.
+ */
+bw_status bw_shared_rate_limiter_acquire_timeout(const struct bw_shared_rate_limiter *limiter,
+                                                 uint64_t timeout_ns,
+                                                 const struct bw_cancel *cancel,
+                                                 struct bw_error *err);
+
+/**
+ * Writes `BW_REDIS_HEALTHY` or `BW_REDIS_DEGRADED` to `*out_health`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `limiter` or `out_health`.
+ */
+bw_status bw_shared_rate_limiter_health(const struct bw_shared_rate_limiter *limiter,
+                                        uint32_t *out_health,
+                                        struct bw_error *err);
+
+/**
+ * Writes a snapshot of the limiter (see `bw_shared_limiter_stats`) to `*out`, whose
+ * `size` the caller sets to `sizeof(bw_shared_limiter_stats)`.
+ *
+ * `BW_INVALID_ARGUMENT` for a NULL `limiter` or `out`, or a `size` smaller than
+ * `sizeof(size_t)`.
+ */
+bw_status bw_shared_rate_limiter_metrics(const struct bw_shared_rate_limiter *limiter,
+                                         struct bw_shared_limiter_stats *out,
+                                         struct bw_error *err);
+
+/**
+ * The default shared rate limiter configuration as JSON text (static, NUL-terminated,
+ * never freed). NULL in a library built without the redis feature.
+ */
+const char *bw_shared_rate_limiter_config_defaults_json(void);
+
+/**
+ * The JSON Schema (draft 2020-12) of the shared rate limiter configuration (static,
+ * NUL-terminated, never freed). NULL in a library built without the redis feature.
+ */
+const char *bw_shared_rate_limiter_config_schema_json(void);
+
+/**
+ * Writes to `*out` a new handle (free it with `bw_shared_breaker_free`) on the
+ * registry's shared breaker named `name` (UTF-8, `name_len` bytes, not empty), building
+ * it on first use; the registry's Prometheus text and health report include it.
+ *
+ * `json` is an explicit configuration (see `bw_shared_breaker_new_json`; its `name` is
+ * replaced by `name`), or NULL / empty for none: the existing shared breaker whatever
+ * its configuration, or a new one with the defaults.
+ *
+ * `BW_INVALID_CONFIG` for an invalid configuration, or when `name` is registered with a
+ * different explicit configuration; `BW_INVALID_ARGUMENT` for a NULL `registry` or
+ * `out`, an empty or non-UTF-8 `name`, or a NULL pointer with a non-zero length.
+ */
+bw_status bw_registry_shared_breaker(const struct bw_registry *registry,
+                                     const char *name,
+                                     size_t name_len,
+                                     const char *json,
+                                     size_t json_len,
+                                     struct bw_shared_breaker **out,
+                                     struct bw_error *err);
+
+/**
+ * Writes to `*out` a new handle (free it with `bw_shared_rate_limiter_free`) on the
+ * registry's shared rate limiter named `name`, building it on first use; as
+ * `bw_registry_shared_breaker` (configuration: see `bw_shared_rate_limiter_new_json`,
+ * except `lease_ttl_ms` and `degraded_permits`, which a registry limiter does not take:
+ * `BW_INVALID_CONFIG`).
+ */
+bw_status bw_registry_shared_rate_limiter(const struct bw_registry *registry,
+                                          const char *name,
+                                          size_t name_len,
+                                          const char *json,
+                                          size_t json_len,
+                                          struct bw_shared_rate_limiter **out,
+                                          struct bw_error *err);
+
+/**
+ * The name of a Redis health code (`BW_REDIS_*`): `"UP"` for `BW_REDIS_HEALTHY`,
+ * `"DEGRADED"` for `BW_REDIS_DEGRADED` (the health report's words); NULL for another
+ * code. Static; never fails; must not be freed. (Available without the redis feature.)
+ */
+const char *bw_redis_health_name(uint32_t health);
 
 #ifdef __cplusplus
 }  // extern "C"

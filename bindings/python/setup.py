@@ -5,7 +5,8 @@ build and how the wheel is named:
 
 * ``RustExtension(binding=NoBinding)`` runs ``cargo`` on the repository's Cargo.toml
   (two folders up: build from a checkout with ``pip install ./bindings/python`` or
-  ``pip wheel ./bindings/python``) and copies the cdylib into ``breakwater/``;
+  ``pip wheel ./bindings/python``) with the ``redis`` feature (the shared breaker and
+  rate limiter; the default features stay on) and copies the cdylib into ``breakwater/``;
 * the file keeps its plain name ``libbreakwater.so`` (``.dylib`` on macOS), since it is
   loaded with ctypes, not imported as a Python extension module;
 * the wheel is tagged ``py3-none-<platform>``: the library uses no Python API, so one
@@ -65,6 +66,7 @@ setup(
             "breakwater.libbreakwater",
             path=MANIFEST,
             binding=Binding.NoBinding,
+            features=["redis"],
             debug=False,
         )
     ],

@@ -25,6 +25,7 @@ var notWrapped = map[string]string{
 	"bw_breaker_try_acquire":            "Allow uses bw_breaker_admit (a refusal is answered without an error object)",
 	"bw_breaker_record_ptr":             "Go passes the permit by value (bw_breaker_record)",
 	"bw_breaker_call":                   "guarded Go code runs in Go through the permit protocol (no C-to-Go callbacks)",
+	"bw_shared_breaker_call":            "guarded Go code runs in Go through the permit protocol (no C-to-Go callbacks)",
 	"bw_breaker_new_json_with_callback": "its event callback would call into Go: the binding uses bw_breaker_new_json and polls events",
 	// Executors run C callbacks on library threads; Go code runs in Go (SPEC 12): the
 	// binding has its own TimeLimiter, Pipeline and Fallback over goroutines and contexts.

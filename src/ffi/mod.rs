@@ -158,6 +158,8 @@ pub mod timeout;
 
 pub mod pipeline;
 
+pub mod redis;
+
 pub use cancel::*;
 pub use clock::*;
 pub use describe::*;

@@ -27,7 +27,7 @@ use crate::registry::Registry;
 /// `bw_registry_prometheus` and `bw_registry_health_json`. Thread-safe; free it with
 /// `bw_registry_free` (handles stay valid).
 pub struct bw_registry {
-    registry: Registry,
+    pub(crate) registry: Registry,
 }
 
 /// A registry breaker exports what its breaker exports.

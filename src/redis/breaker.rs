@@ -1,6 +1,7 @@
 //! [`SharedBreaker`]: a circuit breaker whose state the whole fleet shares through
 //! Redis, with the local breaker's protocol and call surface.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -53,17 +54,27 @@ pub struct SharedBreaker {
 struct Owner {
     inner: Arc<Inner>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    subscriber: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Owner {
     fn drop(&mut self) {
         self.inner.stop.store(true, Ordering::Release);
         let _ = self.inner.wake.try_send(());
+        // The last handle may be dropped by a listener on one of the breaker's own
+        // threads: they are not joined then (they stop on their own). A thread-local
+        // flag rather than `thread::current()`, which allocates a handle for a foreign
+        // thread (a C program's main thread) that is never freed.
+        if super::worker::ON_WORKER.with(Cell::get) {
+            return;
+        }
         if let Some(w) = self.worker.lock().take() {
-            // The last handle may be dropped by a listener on the worker itself.
-            if w.thread().id() != std::thread::current().id() {
-                let _ = w.join();
-            }
+            let _ = w.join();
+        }
+        // The subscriber sees `stop` within its read tick (or a connection attempt,
+        // bounded by the operation timeout): no thread outlives the breaker.
+        if let Some(s) = self.subscriber.lock().take() {
+            let _ = s.join();
         }
     }
 }
@@ -87,13 +98,15 @@ impl SharedBreaker {
             .spawn(move || super::worker::worker(w, wake))
             .ok();
         let s = inner.clone();
-        let _ = std::thread::Builder::new()
+        let subscriber = std::thread::Builder::new()
             .name(format!("bw-redis-sub-{}", inner.config.name))
-            .spawn(move || super::worker::subscriber(s));
+            .spawn(move || super::worker::subscriber(s))
+            .ok();
         SharedBreaker {
             _owner: Arc::new(Owner {
                 inner: inner.clone(),
                 worker: Mutex::new(worker),
+                subscriber: Mutex::new(subscriber),
             }),
             inner,
         }

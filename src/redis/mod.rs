@@ -83,6 +83,7 @@ mod admission;
 mod breaker;
 mod builder;
 mod error;
+mod export;
 mod health;
 mod limiter;
 mod limiter_builder;
@@ -105,6 +106,8 @@ pub use options::{
     DEFAULT_FLUSH_INTERVAL, DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_POLL_INTERVAL,
     DEFAULT_REDIS_URL, RedisOptions,
 };
+pub(crate) use permit::RawSharedPermit;
 pub use permit::SharedPermit;
-pub use registry::{SharedPolicies, health_components, health_report};
+pub use registry::{SharedPolicies, health_components};
+pub(crate) use registry::{registered_breaker, registered_limiter};
 pub use shared::FleetCounts;

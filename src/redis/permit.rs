@@ -144,3 +144,91 @@ impl SharedBreaker {
         })
     }
 }
+
+/// A [`SharedPermit`] as plain data (for the C ABI): the generation it was admitted in,
+/// whether it holds a half-open trial slot, and whether the local fallback admitted it
+/// (then `acquired_nanos` is the local permit's reading).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RawSharedPermit {
+    pub(crate) generation: u64,
+    pub(crate) acquired_nanos: u64,
+    pub(crate) trial: bool,
+    pub(crate) local: bool,
+}
+
+impl SharedBreaker {
+    /// [`SharedBreaker::try_acquire`] as plain data: report the outcome once with
+    /// [`SharedBreaker::record_raw`].
+    pub(crate) fn try_acquire_raw(&self) -> Result<RawSharedPermit, BreakerRejected> {
+        self.admit().map(|admission| match admission {
+            Admission::Shared { gn, trial } => RawSharedPermit {
+                generation: gn,
+                acquired_nanos: 0,
+                trial,
+                local: false,
+            },
+            Admission::Local(p) => {
+                let raw = p.into_raw();
+                RawSharedPermit {
+                    generation: raw.generation,
+                    acquired_nanos: raw.acquired_nanos,
+                    trial: false,
+                    local: true,
+                }
+            }
+        })
+    }
+
+    /// Reports the outcome of a raw permit. [`Recorded::Stale`] when its generation has
+    /// ended (a zeroed permit is always stale).
+    pub(crate) fn record_raw(&self, permit: RawSharedPermit, outcome: Outcome) -> Recorded {
+        if permit.local {
+            let raw = crate::breaker::RawPermit {
+                generation: permit.generation,
+                acquired_nanos: permit.acquired_nanos,
+            };
+            self.inner.local.record_raw(raw, outcome, None)
+        } else if permit.generation == 0 {
+            self.inner
+                .totals
+                .stale_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Recorded::Stale
+        } else {
+            self.inner.record(permit.generation, outcome, permit.trial)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable() -> SharedBreaker {
+        SharedBreaker::builder()
+            .url("redis://127.0.0.1:1/")
+            .consecutive_failures(1)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_raw_permit_of_the_local_fallback_records_there() {
+        let b = unreachable();
+        let p = b.try_acquire_raw().unwrap();
+        assert!(p.local && !p.trial);
+        assert_eq!(b.record_raw(p, Outcome::Failure), Recorded::Recorded);
+        assert_eq!(b.metrics().totals.failures, 1);
+        // The local fallback tripped on it; a second report of the permit is stale.
+        assert!(b.try_acquire_raw().is_err());
+        assert_eq!(b.record_raw(p, Outcome::Success), Recorded::Stale);
+    }
+
+    #[test]
+    fn a_zeroed_shared_permit_is_stale_and_counted() {
+        let b = unreachable();
+        let zero = RawSharedPermit::default();
+        assert_eq!(b.record_raw(zero, Outcome::Success), Recorded::Stale);
+        assert_eq!(b.metrics().totals.stale_dropped, 1);
+    }
+}

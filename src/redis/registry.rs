@@ -1,8 +1,9 @@
-//! Shared policies in the [`Registry`] by name, and their health for the health report.
+//! Shared policies in the [`Registry`] by name: built there, they are exported with the
+//! registry ([`prometheus`](crate::exposition::prometheus),
+//! [`health_report`](crate::exposition::health_report); see the crate's `redis::export`).
 
 use crate::breaker::BreakerConfig;
 use crate::error::PolicyKind;
-use crate::exposition::{Component, Detail, Status, health_json};
 use crate::ratelimit::RateLimiterConfig;
 use crate::registry::Registry;
 
@@ -74,7 +75,7 @@ impl Registry {
         let mut config = spec.breaker.clone();
         name.clone_into(&mut config.name);
         let mut failure = None;
-        let built = self.get_or_build(
+        let built = self.get_or_build_exported(
             PolicyKind::CircuitBreaker,
             name,
             Some(BreakerSpec(config, spec.redis.clone())),
@@ -119,7 +120,7 @@ impl Registry {
         let mut config = spec.limiter.clone();
         name.clone_into(&mut config.name);
         let mut failure = None;
-        let built = self.get_or_build(
+        let built = self.get_or_build_exported(
             PolicyKind::RateLimiter,
             name,
             Some(LimiterSpec(config, spec.lease, spec.redis.clone())),
@@ -167,34 +168,18 @@ pub fn health_components(registry: &Registry) -> Vec<(String, Health)> {
     out
 }
 
-/// A JSON health report of the shared policies in `registry` (the same format as
-/// [`health_report`](crate::exposition::health_report)): `DEGRADED` while Redis is
-/// unreachable.
-///
-/// ```
-/// use breakwater::{Registry, redis::{RedisOptions, SharedPolicies, health_report}};
-/// let registry = Registry::new();
-/// let spec = SharedPolicies { redis: RedisOptions { url: "redis://127.0.0.1:1/".into(), ..Default::default() }, ..Default::default() };
-/// registry.shared_breaker("authors", &spec).unwrap();
-/// assert!(health_report(&registry).contains("DEGRADED"));
-/// ```
-pub fn health_report(registry: &Registry) -> String {
-    let health = health_components(registry);
-    let details: Vec<[(&str, Detail<'_>); 1]> = health
-        .iter()
-        .map(|(_, h)| [("redis", Detail::Str(h.as_str()))])
-        .collect();
-    let components: Vec<Component<'_>> = health
-        .iter()
-        .zip(&details)
-        .map(|((name, h), d)| Component {
-            name,
-            status: match h {
-                Health::Healthy => Status::Up,
-                Health::Degraded => Status::Degraded,
-            },
-            details: d,
-        })
-        .collect();
-    health_json(&components)
+/// The shared breaker registered as `name`, if any (whatever its configuration).
+pub(crate) fn registered_breaker(registry: &Registry, name: &str) -> Option<SharedBreaker> {
+    registry
+        .all::<BreakerSpec, SharedBreaker>()
+        .into_iter()
+        .find_map(|(n, b)| (n == name).then_some(b))
+}
+
+/// The shared rate limiter registered as `name`, if any.
+pub(crate) fn registered_limiter(registry: &Registry, name: &str) -> Option<SharedRateLimiter> {
+    registry
+        .all::<LimiterSpec, SharedRateLimiter>()
+        .into_iter()
+        .find_map(|(n, l)| (n == name).then_some(l))
 }

@@ -15,10 +15,17 @@ use super::shared::Inner;
 /// How often the subscriber wakes up to see whether it should stop.
 const SUBSCRIBER_TICK: Duration = Duration::from_millis(50);
 
+thread_local! {
+    /// Set on a breaker's background threads (the worker and the subscriber), so that
+    /// dropping the last handle there does not join them.
+    pub(super) static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// The worker: sends outcome batches every `flush_interval` (a failure or a trial
 /// outcome at once), re-reads the shared state every `poll_interval` (or after the
 /// subscriber reconnected), and while degraded tries Redis again every `poll_interval`.
 pub(crate) fn worker(inner: Arc<Inner>, wake: Receiver<()>) {
+    ON_WORKER.with(|w| w.set(true));
     let mut link = inner.link();
     let poll = inner.options.poll_interval;
     let mut next_poll = Instant::now() + poll;
@@ -58,6 +65,7 @@ pub(crate) fn worker(inner: Arc<Inner>, wake: Receiver<()>) {
 /// The subscriber: listens on the breaker's channel and applies every transition it
 /// hears of; reconnects (every `poll_interval`) after losing the connection.
 pub(crate) fn subscriber(inner: Arc<Inner>) {
+    ON_WORKER.with(|w| w.set(true));
     while !inner.stop.load(Ordering::Acquire) {
         let connected = inner
             .client

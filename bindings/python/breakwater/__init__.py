@@ -55,6 +55,7 @@ from .errors import (
 )
 from .ratelimit import RateLimiter, RateLimiterMetrics
 from .retry import Retry, RetryOutcome, RetryState, StopReason, retry
+from .shared import SharedCircuitBreaker, SharedPermit, SharedRateLimiter
 from ._logging import sync_log_level
 from . import _logging
 
@@ -70,6 +71,9 @@ def version() -> str:
 
 
 __all__ = [
+    "SharedCircuitBreaker",
+    "SharedPermit",
+    "SharedRateLimiter",
     "Bulkhead",
     "BulkheadMetrics",
     "Deadline",

@@ -26,6 +26,10 @@ CANCELLED = 8
 SHUTDOWN = 9
 BUFFER_TOO_SMALL = 10
 
+# bw_shared_*_health values (names: bw_redis_health_name).
+REDIS_HEALTHY = 0
+REDIS_DEGRADED = 1
+
 # bw_error.policy values.
 POLICY_NONE = 0
 POLICY_CIRCUIT_BREAKER = 1

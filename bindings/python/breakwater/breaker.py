@@ -47,7 +47,7 @@ import threading
 from ctypes import POINTER, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
 from . import _abi, _lib, errors
 from ._handle import Handle
@@ -69,6 +69,9 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 Seconds = Union[int, float, timedelta]
+
+if TYPE_CHECKING:
+    from .shared import SharedCircuitBreaker, SharedRateLimiter
 
 
 class bw_breaker(ctypes.Structure):
@@ -1624,6 +1627,25 @@ class Registry:
             _registry_text(lib.bw_registry_health_json, self._h.get())
         )
         return result
+
+    def shared_breaker(
+        self, name: str, config: Optional[dict[str, Any]] = None, **settings: Any
+    ) -> "SharedCircuitBreaker":
+        """The registry's :class:`~breakwater.SharedCircuitBreaker` named ``name`` (same
+        settings), built on first use; without settings the registered one. It is in
+        the registry's exports."""
+        from .shared import registry_shared_breaker
+
+        return registry_shared_breaker(self, name, config, **settings)
+
+    def shared_rate_limiter(
+        self, name: str, config: Optional[dict[str, Any]] = None, **settings: Any
+    ) -> "SharedRateLimiter":
+        """The registry's :class:`~breakwater.SharedRateLimiter` named ``name``, as
+        :meth:`shared_breaker`."""
+        from .shared import registry_shared_rate_limiter
+
+        return registry_shared_rate_limiter(self, name, config, **settings)
 
     def close(self) -> None:
         """Makes later calls raise ``ValueError``; breakers stay usable. Idempotent."""
