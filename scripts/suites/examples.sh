@@ -33,7 +33,7 @@ expect_outage() {
 }
 
 echo "== Examples: examples/c, examples/python, examples/go"
-cargo build --release --lib
+cargo build --release --lib --features redis  # the library as shipped (Makefile, wheel)
 out="$PWD/target/examples"
 mkdir -p "$out"
 

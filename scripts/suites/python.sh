@@ -33,7 +33,7 @@ if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
   ignore=(--ignore=bindings/python/breakwater/prometheus.py)
 fi
 
-cargo build --release --lib
+cargo build --release --lib --features redis  # the library as shipped (Makefile, wheel)
 
 status=0
 env -u BREAKWATER_LIB PYTHONPATH="$PWD/bindings/python" PYTHONDONTWRITEBYTECODE=1 \
