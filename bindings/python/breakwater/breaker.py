@@ -36,6 +36,7 @@ Every call into the library is short and does not block: they all keep the GIL.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import enum
 import functools
@@ -90,6 +91,18 @@ class bw_breaker_admission(bw_permit):
     class: an admission is passed where a permit pointer is expected)."""
 
     _fields_ = [("reason", c_uint32), ("has_retry_after", ctypes.c_bool), ("retry_after_ns", c_uint64)]
+
+
+class bw_breaker_frame(ctypes.Structure):
+    """``bw_breaker_frame``: one call of ``bw_breaker_enter`` / ``bw_breaker_exit``
+    (every field one 64-bit word; :meth:`CircuitBreaker.call` holds it as an array)."""
+
+    _fields_ = [
+        ("breaker", c_void_p),
+        ("permit", bw_permit),
+        ("retry_after_ns", c_uint64),
+        ("has_retry_after", c_uint64),
+    ]
 
 
 class bw_breaker_event(ctypes.Structure):
@@ -208,6 +221,9 @@ _lib.declare(
             [BREAKER_P, POINTER(bw_permit), c_uint32, ERROR_P],
             KEEP_GIL,
         ),
+        "bw_breaker_enter": (c_int32, [POINTER(bw_breaker_frame)], KEEP_GIL),
+        "bw_breaker_exit": (c_int32, [POINTER(bw_breaker_frame)], KEEP_GIL),
+        "bw_breaker_exit_outcome": (c_int32, [POINTER(bw_breaker_frame), c_uint32], KEEP_GIL),
         "bw_breaker_record_duration": (
             c_int32,
             [BREAKER_P, bw_permit, c_uint32, c_uint64, ERROR_P],
@@ -269,18 +285,18 @@ _lib.declare(
 )
 
 
-# The hot path of call(): no argument conversion (see _lib.fast_function), no error
-# object (a refusal is an answer of bw_breaker_admit, not an error), and the admission
-# as an array of 32-bit words, which ctypes passes as a pointer without a byref():
-# [0:4] the permit (what bw_breaker_record_ptr reads), [4] reason, [5] has_retry_after
-# (its first byte), [6:8] retry_after_ns (native byte order).
-_admit = _lib.fast_function("bw_breaker_admit")
-_record_ptr = _lib.fast_function("bw_breaker_record_ptr")
-_Admission = c_uint32 * 8
-assert ctypes.sizeof(_Admission) == ctypes.sizeof(bw_breaker_admission)
-assert bw_breaker_admission.reason.offset == 16
-assert bw_breaker_admission.has_retry_after.offset == 20
-assert bw_breaker_admission.retry_after_ns.offset == 24
+# The hot path of call(): one argument per foreign call, converted by nothing (see
+# _lib.fast_function): a bw_breaker_frame held as an array of five 64-bit words, which
+# ctypes passes as a pointer: [0] the breaker, [1:3] the permit, [3] retry_after_ns,
+# [4] has_retry_after. bw_breaker_enter answers 0 (admitted), a BW_REASON_* code
+# (refused) or a negated status; a refusal is an answer, not an error (no error object).
+_enter = _lib.fast_function("bw_breaker_enter")
+_exit = _lib.fast_function("bw_breaker_exit")
+_exit_outcome = _lib.fast_function("bw_breaker_exit_outcome")
+_Frame = c_uint64 * 5
+assert ctypes.sizeof(_Frame) == ctypes.sizeof(bw_breaker_frame)
+assert bw_breaker_frame.retry_after_ns.offset == 24
+assert bw_breaker_frame.has_retry_after.offset == 32
 
 
 #: A breaker's state: ``State.CLOSED``, ``State.OPEN``, ``State.HALF_OPEN``,
@@ -659,15 +675,19 @@ def _rejection(err: _abi.bw_error, name: str) -> errors.BreakwaterError:
     return e
 
 
-# The breaker's refusal reasons (what bw_breaker_admit reports, with no error object).
+# The breaker's refusal reasons (what bw_breaker_enter answers).
 _REFUSAL_REASONS = (errors.Reason.OPEN, errors.Reason.HALF_OPEN_TRIAL_FULL, errors.Reason.FORCED_OPEN)
 
+# Per refusal reason: the exception class, its message and its attributes.
+_Refusal = tuple[type[errors.BreakwaterError], str, dict[str, Any]]
 
-def _refusals(name: str) -> dict[int, tuple[type[errors.BreakwaterError], str, dict[str, Any]]]:
-    """Per refusal reason of the breaker ``name``: the exception class, its message (the
-    library's, ``bw_rejection_message``, with the name) and attributes, built once per
-    breaker so that a refusal costs no formatting."""
-    out = {}
+
+def _refusals(name: str) -> list[Optional[_Refusal]]:
+    """Indexed by refusal reason code, for the breaker ``name``: the exception class,
+    its message (the library's, ``bw_rejection_message``, with the name) and
+    attributes, built once per breaker so that a refusal costs no formatting; ``None``
+    at the other codes."""
+    out: list[Optional[_Refusal]] = [None] * (max(int(r) for r in _REFUSAL_REASONS) + 1)
     for reason in _REFUSAL_REASONS:
         text = lib.bw_rejection_message(int(errors.Policy.CIRCUIT_BREAKER), int(reason)).decode()
         message = _named(text, name)
@@ -677,28 +697,11 @@ def _refusals(name: str) -> dict[int, tuple[type[errors.BreakwaterError], str, d
     return out
 
 
-# Where an _Admission keeps the halves of retry_after_ns and the has_retry_after byte.
-_HI, _LO, _HAS = (7, 6, 0xFF) if sys.byteorder == "little" else (6, 7, 0xFF000000)
 _new_exception = BaseException.__new__
 
 
-def _refusal(
-    refusals: dict[int, tuple[type[errors.BreakwaterError], str, dict[str, Any]]], adm: Any
-) -> errors.BreakwaterError:
-    """The exception for a refusal reported by ``bw_breaker_admit`` into an
-    ``_Admission``: as ``_rejection`` would build it from ``bw_try_acquire``'s error
-    object (tested), without its cost."""
-    cls, message, attributes = refusals[adm[4]]
-    e = _new_exception(cls, message)
-    d = attributes.copy()
-    if adm[5] & _HAS:
-        d["retry_after"] = (adm[_HI] << 32 | adm[_LO]) / 1e9
-    e.__dict__ = d
-    return e
-
-
 def _admit_failed(status: int) -> errors.BreakwaterError:
-    """The exception for a failed ``bw_breaker_admit`` on a live handle (a panic in the
+    """The exception for a failed ``bw_breaker_enter`` on a live handle (a panic in the
     library): its message is the thread's last error."""
     return errors.error_class(status)(_lib.last_error_message(), status=status)
 
@@ -904,6 +907,16 @@ class CircuitBreaker:
         self._vp = ctypes.cast(ptr, c_void_p)
         self._name = self.name
         self._refusals = _refusals(self._name)
+        # Frames for call(), reused: a call takes one (or makes one when none is free)
+        # and puts it back when done. A deque: its pop and append are atomic, and do
+        # not reallocate as a list's do when it empties and fills again.
+        self._frames: collections.deque[Any] = collections.deque()
+
+    def _new_frame(self) -> Any:
+        """A frame for call() on this breaker (a NULL breaker once freed, which
+        bw_breaker_enter refuses)."""
+        vp = self._vp
+        return _Frame(0 if vp is None else vp.value)
 
     def _setup(
         self,
@@ -1020,38 +1033,62 @@ class CircuitBreaker:
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Runs ``fn(*args, **kwargs)`` through the breaker and returns its result; an
         exception it raises is recorded (see ``classify``) and re-raised unchanged."""
-        # One foreign call each way, no error object (see _admit); `self` keeps the
-        # handle alive for the whole call.
-        # After free() the handle is None: bw_breaker_admit refuses NULL, and the
-        # failure branch raises the ValueError (no check on the fast path).
-        handle = self._vp
-        adm = _Admission()
-        status = _admit(handle, adm, None)
-        if status:
-            self._h.get()
-            raise _admit_failed(status)
-        if adm[4]:
-            if self._pending:
-                self._raise_pending()
-            raise _refusal(self._refusals, adm)
+        # One foreign call each way, one argument each (see _enter); `self` keeps the
+        # handle alive for the whole call. After free() new frames hold NULL, which
+        # bw_breaker_enter refuses: the failure branch raises the ValueError.
+        frames = self._frames
+        try:
+            frame = frames.pop()
+        except IndexError:
+            frame = self._new_frame()
+        answer = _enter(frame)
+        if answer:
+            raise self._refused(frames, frame, answer)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             outcome = int(self._classify_exception(exc))
             if self._throw_on_trip and outcome == _abi.OUTCOME_FAILURE:
                 opened = self.metrics().opened
-                _record_ptr(handle, adm, outcome, None)
+                _exit_outcome(frame, outcome)
+                frames.append(frame)
                 self._raise_pending()
                 if self.metrics().opened != opened:
                     raise self._trip_error() from exc
                 raise
-            _record_ptr(handle, adm, outcome, None)
+            _exit_outcome(frame, outcome)
+            frames.append(frame)
             self._raise_pending()
             raise
-        _record_ptr(handle, adm, 0 if self._classify is None else self._classify_value(result), None)
+        if self._classify is None:
+            _exit(frame)
+        else:
+            _exit_outcome(frame, self._classify_value(result))
+        frames.append(frame)
         if self._pending:
             self._raise_pending()
         return result
+
+    def _refused(self, frames: collections.deque[Any], frame: Any, answer: int) -> errors.BreakwaterError:
+        """The exception for what ``bw_breaker_enter`` answered when it did not admit:
+        for a refusal, as ``_rejection`` builds it from ``bw_breaker_try_acquire``'s
+        error object (tested), without a keyword ``__init__`` or any formatting. Built
+        here rather than in :meth:`call`, so that no local variable of the frame the
+        exception passes through refers to it (a reference cycle through its traceback,
+        left to the garbage collector)."""
+        if answer < 0:
+            self._h.get()
+            return _admit_failed(-answer)
+        cls, message, attributes = self._refusals[answer]
+        e = _new_exception(cls, message)
+        d = attributes.copy()
+        if frame[4]:
+            d["retry_after"] = frame[3] / 1e9
+        e.__dict__ = d
+        frames.append(frame)
+        if self._pending:
+            self._raise_pending()
+        return e
 
     def _trip_error(self) -> errors.BreakwaterError:
         """The :class:`~breakwater.CircuitOpenError` raised, with
@@ -1289,6 +1326,7 @@ class CircuitBreaker:
         Idempotent. Earlier versions called this ``close()``, which now closes the circuit."""
         self._h.close()
         self._vp = None
+        self._frames = collections.deque()
 
     @property
     def freed(self) -> bool:
