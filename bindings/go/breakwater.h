@@ -357,6 +357,13 @@
 #define BW_BREAKER_EVENT_QUEUE_LEN 256
 
 /**
+ * Added by `bw_breaker_enter` to the reason code of a refusal when
+ * `frame->retry_after_ns` holds a retry-after hint (`BW_REASON_OPEN`: the time left in
+ * the open state).
+ */
+#define BW_BREAKER_ENTER_RETRY_AFTER 256
+
+/**
  * `bw_pool_shutdown` mode: run every queued task, then stop.
  */
 #define BW_SHUTDOWN_DRAIN 0
@@ -713,8 +720,7 @@ typedef struct bw_breaker_call_event {
 
 /**
  * One guarded call through `bw_breaker_enter` and `bw_breaker_exit`: the caller sets
- * `breaker`, the library writes the rest. Every field is one 64-bit word, so that a
- * foreign-function interface can hold a frame as an array of five `uint64_t`.
+ * `breaker`, the library writes the rest.
  *
  * A frame may be reused for any number of calls, one at a time: `bw_breaker_enter`
  * overwrites the permit and the retry-after fields.
@@ -730,14 +736,16 @@ typedef struct bw_breaker_frame {
      */
     struct bw_permit permit;
     /**
-     * Written by `bw_breaker_enter`: when refused with a hint, the time left in the open
-     * state in nanoseconds; else 0.
+     * Written by `bw_breaker_enter`: when it answers a refusal with
+     * `BW_BREAKER_ENTER_RETRY_AFTER`, the time left in the open state in nanoseconds;
+     * else 0.
      */
     uint64_t retry_after_ns;
     /**
-     * Written by `bw_breaker_enter`: 1 when `retry_after_ns` holds a hint, else 0.
+     * The same time in seconds, `(double)retry_after_ns / 1e9` (for bindings whose
+     * integer arithmetic costs more than reading a double); else 0.
      */
-    uint64_t has_retry_after;
+    double retry_after_s;
 } bw_breaker_frame;
 
 /**
@@ -1805,10 +1813,10 @@ bw_status bw_breaker_poll_events(const struct bw_breaker *breaker,
  *
  * - `BW_REASON_NONE` (0): admitted; `frame->permit` holds the permit, to be reported
  *   once with `bw_breaker_exit` or `bw_breaker_exit_outcome` (or `bw_breaker_record`);
- * - a `BW_REASON_*` code (positive: `BW_REASON_OPEN`, `BW_REASON_TRIAL_FULL`,
- *   `BW_REASON_FORCED_OPEN`): refused, counted in the metrics as by
- *   `bw_breaker_try_acquire`; `frame->permit` is zeroed and `frame->has_retry_after`
- *   and `frame->retry_after_ns` hold the retry-after hint;
+ * - positive: refused, counted in the metrics as by `bw_breaker_try_acquire`: the
+ *   `BW_REASON_*` code (`BW_REASON_OPEN`, `BW_REASON_TRIAL_FULL`,
+ *   `BW_REASON_FORCED_OPEN`), plus `BW_BREAKER_ENTER_RETRY_AFTER` when
+ *   `frame->retry_after_ns` holds the retry-after hint; `frame->permit` is zeroed;
  * - a negated `bw_status` (negative): the call could not be made: `-BW_INVALID_ARGUMENT`
  *   for a NULL `frame` or `frame->breaker` (the frame is then not written),
  *   `-BW_PANIC`; the message is the thread's last error (`bw_last_error_message`).

@@ -94,14 +94,13 @@ class bw_breaker_admission(bw_permit):
 
 
 class bw_breaker_frame(ctypes.Structure):
-    """``bw_breaker_frame``: one call of ``bw_breaker_enter`` / ``bw_breaker_exit``
-    (every field one 64-bit word; :meth:`CircuitBreaker.call` holds it as an array)."""
+    """``bw_breaker_frame``: one call of ``bw_breaker_enter`` / ``bw_breaker_exit``."""
 
     _fields_ = [
         ("breaker", c_void_p),
         ("permit", bw_permit),
         ("retry_after_ns", c_uint64),
-        ("has_retry_after", c_uint64),
+        ("retry_after_s", ctypes.c_double),
     ]
 
 
@@ -286,17 +285,14 @@ _lib.declare(
 
 
 # The hot path of call(): one argument per foreign call, converted by nothing (see
-# _lib.fast_function): a bw_breaker_frame held as an array of five 64-bit words, which
-# ctypes passes as a pointer: [0] the breaker, [1:3] the permit, [3] retry_after_ns,
-# [4] has_retry_after. bw_breaker_enter answers 0 (admitted), a BW_REASON_* code
-# (refused) or a negated status; a refusal is an answer, not an error (no error object).
+# _lib.fast_function): a bw_breaker_frame passed through a byref() made once (ctypes
+# takes it as it is; an array or a new byref() would be wrapped anew on every call).
+# bw_breaker_enter answers 0 (admitted), a refusal (its BW_REASON_* code, plus
+# BW_BREAKER_ENTER_RETRY_AFTER when the frame holds the time left) or a negated status;
+# a refusal is an answer, not an error (no error object).
 _enter = _lib.fast_function("bw_breaker_enter")
 _exit = _lib.fast_function("bw_breaker_exit")
 _exit_outcome = _lib.fast_function("bw_breaker_exit_outcome")
-_Frame = c_uint64 * 5
-assert ctypes.sizeof(_Frame) == ctypes.sizeof(bw_breaker_frame)
-assert bw_breaker_frame.retry_after_ns.offset == 24
-assert bw_breaker_frame.has_retry_after.offset == 32
 
 
 #: A breaker's state: ``State.CLOSED``, ``State.OPEN``, ``State.HALF_OPEN``,
@@ -678,26 +674,33 @@ def _rejection(err: _abi.bw_error, name: str) -> errors.BreakwaterError:
 # The breaker's refusal reasons (what bw_breaker_enter answers).
 _REFUSAL_REASONS = (errors.Reason.OPEN, errors.Reason.HALF_OPEN_TRIAL_FULL, errors.Reason.FORCED_OPEN)
 
-# Per refusal reason: the exception class, its message and its attributes.
-_Refusal = tuple[type[errors.BreakwaterError], str, dict[str, Any]]
+# bw_breaker_enter's answer to a refusal: the reason, and the flag saying that the frame
+# holds the retry-after.
+_RETRY_AFTER = _abi.BREAKER_ENTER_RETRY_AFTER
+_REASON_MASK = _RETRY_AFTER - 1
+_new_exception = BaseException.__new__
 
 
-def _refusals(name: str) -> list[Optional[_Refusal]]:
-    """Indexed by refusal reason code, for the breaker ``name``: the exception class,
-    its message (the library's, ``bw_rejection_message``, with the name) and
-    attributes, built once per breaker so that a refusal costs no formatting; ``None``
-    at the other codes."""
-    out: list[Optional[_Refusal]] = [None] * (max(int(r) for r in _REFUSAL_REASONS) + 1)
+def _refusals(name: str) -> list[Optional[tuple[type[errors.BreakwaterError], str]]]:
+    """Indexed by refusal reason code, for the breaker ``name``: the exception class and
+    its message (the library's, ``bw_rejection_message``, with the name), built once per
+    breaker so that a refusal costs no formatting; ``None`` at the other codes. A
+    refusal raises ``BaseException.__new__(cls, message)``, whose other attributes come
+    from its class (checked here against the keyword ``__init__``)."""
+    out: list[Optional[tuple[type[errors.BreakwaterError], str]]] = [None] * (
+        max(int(r) for r in _REFUSAL_REASONS) + 1
+    )
     for reason in _REFUSAL_REASONS:
         text = lib.bw_rejection_message(int(errors.Policy.CIRCUIT_BREAKER), int(reason)).decode()
         message = _named(text, name)
         cls = errors.error_class(_abi.REJECTED, int(reason))
-        attributes = errors._rejection_attributes(message, _abi.POLICY_CIRCUIT_BREAKER, int(reason))
-        out[int(reason)] = (cls, message, attributes)
+        full = cls(message, status=_abi.REJECTED, policy=_abi.POLICY_CIRCUIT_BREAKER, reason=int(reason))
+        bare = _new_exception(cls, message)
+        for attribute in errors._ATTRIBUTES:
+            if getattr(bare, attribute) != getattr(full, attribute):
+                raise AssertionError(f"{cls.__name__}.{attribute} differs from its __init__'s")
+        out[int(reason)] = (cls, message)
     return out
-
-
-_new_exception = BaseException.__new__
 
 
 def _admit_failed(status: int) -> errors.BreakwaterError:
@@ -912,11 +915,11 @@ class CircuitBreaker:
         # not reallocate as a list's do when it empties and fills again.
         self._frames: collections.deque[Any] = collections.deque()
 
-    def _new_frame(self) -> Any:
+    def _new_frame(self) -> tuple[Any, Any]:
         """A frame for call() on this breaker (a NULL breaker once freed, which
-        bw_breaker_enter refuses)."""
-        vp = self._vp
-        return _Frame(0 if vp is None else vp.value)
+        bw_breaker_enter refuses), with the byref() that the foreign calls take."""
+        frame = bw_breaker_frame(self._vp)
+        return ctypes.byref(frame), frame
 
     def _setup(
         self,
@@ -1038,38 +1041,41 @@ class CircuitBreaker:
         # bw_breaker_enter refuses: the failure branch raises the ValueError.
         frames = self._frames
         try:
-            frame = frames.pop()
+            entry = frames.pop()
         except IndexError:
-            frame = self._new_frame()
-        answer = _enter(frame)
+            entry = self._new_frame()
+        ref = entry[0]
+        answer = _enter(ref)
         if answer:
-            raise self._refused(frames, frame, answer)
+            raise self._refused(frames, entry, answer)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             outcome = int(self._classify_exception(exc))
             if self._throw_on_trip and outcome == _abi.OUTCOME_FAILURE:
                 opened = self.metrics().opened
-                _exit_outcome(frame, outcome)
-                frames.append(frame)
+                _exit_outcome(ref, outcome)
+                frames.append(entry)
                 self._raise_pending()
                 if self.metrics().opened != opened:
                     raise self._trip_error() from exc
                 raise
-            _exit_outcome(frame, outcome)
-            frames.append(frame)
+            _exit_outcome(ref, outcome)
+            frames.append(entry)
             self._raise_pending()
             raise
         if self._classify is None:
-            _exit(frame)
+            _exit(ref)
         else:
-            _exit_outcome(frame, self._classify_value(result))
-        frames.append(frame)
+            _exit_outcome(ref, self._classify_value(result))
+        frames.append(entry)
         if self._pending:
             self._raise_pending()
         return result
 
-    def _refused(self, frames: collections.deque[Any], frame: Any, answer: int) -> errors.BreakwaterError:
+    def _refused(
+        self, frames: collections.deque[Any], entry: tuple[Any, Any], answer: int
+    ) -> errors.BreakwaterError:
         """The exception for what ``bw_breaker_enter`` answered when it did not admit:
         for a refusal, as ``_rejection`` builds it from ``bw_breaker_try_acquire``'s
         error object (tested), without a keyword ``__init__`` or any formatting. Built
@@ -1079,13 +1085,10 @@ class CircuitBreaker:
         if answer < 0:
             self._h.get()
             return _admit_failed(-answer)
-        cls, message, attributes = self._refusals[answer]
-        e = _new_exception(cls, message)
-        d = attributes.copy()
-        if frame[4]:
-            d["retry_after"] = frame[3] / 1e9
-        e.__dict__ = d
-        frames.append(frame)
+        e = _new_exception(*self._refusals[answer & _REASON_MASK])
+        if answer & _RETRY_AFTER:
+            e.retry_after = entry[1].retry_after_s
+        frames.append(entry)
         if self._pending:
             self._raise_pending()
         return e
@@ -1094,13 +1097,10 @@ class CircuitBreaker:
         """The :class:`~breakwater.CircuitOpenError` raised, with
         ``throw_new_error_on_trip``, by the call that tripped the breaker: the library's
         rejection message and the time left open as ``retry_after``."""
-        cls, message, attributes = self._refusals[int(errors.Reason.OPEN)]
-        e = _new_exception(cls, message)
-        d = attributes.copy()
+        e = _new_exception(*self._refusals[int(errors.Reason.OPEN)])
         remaining = self.remaining_open()
         if remaining is not None:
-            d["retry_after"] = remaining
-        e.__dict__ = d
+            e.retry_after = remaining
         return e
 
     def _guard_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,17 +3,23 @@
 //! classifies each argument again on every call, a few hundred instructions each):
 //! `bw_breaker_frame` carries the breaker, the permit and a refusal's retry-after, and
 //! `bw_breaker_enter` / `bw_breaker_exit` / `bw_breaker_exit_outcome` take it alone (or
-//! with the outcome). No error object; a refusal and a stale outcome are answers, not
-//! errors, so neither writes the thread's last error.
+//! with the outcome); `bw_breaker_enter` says in its return value whether the call was
+//! admitted, why not, and whether the frame holds a retry-after. No error object; a
+//! refusal and a stale outcome are answers, not errors, so neither writes the thread's
+//! last error.
 
 use super::{bw_breaker, bw_permit};
 use crate::breaker::{Outcome, Recorded};
 use crate::ffi::error::FfiError;
 use crate::ffi::status::{BW_OK, BW_STALE, bw_status, reason_code};
 
+/// Added by `bw_breaker_enter` to the reason code of a refusal when
+/// `frame->retry_after_ns` holds a retry-after hint (`BW_REASON_OPEN`: the time left in
+/// the open state).
+pub const BW_BREAKER_ENTER_RETRY_AFTER: i32 = 0x100;
+
 /// One guarded call through `bw_breaker_enter` and `bw_breaker_exit`: the caller sets
-/// `breaker`, the library writes the rest. Every field is one 64-bit word, so that a
-/// foreign-function interface can hold a frame as an array of five `uint64_t`.
+/// `breaker`, the library writes the rest.
 ///
 /// A frame may be reused for any number of calls, one at a time: `bw_breaker_enter`
 /// overwrites the permit and the retry-after fields.
@@ -25,11 +31,13 @@ pub struct bw_breaker_frame {
     /// Written by `bw_breaker_enter`: the permit when admitted, zero when refused (a zero
     /// permit is stale). Read by `bw_breaker_exit`.
     pub permit: bw_permit,
-    /// Written by `bw_breaker_enter`: when refused with a hint, the time left in the open
-    /// state in nanoseconds; else 0.
+    /// Written by `bw_breaker_enter`: when it answers a refusal with
+    /// `BW_BREAKER_ENTER_RETRY_AFTER`, the time left in the open state in nanoseconds;
+    /// else 0.
     pub retry_after_ns: u64,
-    /// Written by `bw_breaker_enter`: 1 when `retry_after_ns` holds a hint, else 0.
-    pub has_retry_after: u64,
+    /// The same time in seconds, `(double)retry_after_ns / 1e9` (for bindings whose
+    /// integer arithmetic costs more than reading a double); else 0.
+    pub retry_after_s: f64,
 }
 
 /// A negated status: the failure answer of `bw_breaker_enter`.
@@ -42,10 +50,10 @@ fn negated(status: bw_status) -> i32 {
 ///
 /// - `BW_REASON_NONE` (0): admitted; `frame->permit` holds the permit, to be reported
 ///   once with `bw_breaker_exit` or `bw_breaker_exit_outcome` (or `bw_breaker_record`);
-/// - a `BW_REASON_*` code (positive: `BW_REASON_OPEN`, `BW_REASON_TRIAL_FULL`,
-///   `BW_REASON_FORCED_OPEN`): refused, counted in the metrics as by
-///   `bw_breaker_try_acquire`; `frame->permit` is zeroed and `frame->has_retry_after`
-///   and `frame->retry_after_ns` hold the retry-after hint;
+/// - positive: refused, counted in the metrics as by `bw_breaker_try_acquire`: the
+///   `BW_REASON_*` code (`BW_REASON_OPEN`, `BW_REASON_TRIAL_FULL`,
+///   `BW_REASON_FORCED_OPEN`), plus `BW_BREAKER_ENTER_RETRY_AFTER` when
+///   `frame->retry_after_ns` holds the retry-after hint; `frame->permit` is zeroed;
 /// - a negated `bw_status` (negative): the call could not be made: `-BW_INVALID_ARGUMENT`
 ///   for a NULL `frame` or `frame->breaker` (the frame is then not written),
 ///   `-BW_PANIC`; the message is the thread's last error (`bw_last_error_message`).
@@ -58,7 +66,7 @@ fn negated(status: bw_status) -> i32 {
 /// breaker.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bw_breaker_enter(frame: *mut bw_breaker_frame) -> i32 {
-    let mut answer = 0_u32;
+    let mut answer = 0_i32;
     let status = ffi_boundary!(std::ptr::null_mut(), {
         // SAFETY: the header documents `frame` as NULL or a valid, writable frame; no
         // other reference to it exists during the call.
@@ -71,20 +79,33 @@ pub unsafe extern "C" fn bw_breaker_enter(frame: *mut bw_breaker_frame) -> i32 {
             Ok(raw) => {
                 frame.permit = raw.into();
                 frame.retry_after_ns = 0;
-                frame.has_retry_after = 0;
+                frame.retry_after_s = 0.0;
             }
             Err(r) => {
-                answer = reason_code(r.reason);
+                // Reason codes are small (BW_REASON_* < BW_BREAKER_ENTER_RETRY_AFTER).
+                answer = i32::try_from(reason_code(r.reason)).unwrap_or(i32::MAX);
                 frame.permit = bw_permit::default();
-                frame.retry_after_ns = r.retry_after.map_or(0, crate::clock::duration_nanos);
-                frame.has_retry_after = u64::from(r.retry_after.is_some());
+                let ns = match r.retry_after {
+                    Some(d) => {
+                        answer |= BW_BREAKER_ENTER_RETRY_AFTER;
+                        crate::clock::duration_nanos(d)
+                    }
+                    None => 0,
+                };
+                frame.retry_after_ns = ns;
+                // Rounded as a binding computes `ns / 1e9` from the nanoseconds.
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "seconds as a double, as the bindings compute them"
+                )]
+                let secs = ns as f64 / 1e9;
+                frame.retry_after_s = secs;
             }
         }
         Ok(())
     });
     if status == BW_OK {
-        // Reason codes are small (BW_REASON_* < 2^31).
-        i32::try_from(answer).unwrap_or(i32::MAX)
+        answer
     } else {
         negated(status)
     }
