@@ -24,6 +24,9 @@ var notWrapped = map[string]string{
 	"bw_deadline_free":                  "Go callers use their context (context.WithTimeout)",
 	"bw_breaker_try_acquire":            "Allow uses bw_breaker_admit (a refusal is answered without an error object)",
 	"bw_breaker_record_ptr":             "Go passes the permit by value (bw_breaker_record)",
+	"bw_breaker_enter":                  "the one-argument frame is for ctypes; Go uses bw_breaker_admit",
+	"bw_breaker_exit":                   "the one-argument frame is for ctypes; Go uses bw_breaker_record",
+	"bw_breaker_exit_outcome":           "the one-argument frame is for ctypes; Go uses bw_breaker_record",
 	"bw_breaker_call":                   "guarded Go code runs in Go through the permit protocol (no C-to-Go callbacks)",
 	"bw_breaker_new_json_with_callback": "its event callback would call into Go: the binding uses bw_breaker_new_json and polls events",
 	// Executors run C callbacks on library threads; Go code runs in Go (SPEC 12): the

@@ -1049,7 +1049,8 @@ class CircuitBreaker:
         if answer:
             raise self._refused(frames, entry, answer)
         try:
-            result = fn(*args, **kwargs)
+            # Without keywords, no copy of the (empty) keyword dict for the call.
+            result = fn(*args, **kwargs) if kwargs else fn(*args)
         except BaseException as exc:
             outcome = int(self._classify_exception(exc))
             if self._throw_on_trip and outcome == _abi.OUTCOME_FAILURE:
