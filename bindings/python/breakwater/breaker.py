@@ -1086,9 +1086,12 @@ class CircuitBreaker:
         if answer < 0:
             self._h.get()
             return _admit_failed(-answer)
-        e = _new_exception(*self._refusals[answer & _REASON_MASK])
-        if answer & _RETRY_AFTER:
+        # (Comparisons and subtractions of small ints are the interpreter's fast ones.)
+        if answer > _REASON_MASK:  # the reason, plus the flag: the frame holds the time left
+            e = _new_exception(*self._refusals[answer - _RETRY_AFTER])
             e.retry_after = entry[1].retry_after_s
+        else:
+            e = _new_exception(*self._refusals[answer])
         frames.append(entry)
         if self._pending:
             self._raise_pending()
