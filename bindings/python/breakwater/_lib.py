@@ -160,7 +160,7 @@ class _FastFunction(ctypes._CFuncPtr):  # type: ignore[misc,name-defined]
     without looking a type up (a declared ``restype``, even ``c_int``, costs a search of
     ctypes' type table on every call)."""
 
-    _flags_ = ctypes._FUNCFLAG_CDECL | ctypes._FUNCFLAG_PYTHONAPI
+    _flags_ = ctypes._FUNCFLAG_CDECL | ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
 
 
 def fast_function(name: str) -> Any:

@@ -681,7 +681,7 @@ _REASON_MASK = _RETRY_AFTER - 1
 _new_exception = BaseException.__new__
 
 
-def _refusals(name: str) -> list[Optional[tuple[type[errors.BreakwaterError], str]]]:
+def _refusals(name: str) -> list[Any]:
     """Indexed by refusal reason code, for the breaker ``name``: the exception class and
     its message (the library's, ``bw_rejection_message``, with the name), built once per
     breaker so that a refusal costs no formatting; ``None`` at the other codes. A
