@@ -387,6 +387,13 @@
 #define BW_BREAKER_EVENT_QUEUE_LEN 256
 
 /**
+ * Added by `bw_breaker_enter` to the reason code of a refusal when
+ * `frame->retry_after_ns` holds a retry-after hint (`BW_REASON_OPEN`: the time left in
+ * the open state).
+ */
+#define BW_BREAKER_ENTER_RETRY_AFTER 256
+
+/**
  * `bw_pool_shutdown` mode: run every queued task, then stop.
  */
 #define BW_SHUTDOWN_DRAIN 0
@@ -805,6 +812,36 @@ typedef struct bw_breaker_call_event {
      */
     bool slow;
 } bw_breaker_call_event;
+
+/**
+ * One guarded call through `bw_breaker_enter` and `bw_breaker_exit`: the caller sets
+ * `breaker`, the library writes the rest.
+ *
+ * A frame may be reused for any number of calls, one at a time: `bw_breaker_enter`
+ * overwrites the permit and the retry-after fields.
+ */
+typedef struct bw_breaker_frame {
+    /**
+     * The breaker (set by the caller; not owned: it must outlive every use of the frame).
+     */
+    const struct bw_breaker *breaker;
+    /**
+     * Written by `bw_breaker_enter`: the permit when admitted, zero when refused (a zero
+     * permit is stale). Read by `bw_breaker_exit`.
+     */
+    struct bw_permit permit;
+    /**
+     * Written by `bw_breaker_enter`: when it answers a refusal with
+     * `BW_BREAKER_ENTER_RETRY_AFTER`, the time left in the open state in nanoseconds;
+     * else 0.
+     */
+    uint64_t retry_after_ns;
+    /**
+     * The same time in seconds, `(double)retry_after_ns / 1e9` (for bindings whose
+     * integer arithmetic costs more than reading a double); else 0.
+     */
+    double retry_after_s;
+} bw_breaker_frame;
 
 /**
  * A snapshot of a breaker's counts, written by `bw_breaker_metrics` (C keeps type and
@@ -2082,6 +2119,57 @@ bw_status bw_breaker_poll_events(const struct bw_breaker *breaker,
                                  size_t cap,
                                  size_t *out_n,
                                  struct bw_error *err);
+
+/**
+ * Asks `frame->breaker` to admit a call, as `bw_breaker_admit` does, and answers in the
+ * return value:
+ *
+ * - `BW_REASON_NONE` (0): admitted; `frame->permit` holds the permit, to be reported
+ *   once with `bw_breaker_exit` or `bw_breaker_exit_outcome` (or `bw_breaker_record`);
+ * - positive: refused, counted in the metrics as by `bw_breaker_try_acquire`: the
+ *   `BW_REASON_*` code (`BW_REASON_OPEN`, `BW_REASON_TRIAL_FULL`,
+ *   `BW_REASON_FORCED_OPEN`), plus `BW_BREAKER_ENTER_RETRY_AFTER` when
+ *   `frame->retry_after_ns` holds the retry-after hint; `frame->permit` is zeroed;
+ * - a negated `bw_status` (negative): the call could not be made: `-BW_INVALID_ARGUMENT`
+ *   for a NULL `frame` or `frame->breaker` (the frame is then not written),
+ *   `-BW_PANIC`; the message is the thread's last error (`bw_last_error_message`).
+ *
+ * Does not block, allocates nothing.
+ *
+ * # Safety
+ *
+ * `frame` is NULL or points to a writable frame whose `breaker` is NULL or a live
+ * breaker.
+ */
+int32_t bw_breaker_enter(struct bw_breaker_frame *frame);
+
+/**
+ * Reports the outcome of the call admitted into `frame` by `bw_breaker_enter` as a
+ * success: `bw_breaker_exit_outcome(frame, BW_OUTCOME_SUCCESS)`.
+ *
+ * # Safety
+ *
+ * As `bw_breaker_exit_outcome`.
+ */
+bw_status bw_breaker_exit(const struct bw_breaker_frame *frame);
+
+/**
+ * Reports the outcome (`BW_OUTCOME_SUCCESS`, `BW_OUTCOME_FAILURE` or
+ * `BW_OUTCOME_IGNORED`) of the call admitted into `frame` by `bw_breaker_enter`, as
+ * `bw_breaker_record` does with `frame->permit`. Does not block.
+ *
+ * `BW_OK` when recorded; `BW_STALE` when the permit belongs to an older generation (the
+ * breaker changed state since) and the outcome was dropped: an answer, not an error
+ * (no message, the thread's last error is left alone); `BW_INVALID_ARGUMENT` for a NULL
+ * `frame` or `frame->breaker`, or an unknown outcome (message in the thread's last
+ * error).
+ *
+ * # Safety
+ *
+ * `frame` is NULL or points to a readable frame whose `breaker` is NULL or a live
+ * breaker.
+ */
+bw_status bw_breaker_exit_outcome(const struct bw_breaker_frame *frame, uint32_t outcome);
 
 /**
  * Opens the breaker now, as a trip would (timed: a half-open trial follows the open

@@ -367,6 +367,82 @@ def test_eight_threads_hammering_one_breaker_keep_exact_counts():
     assert m.total_ignored == sum(c[2] for c in counts)
 
 
+def test_call_from_eight_threads_with_nested_calls_keeps_exact_counts():
+    # call() takes a frame from the breaker's pool for each call in progress: threads
+    # and a call nested in another one each get their own.
+    b = CircuitBreaker(consecutive_failures=10**9)
+    per_thread = 2000
+    start = threading.Barrier(8)
+
+    def inner(k):
+        if k % 3 == 1:
+            raise KeyError(k)
+        return k
+
+    def outer(k):
+        try:
+            return b.call(inner, k)
+        except KeyError:
+            return None
+
+    def work():
+        start.wait()
+        for k in range(per_thread):
+            try:
+                b.call(outer if k % 2 else inner, k)
+            except KeyError:
+                pass
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    m = b.metrics()
+    outer_calls = per_thread // 2
+    failures = sum(1 for k in range(per_thread) if k % 3 == 1)
+    assert m.total_requests == 8 * (per_thread + outer_calls)
+    assert m.total_failures == 8 * failures
+    assert m.total_successes == 8 * (per_thread + outer_calls - failures)
+    assert 1 <= len(b._frames) <= 16  # reused, at most two per thread (one nested)
+
+
+def test_call_refusals_carry_every_attribute_through_copies_and_pickles(clock):
+    import copy
+    import pickle
+
+    from breakwater.errors import Policy, Reason
+
+    b = CircuitBreaker(name="db", consecutive_failures=1, open_duration=2.5, clock=clock)
+    fail(b)
+    with pytest.raises(CircuitOpenError) as e:
+        b.call(int)
+    with pytest.raises(CircuitOpenError) as e2:
+        b.acquire()
+    assert _fields(e.value) == _fields(e2.value)
+    assert e.value.retry_after == 2.5
+    for twin in (copy.copy(e.value), pickle.loads(pickle.dumps(e.value))):
+        assert _fields(twin) == _fields(e.value)
+    b.force_open()
+    with pytest.raises(ForcedOpenError) as e3:
+        b.call(int)
+    twin = pickle.loads(pickle.dumps(e3.value))
+    assert _fields(twin) == _fields(e3.value)
+    assert (twin.reason, twin.retry_after, twin.message) == (
+        Reason.FORCED_OPEN,
+        None,
+        "circuit breaker rejected the call: forced open (breaker 'db')",
+    )
+    # An exception made by hand keeps __init__'s defaults, not the fast path's.
+    made = CircuitOpenError("by hand")
+    assert (made.message, made.status, made.policy, made.reason) == (
+        "by hand",
+        breakwater._abi.FAILED,
+        Policy.NONE,
+        Reason.NONE,
+    )
+
+
 # ---- registry ----
 
 

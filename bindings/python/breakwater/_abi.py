@@ -166,6 +166,7 @@ CALL_IGNORED = 2
 CALL_REJECTED = 3
 CALL_STALE = 4
 BREAKER_CALL_QUEUE_LEN = 1024
+BREAKER_ENTER_RETRY_AFTER = 256
 # Executors: thread pool, time limiter, pipeline.
 
 

@@ -162,17 +162,25 @@ def _bind(functions: _Functions, table: dict[str, tuple[Any, list[Any], bool]]) 
         setattr(functions, name, f)
 
 
+class _FastFunction(ctypes._CFuncPtr):  # type: ignore[misc,name-defined]
+    """A GIL-keeping C function pointer with neither ``argtypes`` nor a ``restype``:
+    ctypes converts no argument through a type, and reads the result as a C ``int``
+    without looking a type up (a declared ``restype``, even ``c_int``, costs a search of
+    ctypes' type table on every call)."""
+
+    _flags_ = ctypes._FUNCFLAG_CDECL | ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+
+
 def fast_function(name: str) -> Any:
     """A second binding of the declared, GIL-keeping function ``name`` for a hot path:
-    without ``argtypes``, so ctypes converts nothing. Callers must pass only ctypes
-    pointers (``c_void_p``, ``byref()``), ``None`` for NULL, and Python ints for
-    ``int``-sized integer parameters (enum codes): the conversion of typed arguments
-    costs more than the foreign call itself. Returns the C ``int`` status."""
+    without ``argtypes`` or ``restype``, so ctypes converts nothing. Callers must pass
+    only ctypes arrays (passed as pointers), ctypes pointers (``c_void_p``,
+    ``byref()``), ``None`` for NULL, and Python ints for ``int``-sized integer
+    parameters (enum codes): the conversion of typed arguments costs more than the
+    foreign call itself. Returns the C ``int`` result (status or answer)."""
     if name not in _FUNCTIONS or not _FUNCTIONS[name][2]:
         raise ValueError(f"{name} is not a declared GIL-keeping function")
-    f = _DLLS[2][name]  # a new function object: the declared one keeps its argtypes
-    f.restype = ctypes.c_int
-    return f
+    return _FastFunction((name, _DLLS[2]))
 
 
 def declare(table: dict[str, tuple[Any, list[Any], bool]]) -> None:

@@ -36,6 +36,7 @@ Every call into the library is short and does not block: they all keep the GIL.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import enum
 import functools
@@ -93,6 +94,17 @@ class bw_breaker_admission(bw_permit):
     class: an admission is passed where a permit pointer is expected)."""
 
     _fields_ = [("reason", c_uint32), ("has_retry_after", ctypes.c_bool), ("retry_after_ns", c_uint64)]
+
+
+class bw_breaker_frame(ctypes.Structure):
+    """``bw_breaker_frame``: one call of ``bw_breaker_enter`` / ``bw_breaker_exit``."""
+
+    _fields_ = [
+        ("breaker", c_void_p),
+        ("permit", bw_permit),
+        ("retry_after_ns", c_uint64),
+        ("retry_after_s", ctypes.c_double),
+    ]
 
 
 class bw_breaker_event(ctypes.Structure):
@@ -211,6 +223,9 @@ _lib.declare(
             [BREAKER_P, POINTER(bw_permit), c_uint32, ERROR_P],
             KEEP_GIL,
         ),
+        "bw_breaker_enter": (c_int32, [POINTER(bw_breaker_frame)], KEEP_GIL),
+        "bw_breaker_exit": (c_int32, [POINTER(bw_breaker_frame)], KEEP_GIL),
+        "bw_breaker_exit_outcome": (c_int32, [POINTER(bw_breaker_frame), c_uint32], KEEP_GIL),
         "bw_breaker_record_duration": (
             c_int32,
             [BREAKER_P, bw_permit, c_uint32, c_uint64, ERROR_P],
@@ -272,18 +287,15 @@ _lib.declare(
 )
 
 
-# The hot path of call(): no argument conversion (see _lib.fast_function), no error
-# object (a refusal is an answer of bw_breaker_admit, not an error), and the admission
-# as an array of 32-bit words, which ctypes passes as a pointer without a byref():
-# [0:4] the permit (what bw_breaker_record_ptr reads), [4] reason, [5] has_retry_after
-# (its first byte), [6:8] retry_after_ns (native byte order).
-_admit = _lib.fast_function("bw_breaker_admit")
-_record_ptr = _lib.fast_function("bw_breaker_record_ptr")
-_Admission = c_uint32 * 8
-assert ctypes.sizeof(_Admission) == ctypes.sizeof(bw_breaker_admission)
-assert bw_breaker_admission.reason.offset == 16
-assert bw_breaker_admission.has_retry_after.offset == 20
-assert bw_breaker_admission.retry_after_ns.offset == 24
+# The hot path of call(): one argument per foreign call, converted by nothing (see
+# _lib.fast_function): a bw_breaker_frame passed through a byref() made once (ctypes
+# takes it as it is; an array or a new byref() would be wrapped anew on every call).
+# bw_breaker_enter answers 0 (admitted), a refusal (its BW_REASON_* code, plus
+# BW_BREAKER_ENTER_RETRY_AFTER when the frame holds the time left) or a negated status;
+# a refusal is an answer, not an error (no error object).
+_enter = _lib.fast_function("bw_breaker_enter")
+_exit = _lib.fast_function("bw_breaker_exit")
+_exit_outcome = _lib.fast_function("bw_breaker_exit_outcome")
 
 
 #: A breaker's state: ``State.CLOSED``, ``State.OPEN``, ``State.HALF_OPEN``,
@@ -662,46 +674,40 @@ def _rejection(err: _abi.bw_error, name: str) -> errors.BreakwaterError:
     return e
 
 
-# The breaker's refusal reasons (what bw_breaker_admit reports, with no error object).
+# The breaker's refusal reasons (what bw_breaker_enter answers).
 _REFUSAL_REASONS = (errors.Reason.OPEN, errors.Reason.HALF_OPEN_TRIAL_FULL, errors.Reason.FORCED_OPEN)
 
+# bw_breaker_enter's answer to a refusal: the reason, and the flag saying that the frame
+# holds the retry-after.
+_RETRY_AFTER = _abi.BREAKER_ENTER_RETRY_AFTER
+_REASON_MASK = _RETRY_AFTER - 1
+_new_exception = BaseException.__new__
 
-def _refusals(name: str) -> dict[int, tuple[type[errors.BreakwaterError], str, dict[str, Any]]]:
-    """Per refusal reason of the breaker ``name``: the exception class, its message (the
-    library's, ``bw_rejection_message``, with the name) and attributes, built once per
-    breaker so that a refusal costs no formatting."""
-    out = {}
+
+def _refusals(name: str) -> list[Any]:
+    """Indexed by refusal reason code, for the breaker ``name``: the exception class and
+    its message (the library's, ``bw_rejection_message``, with the name), built once per
+    breaker so that a refusal costs no formatting; ``None`` at the other codes. A
+    refusal raises ``BaseException.__new__(cls, message)``, whose other attributes come
+    from its class (checked here against the keyword ``__init__``)."""
+    out: list[Optional[tuple[type[errors.BreakwaterError], str]]] = [None] * (
+        max(int(r) for r in _REFUSAL_REASONS) + 1
+    )
     for reason in _REFUSAL_REASONS:
         text = lib.bw_rejection_message(int(errors.Policy.CIRCUIT_BREAKER), int(reason)).decode()
         message = _named(text, name)
         cls = errors.error_class(_abi.REJECTED, int(reason))
-        attributes = errors._rejection_attributes(message, _abi.POLICY_CIRCUIT_BREAKER, int(reason))
-        out[int(reason)] = (cls, message, attributes)
+        full = cls(message, status=_abi.REJECTED, policy=_abi.POLICY_CIRCUIT_BREAKER, reason=int(reason))
+        bare = _new_exception(cls, message)
+        for attribute in errors._ATTRIBUTES:
+            if getattr(bare, attribute) != getattr(full, attribute):
+                raise AssertionError(f"{cls.__name__}.{attribute} differs from its __init__'s")
+        out[int(reason)] = (cls, message)
     return out
 
 
-# Where an _Admission keeps the halves of retry_after_ns and the has_retry_after byte.
-_HI, _LO, _HAS = (7, 6, 0xFF) if sys.byteorder == "little" else (6, 7, 0xFF000000)
-_new_exception = BaseException.__new__
-
-
-def _refusal(
-    refusals: dict[int, tuple[type[errors.BreakwaterError], str, dict[str, Any]]], adm: Any
-) -> errors.BreakwaterError:
-    """The exception for a refusal reported by ``bw_breaker_admit`` into an
-    ``_Admission``: as ``_rejection`` would build it from ``bw_try_acquire``'s error
-    object (tested), without its cost."""
-    cls, message, attributes = refusals[adm[4]]
-    e = _new_exception(cls, message)
-    d = attributes.copy()
-    if adm[5] & _HAS:
-        d["retry_after"] = (adm[_HI] << 32 | adm[_LO]) / 1e9
-    e.__dict__ = d
-    return e
-
-
 def _admit_failed(status: int) -> errors.BreakwaterError:
-    """The exception for a failed ``bw_breaker_admit`` on a live handle (a panic in the
+    """The exception for a failed ``bw_breaker_enter`` on a live handle (a panic in the
     library): its message is the thread's last error."""
     return errors.error_class(status)(_lib.last_error_message(), status=status)
 
@@ -907,6 +913,16 @@ class CircuitBreaker:
         self._vp = ctypes.cast(ptr, c_void_p)
         self._name = self.name
         self._refusals = _refusals(self._name)
+        # Frames for call(), reused: a call takes one (or makes one when none is free)
+        # and puts it back when done. A deque: its pop and append are atomic, and do
+        # not reallocate as a list's do when it empties and fills again.
+        self._frames: collections.deque[Any] = collections.deque()
+
+    def _new_frame(self) -> tuple[Any, Any]:
+        """A frame for call() on this breaker (a NULL breaker once freed, which
+        bw_breaker_enter refuses), with the byref() that the foreign calls take."""
+        frame = bw_breaker_frame(self._vp)
+        return ctypes.byref(frame), frame
 
     def _setup(
         self,
@@ -1023,50 +1039,75 @@ class CircuitBreaker:
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Runs ``fn(*args, **kwargs)`` through the breaker and returns its result; an
         exception it raises is recorded (see ``classify``) and re-raised unchanged."""
-        # One foreign call each way, no error object (see _admit); `self` keeps the
-        # handle alive for the whole call.
-        # After free() the handle is None: bw_breaker_admit refuses NULL, and the
-        # failure branch raises the ValueError (no check on the fast path).
-        handle = self._vp
-        adm = _Admission()
-        status = _admit(handle, adm, None)
-        if status:
-            self._h.get()
-            raise _admit_failed(status)
-        if adm[4]:
-            if self._pending:
-                self._raise_pending()
-            raise _refusal(self._refusals, adm)
+        # One foreign call each way, one argument each (see _enter); `self` keeps the
+        # handle alive for the whole call. After free() new frames hold NULL, which
+        # bw_breaker_enter refuses: the failure branch raises the ValueError.
+        frames = self._frames
         try:
-            result = fn(*args, **kwargs)
+            entry = frames.pop()
+        except IndexError:
+            entry = self._new_frame()
+        ref = entry[0]
+        answer = _enter(ref)
+        if answer:
+            raise self._refused(frames, entry, answer)
+        try:
+            # Without keywords, no copy of the (empty) keyword dict for the call.
+            result = fn(*args, **kwargs) if kwargs else fn(*args)
         except BaseException as exc:
             outcome = int(self._classify_exception(exc))
             if self._throw_on_trip and outcome == _abi.OUTCOME_FAILURE:
                 opened = self.metrics().opened
-                _record_ptr(handle, adm, outcome, None)
+                _exit_outcome(ref, outcome)
+                frames.append(entry)
                 self._raise_pending()
                 if self.metrics().opened != opened:
                     raise self._trip_error() from exc
                 raise
-            _record_ptr(handle, adm, outcome, None)
+            _exit_outcome(ref, outcome)
+            frames.append(entry)
             self._raise_pending()
             raise
-        _record_ptr(handle, adm, 0 if self._classify is None else self._classify_value(result), None)
+        if self._classify is None:
+            _exit(ref)
+        else:
+            _exit_outcome(ref, self._classify_value(result))
+        frames.append(entry)
         if self._pending:
             self._raise_pending()
         return result
+
+    def _refused(
+        self, frames: collections.deque[Any], entry: tuple[Any, Any], answer: int
+    ) -> errors.BreakwaterError:
+        """The exception for what ``bw_breaker_enter`` answered when it did not admit:
+        for a refusal, as ``_rejection`` builds it from ``bw_breaker_try_acquire``'s
+        error object (tested), without a keyword ``__init__`` or any formatting. Built
+        here rather than in :meth:`call`, so that no local variable of the frame the
+        exception passes through refers to it (a reference cycle through its traceback,
+        left to the garbage collector)."""
+        if answer < 0:
+            self._h.get()
+            return _admit_failed(-answer)
+        # (Comparisons and subtractions of small ints are the interpreter's fast ones.)
+        if answer > _REASON_MASK:  # the reason, plus the flag: the frame holds the time left
+            e = _new_exception(*self._refusals[answer - _RETRY_AFTER])
+            e.retry_after = entry[1].retry_after_s
+        else:
+            e = _new_exception(*self._refusals[answer])
+        frames.append(entry)
+        if self._pending:
+            self._raise_pending()
+        return e
 
     def _trip_error(self) -> errors.BreakwaterError:
         """The :class:`~breakwater.CircuitOpenError` raised, with
         ``throw_new_error_on_trip``, by the call that tripped the breaker: the library's
         rejection message and the time left open as ``retry_after``."""
-        cls, message, attributes = self._refusals[int(errors.Reason.OPEN)]
-        e = _new_exception(cls, message)
-        d = attributes.copy()
+        e = _new_exception(*self._refusals[int(errors.Reason.OPEN)])
         remaining = self.remaining_open()
         if remaining is not None:
-            d["retry_after"] = remaining
-        e.__dict__ = d
+            e.retry_after = remaining
         return e
 
     def _guard_generator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -1292,6 +1333,7 @@ class CircuitBreaker:
         Idempotent. Earlier versions called this ``close()``, which now closes the circuit."""
         self._h.close()
         self._vp = None
+        self._frames = collections.deque()
 
     @property
     def freed(self) -> bool:

@@ -52,6 +52,22 @@ def _member(cls: Any, code: int) -> Union[int, Any]:
         return code
 
 
+class _FirstArgument:
+    """``message`` of an exception built without ``__init__`` (see
+    :class:`BreakwaterError`): its first argument. ``__init__`` stores ``message`` on
+    the instance, which takes precedence."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        return obj.args[0] if obj.args else ""
+
+
+# The attributes every BreakwaterError has (on the instance or, for one built without
+# __init__, from its class).
+_ATTRIBUTES = ("message", "status", "policy", "reason", "retry_after")
+
+
 class BreakwaterError(Exception):
     """Base class of every breakwater error.
 
@@ -59,6 +75,16 @@ class BreakwaterError(Exception):
     ``policy`` (a :data:`Policy` member, ``Policy.NONE`` when none) and ``reason`` (a
     :data:`Reason` member), ``retry_after`` (seconds, or ``None``) and ``message``.
     """
+
+    # The attributes of an exception built without __init__: a hot path (the breaker's
+    # call()) raises BaseException.__new__(cls, message) and sets on the instance only
+    # what differs from its class (retry_after). __init__ sets all of them on the
+    # instance. Pickling and copying carry all of them (__reduce__).
+    message: Any = _FirstArgument()
+    status: int = _abi.FAILED
+    policy: Any = Policy.NONE
+    reason: Any = Reason.NONE
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -84,7 +110,15 @@ class BreakwaterError(Exception):
         return str(lib.bw_status_name(self.status).decode())
 
     def __str__(self) -> str:
-        return self.message
+        return self.message  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> Any:
+        # As BaseException's (the class, args, then the instance's attributes as the
+        # state), with the class-level attributes of an exception built without
+        # __init__ in the state too: its copy has the same attributes.
+        state = {name: getattr(self, name) for name in _ATTRIBUTES}
+        state.update(self.__dict__)
+        return (type(self), self.args, state)
 
 
 class RejectedError(BreakwaterError):
@@ -94,13 +128,23 @@ class RejectedError(BreakwaterError):
 class CircuitOpenError(RejectedError):
     """The circuit breaker is open (base of every breaker rejection)."""
 
+    # What the breaker's call() raises without __init__ (checked against __init__'s
+    # attributes when a breaker is created).
+    status = _abi.REJECTED
+    policy = Policy(_abi.POLICY_CIRCUIT_BREAKER)
+    reason = Reason(_abi.REASON_OPEN)
+
 
 class TrialFullError(CircuitOpenError):
     """The breaker is half-open and its trial has no admission left."""
 
+    reason = Reason(_abi.REASON_TRIAL_FULL)
+
 
 class ForcedOpenError(CircuitOpenError):
     """The breaker was forced open by hand."""
+
+    reason = Reason(_abi.REASON_FORCED_OPEN)
 
 
 class BulkheadFullError(RejectedError):
@@ -181,16 +225,6 @@ _BY_STATUS: dict[int, type[BreakwaterError]] = {
     _abi.CANCELLED: CancelledError,
     _abi.SHUTDOWN: ShutdownError,
 }
-
-
-def _rejection_attributes(message: str, policy: int, reason: int) -> dict[str, Any]:
-    """The ``__dict__`` of ``cls(message, status=BW_REJECTED, policy=policy,
-    reason=reason)``: a rejection fast path builds its exception as
-    ``BaseException.__new__(cls, message)`` (the same ``args``) with a copy of this dict
-    (``retry_after`` updated), without the keyword-argument ``__init__``, which costs a
-    third of a rejection."""
-    e = BreakwaterError(message, status=_abi.REJECTED, policy=policy, reason=reason)
-    return dict(e.__dict__)
 
 
 def error_class(status: int, reason: int = _abi.REASON_NONE) -> type[BreakwaterError]:
