@@ -17,7 +17,10 @@ macro_rules! ffi_boundary {
         let err: *mut $crate::ffi::error::bw_error = $err;
         let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
             || -> $crate::ffi::status::bw_status {
-                let body = || -> ::std::result::Result<(), $crate::ffi::error::FfiError> { $body };
+                // `mut`: a body may assign to the caller's locals (an FnMut closure).
+                #[allow(unused_mut)]
+                let mut body =
+                    || -> ::std::result::Result<(), $crate::ffi::error::FfiError> { $body };
                 match body() {
                     // SAFETY: `err` is the exported function's error parameter,
                     // documented as NULL or a valid, writable `bw_error`.

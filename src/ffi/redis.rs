@@ -19,10 +19,10 @@
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::sync::OnceLock;
 
-use super::registry::bw_registry;
 use super::cancel::bw_cancel;
 use super::error::{FfiError, bw_error};
 use super::out::{free_handle, into_handle, write_stats};
+use super::registry::bw_registry;
 use super::status::bw_status;
 use crate::error::PolicyKind;
 
