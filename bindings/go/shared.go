@@ -88,14 +88,14 @@ func (o RedisOptions) into(m map[string]any) {
 	}
 }
 
-// RedisHealth says whether a shared policy works on the shared state (HealthUp) or on
-// its local fallback because Redis is unreachable (HealthDegraded).
+// RedisHealth says whether a shared policy works on the shared state (RedisHealthUp) or on
+// its local fallback because Redis is unreachable (RedisHealthDegraded).
 type RedisHealth uint32
 
 // The health of a shared policy's link to Redis.
 const (
-	HealthUp       RedisHealth = C.BW_REDIS_HEALTHY
-	HealthDegraded RedisHealth = C.BW_REDIS_DEGRADED
+	RedisHealthUp       RedisHealth = C.BW_REDIS_HEALTHY
+	RedisHealthDegraded RedisHealth = C.BW_REDIS_DEGRADED
 )
 
 // String returns the library's name: "UP" or "DEGRADED".
@@ -168,7 +168,7 @@ func (s SharedBreakerSettings) JSON() (string, error) {
 // SharedCircuitBreaker is a circuit breaker whose state every process naming it shares
 // through Redis: one process's trip stops the others' calls within the notification
 // delay. Closed-state admissions never wait on Redis; while Redis is unreachable the
-// breaker works on local state (Health is HealthDegraded). Safe for concurrent use;
+// breaker works on local state (Health is RedisHealthDegraded). Safe for concurrent use;
 // Close it when done (a finalizer closes it otherwise).
 type SharedCircuitBreaker struct {
 	h handle[*C.bw_shared_breaker]
@@ -296,7 +296,7 @@ func (b *SharedCircuitBreaker) State() BreakerState {
 	return BreakerState(s)
 }
 
-// Health returns HealthUp while Redis answers, HealthDegraded while the breaker works
+// Health returns RedisHealthUp while Redis answers, RedisHealthDegraded while the breaker works
 // on local state.
 func (b *SharedCircuitBreaker) Health() RedisHealth {
 	ptr := b.h.acquire()
@@ -482,7 +482,7 @@ func (l *SharedRateLimiter) Wait(ctx context.Context) error {
 	return err
 }
 
-// Health returns HealthUp or HealthDegraded.
+// Health returns RedisHealthUp or RedisHealthDegraded.
 func (l *SharedRateLimiter) Health() RedisHealth {
 	p := l.h.acquire()
 	defer l.h.release()

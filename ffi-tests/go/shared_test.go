@@ -53,8 +53,8 @@ func TestSharedDefaultsComeFromTheLibrary(t *testing.T) {
 	if !strings.Contains(bw.SharedBreakerSchemaJSON(), "poll_interval_ms") || bw.SharedRateLimiterSchemaJSON() == "" {
 		t.Fatal("schemas")
 	}
-	if bw.HealthDegraded.String() != "DEGRADED" || bw.HealthUp.String() != "UP" {
-		t.Fatal(bw.HealthDegraded.String())
+	if bw.RedisHealthDegraded.String() != "DEGRADED" || bw.RedisHealthUp.String() != "UP" {
+		t.Fatal(bw.RedisHealthDegraded.String())
 	}
 }
 
@@ -84,7 +84,7 @@ func TestSharedUnreachableRedisWorksLocallyAndIsDegraded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if b.Health() != bw.HealthDegraded {
+	if b.Health() != bw.RedisHealthDegraded {
 		t.Fatal(b.Health())
 	}
 	if err := b.Execute(func() error { return nil }); err != nil {
@@ -105,7 +105,7 @@ func TestSharedUnreachableRedisWorksLocallyAndIsDegraded(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	m := b.Metrics()
-	if m.State != bw.StateOpen || m.Health != bw.HealthDegraded || m.TotalFailures != 2 || m.RejectedOpen != 1 || m.RedisErrors == 0 {
+	if m.State != bw.StateOpen || m.Health != bw.RedisHealthDegraded || m.TotalFailures != 2 || m.RejectedOpen != 1 || m.RedisErrors == 0 {
 		t.Fatalf("%+v", m)
 	}
 	if err := b.Flush(); !errors.Is(err, bw.ErrFailed) {
@@ -118,7 +118,7 @@ func TestSharedUnreachableRedisWorksLocallyAndIsDegraded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if !l.Allow() || l.Allow() || l.Health() != bw.HealthDegraded {
+	if !l.Allow() || l.Allow() || l.Health() != bw.RedisHealthDegraded {
 		t.Fatal("local quota")
 	}
 	if err := l.TryAcquire(); !errors.Is(err, bw.ErrRateLimited) {
@@ -201,7 +201,7 @@ func TestSharedAnotherProcessTripsTheBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if b.Health() != bw.HealthUp {
+	if b.Health() != bw.RedisHealthUp {
 		t.Fatal(b.Health())
 	}
 	if err := b.Execute(func() error { return nil }); err != nil {
@@ -228,7 +228,7 @@ func TestSharedAnotherProcessTripsTheBreaker(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if m := b.Metrics(); m.Opened != 1 || m.State != bw.StateOpen || m.Health != bw.HealthUp {
+	if m := b.Metrics(); m.Opened != 1 || m.State != bw.StateOpen || m.Health != bw.RedisHealthUp {
 		t.Fatalf("%+v", m)
 	}
 	if err := b.Reset(); err != nil {
@@ -271,7 +271,7 @@ func TestSharedFleetQuota(t *testing.T) {
 	if err := a.Wait(ctx); !errors.Is(err, bw.ErrRateLimited) {
 		t.Fatalf("got %v", err)
 	}
-	if m := a.Metrics(); m.Health != bw.HealthUp || m.RedisCommands == 0 {
+	if m := a.Metrics(); m.Health != bw.RedisHealthUp || m.RedisCommands == 0 {
 		t.Fatalf("%+v", m)
 	}
 }
