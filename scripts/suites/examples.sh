@@ -2,6 +2,8 @@
 # Examples suite: builds the library (release profile), then runs the outage examples in
 # C (examples/c), Python (examples/python) and Go (examples/go), and checks that each
 # one printed the whole outage: the breaker opened, and closed again after the trial.
+# Then the Rust /metrics + /health server (examples/metrics_server.rs) asks itself once
+# for each and must log the transition and answer both.
 #
 # Under CI=true a missing toolchain fails the suite instead of skipping that example.
 set -euo pipefail
@@ -58,4 +60,16 @@ if have go "the Go example"; then
   (cd examples/go && CGO_ENABLED=1 GOPROXY=off go vet ./...)
   expect_outage Go "$(cd examples/go && CGO_ENABLED=1 GOPROXY=off go run .)"
 fi
+echo "-- examples/metrics_server.rs"
+output=$(cargo run --quiet --example metrics_server -- --once)
+echo "$output"
+for line in "breaker authors: closed -> open (3 consecutive failures)" \
+  "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8" \
+  'breakwater_breaker_state{breaker="authors",service="",instance=""} 1' "# EOF" \
+  "HTTP/1.0 503" '{"status":"DOWN","components":{"authors":{"status":"DOWN","details":{"state":"open"}}}}'; do
+  if ! grep -qF -- "$line" <<<"$output"; then
+    echo "error: the metrics_server example did not print \"$line\"" >&2
+    exit 1
+  fi
+done
 echo "Examples suite passed"
