@@ -58,7 +58,7 @@ pub(crate) struct Owned {
 /// The samples of one scrape, encoded at the end.
 #[derive(Default)]
 pub(crate) struct Collector {
-    samples: Vec<Owned>,
+    pub(crate) samples: Vec<Owned>,
 }
 
 impl Collector {
@@ -118,12 +118,6 @@ impl Collector {
     ) {
         self.push(name, MetricKind::Gauge, help, labels, v);
     }
-
-    /// The samples as text (see [`prometheus`](super::prometheus)).
-    #[cfg(feature = "exposition")]
-    pub(crate) fn render(self) -> String {
-        super::text::encode(self.samples)
-    }
 }
 
 /// A component's details, in order.
@@ -132,26 +126,13 @@ type Details = Vec<(&'static str, Detail<'static>)>;
 /// Owned health components, written as one report at the end.
 #[derive(Default)]
 pub(crate) struct Health {
-    components: Vec<(String, Status, Details)>,
+    pub(crate) components: Vec<(String, Status, Details)>,
 }
 
 impl Health {
     /// Adds a component.
     pub(crate) fn push(&mut self, name: &str, status: Status, details: Details) {
         self.components.push((name.to_owned(), status, details));
-    }
-
-    /// The report (see [`health_json`](super::health_json)).
-    #[cfg(feature = "exposition")]
-    pub(crate) fn render(&self) -> String {
-        let components: Vec<super::Component<'_>> = self
-            .components
-            .iter()
-            .map(|(name, status, details)| {
-                super::Component::new(name, *status).with_details(details)
-            })
-            .collect();
-        super::health_json(&components)
     }
 }
 

@@ -4,6 +4,7 @@ use crate::error::PolicyKind;
 use crate::registry::Registry;
 
 use super::collect::{Collector, Health, SharedExporter};
+use super::json::{Component, health_json};
 
 /// The order of the kinds in a report.
 const ORDER: [PolicyKind; 5] = [
@@ -105,4 +106,16 @@ pub fn health_report(registry: &Registry) -> String {
         e.health(&mut h);
     }
     h.render()
+}
+
+impl Health {
+    /// The report (see [`health_json`]).
+    pub(crate) fn render(&self) -> String {
+        let components: Vec<Component<'_>> = self
+            .components
+            .iter()
+            .map(|(name, status, details)| Component::new(name, *status).with_details(details))
+            .collect();
+        health_json(&components)
+    }
 }

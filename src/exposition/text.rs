@@ -14,7 +14,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use super::collect::{MetricKind, Owned, Value};
+use super::collect::{Collector, MetricKind, Owned, Value};
 
 /// A label value, escaped as the text format requires (`\`, `"` and newline):
 /// `prometheus-client` writes label values as they are.
@@ -79,8 +79,15 @@ impl prometheus_client::collector::Collector for Snapshot {
     }
 }
 
-/// The samples as OpenMetrics text, ending with `# EOF`.
-pub(crate) fn encode(samples: Vec<Owned>) -> String {
+impl Collector {
+    /// The samples as OpenMetrics text, ending with `# EOF` (see
+    /// [`prometheus`](super::prometheus)).
+    pub(crate) fn render(self) -> String {
+        encode(self.samples)
+    }
+}
+
+fn encode(samples: Vec<Owned>) -> String {
     let mut registry = prometheus_client::registry::Registry::default();
     registry.register_collector(Box::new(Snapshot(samples)));
     let mut out = String::new();
