@@ -17,7 +17,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use super::collect::{Collector, MetricKind, Owned, Value};
 
 /// A label value, escaped as the text format requires (`\`, `"` and newline):
-/// `prometheus-client` writes label values as they are.
+/// `prometheus-client` 0.24 writes label values as they are (prometheus/client_rust issue
+/// 151, open), and a policy name may hold any of the three. The only escaping left here.
 struct Escaped<'a>(&'a str);
 
 impl EncodeLabelValue for Escaped<'_> {
