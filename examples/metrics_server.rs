@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.get(at + 1)?.parse::<u64>().ok()
     };
     let once = args.iter().any(|a| a == "--once");
-    let port = value("--port").unwrap_or(if once { 0 } else { 9898 });
+    let port = u16::try_from(value("--port").unwrap_or(if once { 0 } else { 9898 }))?;
     let limit = if once { Some(2) } else { value("--requests") };
 
     let registry = Registry::new();
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = authors.call(|| Err::<(), _>("authors is down"));
     }
 
-    let server = Server::http(("127.0.0.1", port as u16)).map_err(|e| e.to_string())?;
+    let server = Server::http(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     let addr = server.server_addr().to_ip().ok_or("not an IP address")?;
     println!("serving http://{addr}/metrics and http://{addr}/health");
     let client = once.then(|| {
@@ -77,7 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if let Some(client) = client {
-        client.join().expect("the client thread printed both answers");
+        client
+            .join()
+            .expect("the client thread printed both answers");
     }
     Ok(())
 }
