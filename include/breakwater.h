@@ -2313,11 +2313,14 @@ bw_status bw_registry_rate_limiter(const struct bw_registry *registry,
                                    struct bw_error *err);
 
 /**
- * Copies the Prometheus text (exposition format 0.0.4, UTF-8, NUL-terminated) of every
- * policy in the registry into `buf`, and its length without the NUL into `*out_len`:
- * the text Rust's `breakwater::exposition::prometheus` gives (families
- * `breakwater_breaker_*`, `breakwater_bulkhead_*`, `breakwater_rate_limiter_*`). Serve
- * it at `/metrics`. An empty registry gives an empty text.
+ * Copies the Prometheus text (the OpenMetrics text format 1.0.0, UTF-8, NUL-terminated)
+ * of every policy in the registry into `buf`, and its length without the NUL into
+ * `*out_len`: the text Rust's `breakwater::exposition::prometheus` gives, written by
+ * the official client library (families `breakwater_breaker_*`, `breakwater_bulkhead_*`,
+ * `breakwater_rate_limiter_*`; a counter's `# HELP` and `# TYPE` lines name it without
+ * its samples' `_total`; the text ends with `# EOF`, which is all an empty registry
+ * gives). Serve it at `/metrics` with the content type
+ * `application/openmetrics-text; version=1.0.0; charset=utf-8`.
  *
  * `BW_BUFFER_TOO_SMALL` when `len` is less than the length plus one (`*out_len`
  * receives the length, `buf` is not written; `buf` may be NULL when `len` is 0): the

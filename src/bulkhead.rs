@@ -682,6 +682,7 @@ impl Bulkhead {
     }
 
     fn full(&self, cancelled: bool) -> BulkheadFull {
+        crate::trace::bulkhead_rejected(&self.inner.name, cancelled);
         BulkheadFull {
             max_concurrent: self.inner.config.max_concurrent,
             cancelled,

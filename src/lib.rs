@@ -112,6 +112,7 @@ mod report;
 mod retry;
 pub(crate) mod sync;
 mod timeout;
+mod trace;
 
 pub use breaker::{
     BreakerBuilder, BreakerConfig, BreakerMetrics, BreakerRejected, BreakerTotals, CallEvent,

@@ -764,6 +764,7 @@ impl RateLimiter {
         let stripe = &inner.stripes[stripe_index()];
         if n > p.burst {
             stripe.rejected.fetch_add(1, Ordering::Relaxed);
+            crate::trace::limiter_rejected(&inner.config.name, u64::MAX);
             return Err(RateLimited {
                 retry_after: Duration::MAX,
             });
@@ -776,6 +777,7 @@ impl RateLimiter {
             let start = new_tat.saturating_sub(p.burst_offset);
             if start > latest {
                 stripe.rejected.fetch_add(1, Ordering::Relaxed);
+                crate::trace::limiter_rejected(&inner.config.name, start - now);
                 return Err(RateLimited {
                     retry_after: Duration::from_nanos(start - now),
                 });

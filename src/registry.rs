@@ -15,6 +15,10 @@ use crate::error::{ConfigError, PolicyKind};
 
 type AnyBox = Box<dyn Any + Send + Sync>;
 
+#[cfg_attr(
+    not(feature = "exposition"),
+    allow(dead_code, reason = "kind and attachment are read by the exporters")
+)]
 struct Entry {
     kind: PolicyKind,
     config: AnyBox,
@@ -191,6 +195,10 @@ impl Registry {
 
     /// Every attachment of type `A` (see [`Registry::get_or_build_attached`]) with the
     /// kind and name of its policy, sorted by name.
+    #[cfg_attr(
+        not(feature = "exposition"),
+        allow(dead_code, reason = "for the exporters")
+    )]
     pub(crate) fn attachments<A: Clone + 'static>(&self) -> Vec<(PolicyKind, String, A)> {
         let inner = self.inner.lock();
         let mut out: Vec<(PolicyKind, String, A)> = inner

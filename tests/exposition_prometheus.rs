@@ -1,25 +1,29 @@
-//! The exposition text read back by a real parser: Python's
-//! `prometheus_client.parser.text_string_to_metric_families`, and the health report by
-//! Python's `json`. The numbers, labels, help texts and types must come back as written.
+//! A registry's exposition read back by the Python reference parsers: the OpenMetrics
+//! parser of `prometheus_client` (`prometheus_client.openmetrics.parser`, strict: the text
+//! must end with `# EOF`), and its parser of the older text format 0.0.4
+//! (`prometheus_client.parser`), which must read it too; the health report by Python's
+//! `json`. Numbers, labels (with quotes, backslashes, newlines and non-ASCII), help texts
+//! and types must come back as written.
 //!
-//! Without `prometheus_client` installed the parser test is skipped with a notice, unless
+//! Without `prometheus_client` installed the parser tests are skipped with a notice, unless
 //! `BW_REQUIRE_PROMETHEUS=1` (set by `scripts/suites/exposition-prometheus.sh`, which
 //! installs it first).
+#![cfg(feature = "exposition")]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use breakwater::exposition::{
-    Component, Detail, MetricKind, Sample, Status, encode_text, health_json,
-};
+use breakwater::exposition::{Component, Detail, Status, health_json};
+use breakwater::{BreakerConfig, Registry, TripPolicy};
 
-/// Reads exposition text on stdin; prints one line per sample, strings hex-encoded:
+/// Reads exposition text on stdin with the parser module named in argv[1]; prints one
+/// line per sample, strings hex-encoded:
 /// family type help sample n_labels (key value)* repr(value)
 const PARSE: &str = r#"
-import sys
-from prometheus_client.parser import text_string_to_metric_families
+import importlib, sys
+parse = importlib.import_module(sys.argv[1]).text_string_to_metric_families
 h = lambda s: s.encode("utf-8").hex() or "-"
-for f in text_string_to_metric_families(sys.stdin.read()):
+for f in parse(sys.stdin.read()):
     for s in f.samples:
         labels = sorted(s.labels.items())
         fields = [h(f.name), f.type, h(f.documentation), h(s.name), str(len(labels))]
@@ -29,9 +33,10 @@ for f in text_string_to_metric_families(sys.stdin.read()):
         print(" ".join(fields))
 "#;
 
-fn python(script: &str, input: &str) -> Result<String, String> {
+fn python(script: &str, args: &[&str], input: &str) -> Result<String, String> {
     let mut child = Command::new("python3")
         .args(["-c", script])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -52,7 +57,7 @@ fn python(script: &str, input: &str) -> Result<String, String> {
 }
 
 fn have_prometheus_client() -> bool {
-    let found = python("import prometheus_client", "").is_ok();
+    let found = python("import prometheus_client", &[], "").is_ok();
     if !found {
         assert!(
             std::env::var("BW_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
@@ -100,92 +105,144 @@ fn parse_line(line: &str) -> Parsed {
     }
 }
 
+/// A registry with a breaker of every state worth telling apart, one whose name needs
+/// escaping, a bulkhead and a rate limiter.
+fn registry() -> (Registry, String) {
+    let registry = Registry::new();
+    registry.set_default(BreakerConfig {
+        policy: TripPolicy::ConsecutiveFailures { threshold: 2 },
+        ..Default::default()
+    });
+    let tricky = "C:\\tmp\\\"x\"\nnext é ✓".to_owned();
+    let authors = registry.breaker("authors").unwrap();
+    for _ in 0..2 {
+        let _ = authors.call(|| Err::<(), _>("down"));
+    }
+    let _ = authors.call(|| Ok::<_, &str>(()));
+    let t = registry.breaker(&tricky).unwrap();
+    for _ in 0..7 {
+        let _ = t.call(|| Ok::<_, &str>(()));
+    }
+    let _ = t.call(|| Err::<(), _>("down"));
+    drop(registry.bulkhead("email").unwrap().try_acquire().unwrap());
+    let api = registry.rate_limiter("api").unwrap();
+    api.try_acquire_n(60).unwrap();
+    assert!(api.try_acquire_n(50).is_err());
+    (registry, tricky)
+}
+
+fn parsed(module: &str, text: &str) -> Vec<Parsed> {
+    let out = python(PARSE, &[module], text)
+        .unwrap_or_else(|e| panic!("{module} refused the text:\n{text}\n{e}"));
+    out.lines().map(parse_line).collect()
+}
+
+fn find<'a>(all: &'a [Parsed], name: &str, label: (&str, &str)) -> &'a Parsed {
+    all.iter()
+        .find(|p| {
+            p.name == name
+                && p.labels
+                    .iter()
+                    .any(|(k, v)| (k.as_str(), v.as_str()) == label)
+        })
+        .unwrap_or_else(|| panic!("no {name} with {label:?} in {all:#?}"))
+}
+
 #[test]
-fn the_prometheus_parser_reads_back_every_sample() {
+fn the_openmetrics_parser_reads_back_every_sample() {
     if !have_prometheus_client() {
         return;
     }
-    let tricky = [("path", "C:\\tmp\\\"x\"\nnext"), ("unicode", "é ✓")];
-    let svc = |s| [("service", s)];
-    let (a, b) = (svc("payments"), svc("authors"));
-    let values = [
-        0.0,
-        -0.0,
-        1.0,
-        -42.0,
-        0.1,
-        123_456_789.125,
-        9_007_199_254_740_992.0,
-        1e15,
-        1e300,
-        1.5e-7,
-        0.0001,
-        f64::MAX,
-        f64::MIN_POSITIVE,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NAN,
-    ];
-    let index: Vec<String> = (0..values.len()).map(|i| i.to_string()).collect();
-    let value_labels: Vec<[(&str, &str); 1]> = index.iter().map(|i| [("i", i.as_str())]).collect();
-    let mut samples = vec![
-        Sample::gauge("bw_breaker_state", 1.0)
-            .with_help("State: 0 closed, 1 open.\nSecond line \\ backslash")
-            .with_labels(&a),
-        Sample::counter("bw_calls_total", 1234.0)
-            .with_help("Calls.")
-            .with_labels(&a),
-        Sample::gauge("bw_breaker_state", 2.0).with_labels(&b),
-        Sample::counter("bw_calls_total", 7.0).with_labels(&b),
-        Sample::gauge("bw_tricky", 3.0).with_labels(&tricky),
-        Sample::new("bw_untyped", MetricKind::Untyped, -1.0),
-    ];
-    for (v, labels) in values.iter().zip(&value_labels) {
-        samples.push(Sample::gauge("bw_values", *v).with_labels(labels));
-    }
-    let text = encode_text(&samples);
-    let out = python(PARSE, &text).unwrap_or_else(|e| panic!("parser refused:\n{text}\n{e}"));
-    let parsed: Vec<Parsed> = out.lines().map(parse_line).collect();
-    assert_eq!(parsed.len(), samples.len(), "{text}");
+    let (registry, tricky) = registry();
+    let text = breakwater::exposition::prometheus(&registry);
+    let all = parsed("prometheus_client.openmetrics.parser", &text);
+    assert_eq!(all.len(), 2 * 10 + 7 + 4, "{text}");
+    let p = find(
+        &all,
+        "breakwater_breaker_failures_total",
+        ("breaker", "authors"),
+    );
+    assert_eq!(
+        (p.family.as_str(), p.kind.as_str(), p.help.as_str(), p.value),
+        (
+            "breakwater_breaker_failures",
+            "counter",
+            "Recorded failures",
+            2.0
+        )
+    );
+    let p = find(&all, "breakwater_breaker_state", ("breaker", "authors"));
+    assert_eq!((p.kind.as_str(), p.value), ("gauge", 1.0));
+    assert_eq!(
+        p.labels,
+        [
+            ("breaker".to_owned(), "authors".to_owned()),
+            ("instance".to_owned(), String::new()),
+            ("service".to_owned(), String::new()),
+        ]
+    );
+    // The tricky name comes back byte for byte.
+    let p = find(
+        &all,
+        "breakwater_breaker_successes_total",
+        ("breaker", &tricky),
+    );
+    assert_eq!(p.value, 7.0);
+    let p = find(
+        &all,
+        "breakwater_breaker_rejected_total",
+        ("breaker", "authors"),
+    );
+    assert_eq!(
+        p.labels.iter().find(|(k, _)| k == "reason").unwrap().1,
+        "open"
+    );
+    let p = find(
+        &all,
+        "breakwater_bulkhead_acquired_total",
+        ("bulkhead", "email"),
+    );
+    assert_eq!((p.kind.as_str(), p.value), ("counter", 1.0));
+    let p = find(
+        &all,
+        "breakwater_rate_limiter_available",
+        ("limiter", "api"),
+    );
+    assert_eq!((p.kind.as_str(), p.value), ("gauge", 40.0));
+    let p = find(
+        &all,
+        "breakwater_rate_limiter_rejected_total",
+        ("limiter", "api"),
+    );
+    assert_eq!(p.value, 1.0);
+}
 
-    // The parser returns families in order, samples in order within each.
-    let mut order: Vec<&Sample<'_>> = Vec::new();
-    for s in &samples {
-        if !order.iter().any(|o| o.name == s.name) {
-            order.extend(samples.iter().filter(|x| x.name == s.name));
-        }
+#[test]
+fn the_text_format_parser_reads_it_too() {
+    if !have_prometheus_client() {
+        return;
     }
-    for (p, s) in parsed.iter().zip(order) {
-        let family = s
-            .name
-            .strip_suffix("_total")
-            .filter(|_| s.kind == MetricKind::Counter);
-        assert_eq!(p.family, family.unwrap_or(s.name));
-        // The Python client calls the 0.0.4 "untyped" by its OpenMetrics name.
-        let kind = match s.kind {
-            MetricKind::Untyped => "unknown",
-            k => k.as_str(),
-        };
-        assert_eq!(p.kind, kind);
-        assert_eq!(p.name, s.name);
-        let first = samples.iter().find(|x| x.name == s.name).unwrap();
-        assert_eq!(p.help, first.help);
-        let mut labels: Vec<(String, String)> = s
-            .labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        labels.sort();
-        assert_eq!(p.labels, labels);
-        assert!(
-            p.value == s.value || (p.value.is_nan() && s.value.is_nan()),
-            "{} {:?}: wrote {}, read {}",
-            s.name,
-            s.labels,
-            s.value,
-            p.value
-        );
-    }
+    let (registry, tricky) = registry();
+    let text = breakwater::exposition::prometheus(&registry);
+    let all = parsed("prometheus_client.parser", &text);
+    // Every sample, with its value; `# EOF` is a comment to this parser, and a counter's
+    // `_total` samples come apart from their `# TYPE` line, as `unknown`.
+    assert_eq!(all.len(), 2 * 10 + 7 + 4, "{text}");
+    let p = find(
+        &all,
+        "breakwater_breaker_failures_total",
+        ("breaker", "authors"),
+    );
+    assert_eq!((p.kind.as_str(), p.value), ("unknown", 2.0));
+    let p = find(&all, "breakwater_breaker_state", ("breaker", &tricky));
+    assert_eq!(
+        (p.kind.as_str(), p.help.as_str(), p.value),
+        (
+            "gauge",
+            "0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled",
+            0.0
+        )
+    );
 }
 
 #[test]
@@ -214,7 +271,7 @@ print("ok")
         Component::new("pay\"ments\n", Status::Up),
         Component::new("authors", Status::Degraded).with_details(&details),
     ]);
-    match python(check, &json) {
+    match python(check, &[], &json) {
         Ok(out) => assert_eq!(out.trim(), "ok"),
         Err(e) if e.starts_with("python3:") => eprintln!("skipped: {e}"),
         Err(e) => panic!("{json}\n{e}"),

@@ -1,5 +1,5 @@
-//! The registry-wide Prometheus export read back by a real parser (Python's
-//! `prometheus_client`), its numbers compared with the policies' own metrics, and the
+//! The registry-wide Prometheus export (OpenMetrics text) read back by a real parser
+//! (Python's `prometheus_client.openmetrics.parser`), its numbers compared with the policies' own metrics, and the
 //! health report read back by Python's `json`.
 //!
 //! Without `prometheus_client` the parser test is skipped with a notice, unless
@@ -19,7 +19,7 @@ use http_server::{Behaviour, TestServer};
 /// Prints one line per sample: name, sorted labels as k=v joined by ',', repr(value).
 const PARSE: &str = r#"
 import sys
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 for f in text_string_to_metric_families(sys.stdin.read()):
     for s in f.samples:
         labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))

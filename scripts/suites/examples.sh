@@ -5,6 +5,8 @@
 # The Go metrics example (examples/go/metrics) and the Python /metrics + /health server
 # (--once, self-checking) run a scripted outage too: /health, /metrics and the
 # transitions in their logs.
+# Then the Rust /metrics + /health server (examples/metrics_server.rs) asks itself once
+# for each and must log the transition and answer both.
 #
 # Under CI=true a missing toolchain fails the suite instead of skipping that example.
 set -euo pipefail
@@ -96,4 +98,16 @@ if have go "the Go example"; then
     fi
   done
 fi
+echo "-- examples/metrics_server.rs"
+output=$(cargo run --quiet --example metrics_server -- --once)
+echo "$output"
+for line in "breaker authors: closed -> open (3 consecutive failures)" \
+  "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8" \
+  'breakwater_breaker_state{breaker="authors",service="",instance=""} 1' "# EOF" \
+  "HTTP/1.0 503" '{"status":"DOWN","components":{"authors":{"status":"DOWN","details":{"state":"open"}}}}'; do
+  if ! grep -qF -- "$line" <<<"$output"; then
+    echo "error: the metrics_server example did not print \"$line\"" >&2
+    exit 1
+  fi
+done
 echo "Examples suite passed"

@@ -943,7 +943,7 @@ impl Shared {
         inner.window_start = 0;
         inner.window_failures = 0;
         let window = (reason == TransitionReason::ThresholdReached)
-            .then(|| inner.window.as_ref().map(RateWindow::current))
+            .then(|| inner.window.as_ref().map(RateWindow::figures))
             .flatten();
         if let Some(w) = inner.window.as_mut() {
             w.clear();

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use crate::error::RejectReason;
 
 use super::state::State;
-use super::window::Sums;
 
 /// A transition listener, as registered with `BreakerBuilder::on_transition`.
 pub(crate) type TransitionListener = Arc<dyn Fn(&Transition) + Send + Sync>;
@@ -108,7 +107,15 @@ pub struct Transition {
     /// The generation the transition started.
     pub generation: u64,
     /// What the rate window held when a rate policy tripped (for [`Transition::describe`]).
-    pub(crate) window: Option<Sums>,
+    pub(crate) window: Option<WindowFigures>,
+}
+
+/// What a rate window held: outcomes (successes and failures), failures, slow calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WindowFigures {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
 }
 
 /// What happened to a call.

@@ -27,14 +27,14 @@ pub use config::{
     DEFAULT_NAME, DEFAULT_OPEN_DURATION, DEFAULT_RATE_WINDOW, MAX_COUNT_WINDOW, MAX_DURATION,
     SlowCalls, TripPolicy, Window,
 };
+#[cfg(feature = "ffi")]
+pub(crate) use events::WindowFigures;
 pub use events::{CallEvent, CallKind, Transition, TransitionReason};
 pub use metrics::{BreakerMetrics, BreakerTotals, CurrentCounts};
 pub use permit::{BreakerRejected, Outcome, Permit, RawPermit, Recorded};
 pub use state::State;
 #[cfg(feature = "ffi")]
 pub(crate) use trace::describe;
-#[cfg(feature = "ffi")]
-pub(crate) use window::Sums;
 
 use self::core::Shared;
 use events::{CallListener, TransitionListener};

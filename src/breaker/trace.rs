@@ -8,9 +8,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::config::{BreakerConfig, TripPolicy, Window};
-use super::events::{Transition, TransitionReason};
+use super::events::{Transition, TransitionReason, WindowFigures};
 use super::state::State;
-use super::window::Sums;
 
 impl Transition {
     /// One sentence describing this transition of the breaker named `name` built with
@@ -57,7 +56,7 @@ pub(crate) fn describe(
     from: State,
     to: State,
     reason: TransitionReason,
-    window: Option<Sums>,
+    window: Option<WindowFigures>,
 ) -> String {
     let mut out = format!("breaker {name}: {} -> {} (", from.as_str(), to.as_str());
     if reason == TransitionReason::ThresholdReached {
@@ -70,7 +69,7 @@ pub(crate) fn describe(
 }
 
 /// Why a trip policy tripped.
-fn write_trip(out: &mut String, policy: &TripPolicy, sums: Option<Sums>) {
+fn write_trip(out: &mut String, policy: &TripPolicy, sums: Option<WindowFigures>) {
     match policy {
         TripPolicy::ConsecutiveFailures { threshold } => {
             let s = if *threshold == 1 { "" } else { "s" };
@@ -120,7 +119,7 @@ fn write_rate(
     rate: Option<f64>,
     threshold: f64,
     window: &Window,
-    sums: Option<Sums>,
+    sums: Option<WindowFigures>,
 ) {
     let _ = write!(out, "{what} rate ");
     if let Some(r) = rate {
@@ -257,15 +256,15 @@ mod tests {
     use super::*;
     use crate::breaker::SlowCalls;
 
-    fn sums(calls: u64, failures: u64, slow: u64) -> Option<Sums> {
-        Some(Sums {
+    fn sums(calls: u64, failures: u64, slow: u64) -> Option<WindowFigures> {
+        Some(WindowFigures {
             calls,
             failures,
             slow,
         })
     }
 
-    fn trip(policy: TripPolicy, window: Option<Sums>) -> String {
+    fn trip(policy: TripPolicy, window: Option<WindowFigures>) -> String {
         let config = BreakerConfig {
             policy,
             ..Default::default()

@@ -3,6 +3,7 @@
 //! never allocate afterwards; both live under the breaker's lock.
 
 use super::config::Window;
+use super::events::WindowFigures;
 
 /// Sums over a window's outcomes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -288,6 +289,16 @@ impl RateWindow {
     }
 
     /// The sums as of the last push or read.
+    /// The current sums, as a transition carries them.
+    pub(crate) fn figures(&self) -> WindowFigures {
+        let s = self.current();
+        WindowFigures {
+            calls: s.calls,
+            failures: s.failures,
+            slow: s.slow,
+        }
+    }
+
     pub(crate) fn current(&self) -> Sums {
         match self {
             RateWindow::Count(w) => w.sums,

@@ -1,11 +1,20 @@
 //! The interface between the policies and the writers: an [`Exporter`] (implemented by
 //! each policy that a [`Registry`](crate::Registry) exports, and by the HTTP service
 //! client) describes itself into a [`Collector`] (metric samples) and a [`Health`] (health
-//! components). Nothing here knows a policy type.
+//! components). Nothing here knows a policy type, or a format: the samples are encoded by
+//! `prometheus-client` (`text`), the health report by serde_json (`json`).
+
+#![cfg_attr(
+    not(feature = "exposition"),
+    allow(
+        dead_code,
+        reason = "read only by the writers of the `exposition` feature"
+    )
+)]
 
 use std::sync::Arc;
 
-use super::{Component, Detail, MetricKind, Sample, Status, encode_text, health_json};
+use super::{Detail, Status};
 
 /// Something a registry exports: it writes its samples and its health components.
 pub(crate) trait Exporter: Send + Sync {
@@ -20,29 +29,46 @@ pub(crate) trait Exporter: Send + Sync {
 /// A shared exporter, as the registry keeps it next to its policy.
 pub(crate) type SharedExporter = Arc<dyn Exporter>;
 
-struct Owned {
-    name: &'static str,
-    kind: MetricKind,
-    help: &'static str,
-    labels: Vec<(&'static str, String)>,
-    value: f64,
+/// The type of a metric family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum MetricKind {
+    /// A value that only goes up (reset by a restart); named `*_total`.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
 }
 
-/// Owned samples, turned into borrowed [`Sample`]s for the writer at the end.
+/// A sample's value: exact integers stay integers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Value {
+    Int(u64),
+    Float(f64),
+}
+
+/// One sample, owned.
+#[derive(Debug)]
+pub(crate) struct Owned {
+    pub(crate) name: &'static str,
+    pub(crate) kind: MetricKind,
+    pub(crate) help: &'static str,
+    pub(crate) labels: Vec<(&'static str, String)>,
+    pub(crate) value: Value,
+}
+
+/// The samples of one scrape, encoded at the end.
 #[derive(Default)]
 pub(crate) struct Collector {
-    samples: Vec<Owned>,
+    pub(crate) samples: Vec<Owned>,
 }
 
 impl Collector {
-    /// Adds one sample (labels are copied).
-    pub(crate) fn push(
+    fn add(
         &mut self,
         name: &'static str,
         kind: MetricKind,
         help: &'static str,
         labels: &[(&'static str, &str)],
-        value: f64,
+        value: Value,
     ) {
         self.samples.push(Owned {
             name,
@@ -53,6 +79,24 @@ impl Collector {
         });
     }
 
+    /// Adds one sample (labels are copied). The first sample of a name gives its family's
+    /// kind and help text.
+    pub(crate) fn push(
+        &mut self,
+        name: &'static str,
+        kind: MetricKind,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        let value = if value >= 0.0 && value.fract() == 0.0 && value < u64::MAX as f64 {
+            Value::Int(value as u64)
+        } else {
+            Value::Float(value)
+        };
+        self.add(name, kind, help, labels, value);
+    }
+
     /// Adds a counter sample.
     pub(crate) fn counter(
         &mut self,
@@ -61,7 +105,7 @@ impl Collector {
         labels: &[(&'static str, &str)],
         v: u64,
     ) {
-        self.push(name, MetricKind::Counter, help, labels, v as f64);
+        self.add(name, MetricKind::Counter, help, labels, Value::Int(v));
     }
 
     /// Adds a gauge sample.
@@ -74,26 +118,6 @@ impl Collector {
     ) {
         self.push(name, MetricKind::Gauge, help, labels, v);
     }
-
-    /// The samples in the Prometheus text format (one family per name).
-    pub(crate) fn render(&self) -> String {
-        let labels: Vec<Vec<(&str, &str)>> = self
-            .samples
-            .iter()
-            .map(|s| s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect())
-            .collect();
-        let samples: Vec<Sample<'_>> = self
-            .samples
-            .iter()
-            .zip(&labels)
-            .map(|(s, l)| {
-                Sample::new(s.name, s.kind, s.value)
-                    .with_help(s.help)
-                    .with_labels(l)
-            })
-            .collect();
-        encode_text(&samples)
-    }
 }
 
 /// A component's details, in order.
@@ -102,7 +126,7 @@ type Details = Vec<(&'static str, Detail<'static>)>;
 /// Owned health components, written as one report at the end.
 #[derive(Default)]
 pub(crate) struct Health {
-    components: Vec<(String, Status, Details)>,
+    pub(crate) components: Vec<(String, Status, Details)>,
 }
 
 impl Health {
@@ -110,22 +134,12 @@ impl Health {
     pub(crate) fn push(&mut self, name: &str, status: Status, details: Details) {
         self.components.push((name.to_owned(), status, details));
     }
-
-    /// The report (see [`health_json`]).
-    pub(crate) fn render(&self) -> String {
-        let components: Vec<Component<'_>> = self
-            .components
-            .iter()
-            .map(|(name, status, details)| Component::new(name, *status).with_details(details))
-            .collect();
-        health_json(&components)
-    }
 }
 
 impl crate::registry::Registry {
     /// As [`Registry::get_or_build`](crate::Registry::get_or_build), and a policy built
-    /// here leaves its exporter in the registry for [`prometheus`](super::prometheus) and
-    /// [`health_report`](super::health_report).
+    /// here leaves its exporter in the registry for `exposition::prometheus` and
+    /// `exposition::health_report`.
     pub(crate) fn get_or_build_exported<C, P>(
         &self,
         kind: crate::error::PolicyKind,

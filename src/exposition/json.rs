@@ -5,10 +5,8 @@
 //! {"status":"DEGRADED","components":{"authors":{"status":"DOWN","details":{"state":"open"}}}}
 //! ```
 //!
-//! Strings are escaped as RFC 8259 requires (quote, backslash and control characters);
-//! non-finite numbers, which JSON cannot carry, are written as `null`.
-
-use std::fmt::{self, Write};
+//! The report is written by serde_json ([`health_json`]): strings escaped as RFC 8259
+//! requires; non-finite numbers, which JSON cannot carry, written as `null`.
 
 /// The health of a component, or of the whole report.
 ///
@@ -123,7 +121,9 @@ pub fn overall_status(components: &[Component<'_>]) -> Status {
         .unwrap_or(Status::Up)
 }
 
-/// The report as one line of JSON; its `status` is [`overall_status`].
+/// The report as one line of JSON, written by serde_json; its `status` is
+/// [`overall_status`]. Components and details keep their order; a non-finite
+/// [`Detail::Float`] is written as `null`.
 ///
 /// # Examples
 ///
@@ -137,62 +137,87 @@ pub fn overall_status(components: &[Component<'_>]) -> Status {
 ///     r#"{"status":"DOWN","components":{"authors":{"status":"DOWN","details":{"state":"open","failure_rate":0.5}}}}"#
 /// );
 /// ```
+#[cfg(feature = "exposition")]
 pub fn health_json(components: &[Component<'_>]) -> String {
-    let mut out = String::with_capacity(64 + components.len() * 96);
-    write_health(&mut out, components).expect("writing to a String cannot fail");
-    out
+    serde_json::to_string(&Report(components)).expect("a health report is always valid JSON")
 }
 
-fn write_health(out: &mut String, components: &[Component<'_>]) -> fmt::Result {
-    write!(
-        out,
-        "{{\"status\":\"{}\",\"components\":{{",
-        overall_status(components).as_str()
-    )?;
-    for (i, c) in components.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+#[cfg(feature = "exposition")]
+mod ser {
+    //! serde's view of the report: maps written in order (the report's order matters to
+    //! readers, and serde_json's own map would sort the keys).
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    use super::{Component, Detail, Status, overall_status};
+
+    pub(super) struct Report<'a>(pub(super) &'a [Component<'a>]);
+
+    struct Components<'a>(&'a [Component<'a>]);
+
+    struct Entry<'a>(&'a Component<'a>);
+
+    struct Details<'a>(&'a [(&'a str, Detail<'a>)]);
+
+    impl Serialize for Status {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
         }
-        write_string(out, c.name)?;
-        write!(out, ":{{\"status\":\"{}\"", c.status.as_str())?;
-        if !c.details.is_empty() {
-            out.push_str(",\"details\":{");
-            for (k, (key, value)) in c.details.iter().enumerate() {
-                if k > 0 {
-                    out.push(',');
-                }
-                write_string(out, key)?;
-                out.push(':');
-                match *value {
-                    Detail::Str(s) => write_string(out, s)?,
-                    Detail::Int(v) => write!(out, "{v}")?,
-                    Detail::UInt(v) => write!(out, "{v}")?,
-                    Detail::Float(v) if v.is_finite() => write!(out, "{v:?}")?,
-                    Detail::Float(_) => out.push_str("null"),
-                    Detail::Bool(v) => write!(out, "{v}")?,
-                }
+    }
+
+    impl Serialize for Detail<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match *self {
+                Detail::Str(v) => s.serialize_str(v),
+                Detail::Int(v) => s.serialize_i64(v),
+                Detail::UInt(v) => s.serialize_u64(v),
+                Detail::Float(v) => s.serialize_f64(v),
+                Detail::Bool(v) => s.serialize_bool(v),
             }
-            out.push('}');
         }
-        out.push('}');
     }
-    out.push_str("}}");
-    Ok(())
+
+    impl Serialize for Report<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(2))?;
+            map.serialize_entry("status", &overall_status(self.0))?;
+            map.serialize_entry("components", &Components(self.0))?;
+            map.end()
+        }
+    }
+
+    impl Serialize for Components<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(self.0.len()))?;
+            for c in self.0 {
+                map.serialize_entry(c.name, &Entry(c))?;
+            }
+            map.end()
+        }
+    }
+
+    impl Serialize for Entry<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let c = self.0;
+            let with_details = !c.details.is_empty();
+            let mut map = s.serialize_map(Some(1 + usize::from(with_details)))?;
+            map.serialize_entry("status", &c.status)?;
+            if with_details {
+                map.serialize_entry("details", &Details(c.details))?;
+            }
+            map.end()
+        }
+    }
+
+    impl Serialize for Details<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(self.0.len()))?;
+            for (k, v) in self.0 {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        }
+    }
 }
 
-fn write_string(out: &mut String, s: &str) -> fmt::Result {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => write!(out, "\\u{:04x}", u32::from(c))?,
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    Ok(())
-}
+#[cfg(feature = "exposition")]
+use ser::Report;

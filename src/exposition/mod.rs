@@ -1,39 +1,44 @@
-//! Writers that turn plain metric data into what monitoring systems read: the Prometheus
-//! text exposition format 0.0.4 ([`encode_text`]) and a JSON health report
-//! ([`health_json`]).
+//! What a [`Registry`](crate::Registry) exports for monitoring systems: the metrics of
+//! every policy it built ([`prometheus`]) and a JSON health report ([`health_report`],
+//! [`health_json`]).
 //!
-//! Policies describe what they know as [`Sample`]s (a name, a kind, labels, a value) and
-//! health [`Component`]s; these writers know nothing about policies. [`prometheus`] and
-//! [`health_report`] export a whole [`Registry`](crate::Registry): every policy it built
-//! left an exporter there (the crate's `report` module holds them, one per policy kind).
+//! Each policy that a registry builds leaves an exporter next to it (the crate's `report`
+//! module holds them, one per policy kind); these functions ask every exporter in turn.
+//! The text is written by the official Prometheus client library (`prometheus-client`),
+//! the health report by serde_json: nothing here writes either format by hand.
+//!
+//! # Serving
+//!
+//! Serve [`prometheus`] at `/metrics` with the content type [`CONTENT_TYPE`] (the
+//! OpenMetrics text format 1.0.0, which ends with `# EOF`), and [`health_report`] at
+//! `/health` as `application/json`.
 //!
 //! # Examples
 //!
 //! ```
-//! use breakwater::exposition::{encode_text, Sample};
-//!
-//! let labels = [("service", "authors")];
-//! let text = encode_text(&[
-//!     Sample::gauge("breaker_state", 1.0)
-//!         .with_help("0 closed, 1 open, 2 half-open")
-//!         .with_labels(&labels),
-//!     Sample::counter("breaker_failures_total", 12.0).with_labels(&labels),
-//! ]);
-//! assert_eq!(text, "\
-//! ## HELP breaker_state 0 closed, 1 open, 2 half-open
-//! ## TYPE breaker_state gauge
-//! breaker_state{service=\"authors\"} 1
-//! ## TYPE breaker_failures_total counter
-//! breaker_failures_total{service=\"authors\"} 12
-//! ");
+//! let registry = breakwater::Registry::new();
+//! registry.breaker("authors")?.force_open();
+//! let text = breakwater::exposition::prometheus(&registry);
+//! assert!(text.contains(
+//!     "breakwater_breaker_state{breaker=\"authors\",service=\"\",instance=\"\"} 3\n"
+//! ));
+//! assert!(text.ends_with("# EOF\n"));
+//! assert!(breakwater::exposition::health_report(&registry).starts_with(r#"{"status":"DOWN""#));
+//! # Ok::<(), breakwater::ConfigError>(())
 //! ```
 
 mod collect;
 mod json;
+#[cfg(feature = "exposition")]
 mod report;
+#[cfg(feature = "exposition")]
 mod text;
 
+#[cfg(feature = "http")]
+pub(crate) use collect::MetricKind;
 pub(crate) use collect::{Collector, Exporter, Health};
-pub use json::{Component, Detail, Status, health_json, overall_status};
-pub use report::{health_report, prometheus};
-pub use text::{MetricKind, Sample, encode_text, format_value, write_text};
+#[cfg(feature = "exposition")]
+pub use json::health_json;
+pub use json::{Component, Detail, Status, overall_status};
+#[cfg(feature = "exposition")]
+pub use report::{CONTENT_TYPE, health_report, prometheus};

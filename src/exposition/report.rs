@@ -4,6 +4,7 @@ use crate::error::PolicyKind;
 use crate::registry::Registry;
 
 use super::collect::{Collector, Health, SharedExporter};
+use super::json::{Component, health_json};
 
 /// The order of the kinds in a report.
 const ORDER: [PolicyKind; 5] = [
@@ -21,13 +22,20 @@ fn exporters(registry: &Registry) -> Vec<SharedExporter> {
     all.into_iter().map(|(_, _, e)| e).collect()
 }
 
+/// The content type of [`prometheus`]'s text: the OpenMetrics text format 1.0.0, which
+/// Prometheus asks for first and which the official clients write. Parsers of the older
+/// text format 0.0.4 read it too (`# EOF` is a comment to them), but see a counter's
+/// samples (`x_total`) apart from its `# TYPE x counter` line, as untyped.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// Every policy registered in `registry` (breakers, bulkheads, rate limiters, thread
-/// pools and HTTP service clients), in the Prometheus text format 0.0.4, read from their
-/// lifetime totals.
+/// pools and HTTP service clients), in the OpenMetrics text format 1.0.0 (serve it with
+/// [`CONTENT_TYPE`]), read from their lifetime totals, encoded by `prometheus-client`.
 ///
 /// # Metric families
 ///
-/// All names start with `breakwater_`. Breakers carry the labels `breaker`, `service` and
+/// All names start with `breakwater_`. A counter's samples are named `*_total`; its
+/// `# HELP` and `# TYPE` lines name the family without the suffix (OpenMetrics). Breakers carry the labels `breaker`, `service` and
 /// `instance` (the last two are empty for a breaker that belongs to no service client);
 /// the other policies carry their name.
 ///
@@ -53,7 +61,8 @@ fn exporters(registry: &Registry) -> Vec<SharedExporter> {
 /// Each policy that a registry builds (and each service client built with a registry)
 /// leaves an exporter next to it in the registry; this function asks every exporter in
 /// turn: breakers first, then service clients, bulkheads, rate limiters and thread pools,
-/// each kind by name.
+/// each kind by name. The text ends with `# EOF`.
+///
 /// # Examples
 ///
 /// ```
@@ -61,6 +70,9 @@ fn exporters(registry: &Registry) -> Vec<SharedExporter> {
 /// registry.bulkhead("email")?;
 /// let text = breakwater::exposition::prometheus(&registry);
 /// assert!(text.contains("breakwater_bulkhead_max{bulkhead=\"email\"} 25\n"));
+/// assert!(text.contains("# TYPE breakwater_bulkhead_acquired counter\n"));
+/// assert!(text.contains("breakwater_bulkhead_acquired_total{bulkhead=\"email\"} 0\n"));
+/// assert_eq!(breakwater::exposition::prometheus(&breakwater::Registry::new()), "# EOF\n");
 /// # Ok::<(), breakwater::ConfigError>(())
 /// ```
 pub fn prometheus(registry: &Registry) -> String {
@@ -72,7 +84,7 @@ pub fn prometheus(registry: &Registry) -> String {
 }
 
 /// A JSON health report of every breaker and service client in `registry` (see
-/// [`health_json`](super::health_json)): a breaker is up when closed (or disabled), degraded when half-open,
+/// [`health_json`](super::health_json), written by serde_json): a breaker is up when closed (or disabled), degraded when half-open,
 /// down when open; a service is up when every instance's breaker is closed and every
 /// instance is marked healthy, down when none is usable, degraded otherwise. Serve it at
 /// `/health`.
@@ -94,4 +106,16 @@ pub fn health_report(registry: &Registry) -> String {
         e.health(&mut h);
     }
     h.render()
+}
+
+impl Health {
+    /// The report (see [`health_json`]).
+    pub(crate) fn render(&self) -> String {
+        let components: Vec<Component<'_>> = self
+            .components
+            .iter()
+            .map(|(name, status, details)| Component::new(name, *status).with_details(details))
+            .collect();
+        health_json(&components)
+    }
 }

@@ -1,260 +1,98 @@
-//! The Prometheus text exposition format, version 0.0.4.
-//!
-//! One family per metric name: an optional `# HELP` line, a `# TYPE` line, then every
-//! sample of that name. Metric and label names are made valid by replacing each
-//! character outside `[a-zA-Z0-9_:]` (label names: `[a-zA-Z0-9_]`) with `_`, and a leading
-//! digit gets a `_` in front. Label values escape `\`, `"` and newline; help text escapes
-//! `\` and newline. Values are written so that they parse back to the same `f64`:
-//! integers without a fraction, `NaN`, `+Inf`, `-Inf`, and exponent notation for very large
-//! or very small magnitudes.
+//! The Prometheus text of collected samples, written by the official client library
+//! (`prometheus-client`): the samples become a [`prometheus_client::collector::Collector`]
+//! registered in a fresh `prometheus_client` registry, encoded with
+//! [`prometheus_client::encoding::text::encode`]. That is the OpenMetrics text format
+//! 1.0.0: a counter family is named without its `_total` suffix on the `# HELP` and
+//! `# TYPE` lines (its samples keep it), and the text ends with `# EOF`.
 
-use std::fmt::{self, Write};
+use std::fmt;
 
-/// The type of a metric family.
-///
-/// ```
-/// assert_eq!(breakwater::exposition::MetricKind::Counter.as_str(), "counter");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MetricKind {
-    /// A value that only goes up (reset by a restart); by convention named `*_total`.
-    Counter,
-    /// A value that goes up and down.
-    Gauge,
-    /// A value of no declared type.
-    Untyped,
-}
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 
-impl MetricKind {
-    /// The word used on the `# TYPE` line.
-    ///
-    /// ```
-    /// assert_eq!(breakwater::exposition::MetricKind::Gauge.as_str(), "gauge");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MetricKind::Counter => "counter",
-            MetricKind::Gauge => "gauge",
-            MetricKind::Untyped => "untyped",
+use super::collect::{Collector, MetricKind, Owned, Value};
+
+/// A label value, escaped as the text format requires (`\`, `"` and newline):
+/// `prometheus-client` 0.24 writes label values as they are (prometheus/client_rust issue
+/// 151, open), and a policy name may hold any of the three. The only escaping left here.
+struct Escaped<'a>(&'a str);
+
+impl EncodeLabelValue for Escaped<'_> {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), fmt::Error> {
+        use fmt::Write;
+        let mut rest = self.0;
+        while let Some(i) = rest.find(['\\', '"', '\n']) {
+            encoder.write_str(&rest[..i])?;
+            encoder.write_str(match rest.as_bytes()[i] {
+                b'\\' => "\\\\",
+                b'"' => "\\\"",
+                _ => "\\n",
+            })?;
+            rest = &rest[i + 1..];
         }
+        encoder.write_str(rest)
     }
 }
 
-/// One sample: a metric name, its kind and help text, its labels and its value. Plain data,
-/// borrowed from whoever produces it.
-///
-/// # Examples
-///
-/// ```
-/// use breakwater::exposition::{MetricKind, Sample};
-///
-/// let labels = [("pool", "email")];
-/// let s = Sample::gauge("bulkhead_in_use", 3.0).with_labels(&labels);
-/// assert_eq!((s.kind, s.value, s.labels.len()), (MetricKind::Gauge, 3.0, 1));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample<'a> {
-    /// The metric name.
-    pub name: &'a str,
-    /// The metric kind (taken from the first sample of each name).
-    pub kind: MetricKind,
-    /// The help text (taken from the first sample of each name; empty: no `# HELP` line).
-    pub help: &'a str,
-    /// Label names and values, in the order they are written.
-    pub labels: &'a [(&'a str, &'a str)],
-    /// The value.
-    pub value: f64,
-}
+/// The samples of one scrape, registered with the library's registry for one encoding:
+/// one family per name, in the order names first appear; the samples of a name keep
+/// their order.
+#[derive(Debug)]
+struct Snapshot(Vec<Owned>);
 
-impl<'a> Sample<'a> {
-    /// A sample without help text or labels.
-    ///
-    /// ```
-    /// use breakwater::exposition::{MetricKind, Sample};
-    /// assert_eq!(Sample::new("up", MetricKind::Untyped, 1.0).name, "up");
-    /// ```
-    pub fn new(name: &'a str, kind: MetricKind, value: f64) -> Sample<'a> {
-        Sample {
-            name,
-            kind,
-            help: "",
-            labels: &[],
-            value,
-        }
-    }
-
-    /// A counter sample.
-    ///
-    /// ```
-    /// let s = breakwater::exposition::Sample::counter("calls_total", 5.0);
-    /// assert_eq!(s.kind, breakwater::exposition::MetricKind::Counter);
-    /// ```
-    pub fn counter(name: &'a str, value: f64) -> Sample<'a> {
-        Sample::new(name, MetricKind::Counter, value)
-    }
-
-    /// A gauge sample.
-    ///
-    /// ```
-    /// let s = breakwater::exposition::Sample::gauge("in_flight", 2.0);
-    /// assert_eq!(s.kind, breakwater::exposition::MetricKind::Gauge);
-    /// ```
-    pub fn gauge(name: &'a str, value: f64) -> Sample<'a> {
-        Sample::new(name, MetricKind::Gauge, value)
-    }
-
-    /// The same sample with help text.
-    ///
-    /// ```
-    /// let s = breakwater::exposition::Sample::gauge("up", 1.0).with_help("1 when up");
-    /// assert_eq!(s.help, "1 when up");
-    /// ```
-    pub fn with_help(mut self, help: &'a str) -> Sample<'a> {
-        self.help = help;
-        self
-    }
-
-    /// The same sample with labels.
-    ///
-    /// ```
-    /// let s = breakwater::exposition::Sample::gauge("up", 1.0).with_labels(&[("job", "api")]);
-    /// assert_eq!(s.labels, &[("job", "api")]);
-    /// ```
-    pub fn with_labels(mut self, labels: &'a [(&'a str, &'a str)]) -> Sample<'a> {
-        self.labels = labels;
-        self
-    }
-}
-
-/// The samples in the text format (see [`write_text`]).
-///
-/// ```
-/// use breakwater::exposition::{encode_text, Sample};
-/// let text = encode_text(&[Sample::gauge("temp", f64::NAN)]);
-/// assert_eq!(text, "# TYPE temp gauge\ntemp NaN\n");
-/// ```
-pub fn encode_text(samples: &[Sample<'_>]) -> String {
-    let mut out = String::with_capacity(samples.len() * 64);
-    write_text(&mut out, samples).expect("writing to a String cannot fail");
-    out
-}
-
-/// Writes the samples in the text format to `out`, one family per distinct name in the
-/// order names first appear; the samples of a name keep their order, wherever they are
-/// in `samples`.
-///
-/// # Errors
-///
-/// Only the errors of `out`.
-///
-/// # Examples
-///
-/// ```
-/// use breakwater::exposition::{write_text, Sample};
-/// let mut out = String::new();
-/// write_text(&mut out, &[
-///     Sample::counter("a_total", 1.0).with_labels(&[("x", "1")]),
-///     Sample::counter("b_total", 2.0),
-///     Sample::counter("a_total", 3.0).with_labels(&[("x", "2")]),
-/// ])?;
-/// let expected = "# TYPE a_total counter\na_total{x=\"1\"} 1\na_total{x=\"2\"} 3\n";
-/// assert_eq!(out, expected.to_owned() + "# TYPE b_total counter\nb_total 2\n");
-/// # Ok::<(), std::fmt::Error>(())
-/// ```
-pub fn write_text<W: Write>(out: &mut W, samples: &[Sample<'_>]) -> fmt::Result {
-    for (first, head) in samples.iter().enumerate() {
-        if samples[..first].iter().any(|s| s.name == head.name) {
-            continue; // this family was written with its first sample
-        }
-        if !head.help.is_empty() {
-            out.write_str("# HELP ")?;
-            write_name(out, head.name, true)?;
-            out.write_char(' ')?;
-            write_escaped(out, head.help, false)?;
-            out.write_char('\n')?;
-        }
-        out.write_str("# TYPE ")?;
-        write_name(out, head.name, true)?;
-        writeln!(out, " {}", head.kind.as_str())?;
-        for s in samples[first..].iter().filter(|s| s.name == head.name) {
-            write_sample(out, s)?;
-        }
-    }
-    Ok(())
-}
-
-fn write_sample<W: Write>(out: &mut W, s: &Sample<'_>) -> fmt::Result {
-    write_name(out, s.name, true)?;
-    if !s.labels.is_empty() {
-        out.write_char('{')?;
-        for (k, (name, value)) in s.labels.iter().enumerate() {
-            if k > 0 {
-                out.write_char(',')?;
+impl prometheus_client::collector::Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+        let samples = &self.0;
+        for (first, head) in samples.iter().enumerate() {
+            if samples[..first].iter().any(|s| s.name == head.name) {
+                continue; // this family was written with its first sample
             }
-            write_name(out, name, false)?;
-            out.write_str("=\"")?;
-            write_escaped(out, value, true)?;
-            out.write_char('"')?;
+            let (metric_type, name) = match head.kind {
+                // The library adds the `_total` of the samples itself.
+                MetricKind::Counter => (
+                    MetricType::Counter,
+                    head.name.strip_suffix("_total").unwrap_or(head.name),
+                ),
+                MetricKind::Gauge => (MetricType::Gauge, head.name),
+            };
+            let mut family = encoder.encode_descriptor(name, head.help, None, metric_type)?;
+            for s in samples[first..].iter().filter(|s| s.name == head.name) {
+                let labels: Vec<(&str, Escaped<'_>)> =
+                    s.labels.iter().map(|(k, v)| (*k, Escaped(v))).collect();
+                let sample = family.encode_family(&labels)?;
+                match (head.kind, s.value) {
+                    (MetricKind::Counter, Value::Int(v)) => ConstCounter::new(v).encode(sample)?,
+                    (MetricKind::Counter, Value::Float(v)) => {
+                        ConstCounter::new(v).encode(sample)?;
+                    }
+                    (MetricKind::Gauge, Value::Int(v)) => {
+                        ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX)).encode(sample)?;
+                    }
+                    (MetricKind::Gauge, Value::Float(v)) => ConstGauge::new(v).encode(sample)?,
+                }
+            }
         }
-        out.write_char('}')?;
-    }
-    out.write_char(' ')?;
-    write_value(out, s.value)?;
-    out.write_char('\n')
-}
-
-/// A metric name (`colons`) or label name, with invalid characters replaced by `_`.
-fn write_name<W: Write>(out: &mut W, name: &str, colons: bool) -> fmt::Result {
-    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-        out.write_char('_')?;
-    }
-    for c in name.chars() {
-        let ok = c.is_ascii_alphanumeric() || c == '_' || (colons && c == ':');
-        out.write_char(if ok { c } else { '_' })?;
-    }
-    Ok(())
-}
-
-fn write_escaped<W: Write>(out: &mut W, text: &str, quotes: bool) -> fmt::Result {
-    for c in text.chars() {
-        match c {
-            '\\' => out.write_str("\\\\")?,
-            '\n' => out.write_str("\\n")?,
-            '"' if quotes => out.write_str("\\\"")?,
-            c => out.write_char(c)?,
-        }
-    }
-    Ok(())
-}
-
-fn write_value<W: Write>(out: &mut W, v: f64) -> fmt::Result {
-    if v.is_nan() {
-        out.write_str("NaN")
-    } else if v.is_infinite() {
-        out.write_str(if v > 0.0 { "+Inf" } else { "-Inf" })
-    } else if v == v.trunc() && v.abs() < 1e15 {
-        write!(out, "{}", v as i64)
-    } else if (1e-4..1e15).contains(&v.abs()) {
-        write!(out, "{v}")
-    } else {
-        write!(out, "{v:e}")
+        Ok(())
     }
 }
 
-/// A value as the text format writes it.
-///
-/// ```
-/// use breakwater::exposition::format_value;
-/// assert_eq!(format_value(3.0), "3");
-/// assert_eq!(format_value(0.25), "0.25");
-/// assert_eq!(format_value(f64::INFINITY), "+Inf");
-/// assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
-/// assert_eq!(format_value(1e300), "1e300");
-/// assert_eq!(format_value(-1.5e-7), "-1.5e-7");
-/// ```
-pub fn format_value(v: f64) -> String {
-    let mut s = String::new();
-    write_value(&mut s, v).expect("writing to a String cannot fail");
-    s
+impl Collector {
+    /// The samples as OpenMetrics text, ending with `# EOF` (see
+    /// [`prometheus`](super::prometheus)).
+    pub(crate) fn render(self) -> String {
+        encode(self.samples)
+    }
+}
+
+fn encode(samples: Vec<Owned>) -> String {
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register_collector(Box::new(Snapshot(samples)));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry)
+        .expect("writing to a String cannot fail");
+    out
 }

@@ -447,6 +447,7 @@ impl Retry {
                         elapsed: call.elapsed(clock),
                     };
                     on_retry(&event, &result);
+                    crate::trace::retry(&self.inner.name, attempt, delay, &result);
                     drop(result);
                     clock.sleep_until(clock.instant_at(call.resume_at()));
                 }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::ffi::{c_char, c_void};
 
 use super::{Shared, bw_breaker};
-use crate::breaker::{Sums, Transition, TransitionReason};
+use crate::breaker::{Transition, TransitionReason, WindowFigures};
 use crate::clock::Clock;
 use crate::ffi::clock::{bw_clock, clock_or_monotonic};
 use crate::ffi::error::{FfiError, bw_error};
@@ -80,7 +80,7 @@ pub(crate) fn transition_code(reason: TransitionReason) -> u32 {
 pub(crate) struct EventQueue {
     pub(crate) inner: parking_lot::Mutex<(VecDeque<bw_breaker_event>, u64)>,
     /// `(generation, window)` of the last trips of a rate policy.
-    trips: parking_lot::Mutex<VecDeque<(u64, Sums)>>,
+    trips: parking_lot::Mutex<VecDeque<(u64, WindowFigures)>>,
 }
 
 impl EventQueue {
@@ -120,7 +120,7 @@ impl EventQueue {
     }
 
     /// The window figures of the trip that started `generation`, if kept.
-    pub(crate) fn trip_window(&self, generation: u64) -> Option<Sums> {
+    pub(crate) fn trip_window(&self, generation: u64) -> Option<WindowFigures> {
         let trips = self.trips.lock();
         trips
             .iter()

@@ -1,7 +1,8 @@
 //! The circuit breaker: `bw_breaker`, its permit protocol (acquire / record, the
 //! refusal-as-answer `bw_breaker_admit`, the C convenience `bw_breaker_call`), state and
 //! manual modes. Its JSON configuration is in [`config`], transition events in
-//! [`events`], stats in [`stats`], the registry in [`registry`].
+//! [`events`], stats in [`stats`], the registry in
+//! [`crate::ffi::registry`].
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
