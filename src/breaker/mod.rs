@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::error::{ConfigError, Error, PolicyKind};
 use crate::registry::Registry;
 
+#[cfg(feature = "ffi")]
 pub(crate) use config::two_trip_policies;
 pub use config::{
     BreakerBuilder, BreakerConfig, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_MINIMUM_CALLS,
