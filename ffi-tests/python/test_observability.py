@@ -199,7 +199,7 @@ def test_rate_limiter_families_equal_the_limiters_metrics(clock):
 @needs_prometheus_client
 def test_an_empty_registry_has_an_empty_text_and_a_closed_one_refuses():
     reg = Registry()
-    assert reg.prometheus() == ""
+    assert reg.prometheus() == "# EOF\n"  # OpenMetrics: an empty exposition
     assert samples(reg.prometheus()) == []
     reg.close()
     with pytest.raises(ValueError, match="registry is closed"):

@@ -6,9 +6,10 @@
 // so that the binding itself keeps no third-party dependency. The collector computes no
 // metric in Go: on every scrape it reads the text the library writes
 // (breakwater.Registry.Prometheus: families breakwater_breaker_*,
-// breakwater_bulkhead_*, breakwater_rate_limiter_*), parses it with expfmt's text
-// parser, and hands each sample on as a constant metric with the library's name, help,
-// type, labels and value.
+// breakwater_bulkhead_*, breakwater_rate_limiter_*; OpenMetrics 1.0, as the Rust
+// prometheus-client crate writes it), parses it with expfmt's text parser (see Families),
+// and hands each sample on as a constant metric with the library's name, help, type,
+// labels and value.
 package prometheus
 
 import (
@@ -63,8 +64,7 @@ func Metrics(reg *breakwater.Registry) ([]prometheus.Metric, error) {
 	if err != nil {
 		return nil, fmt.Errorf("breakwater: reading the registry's Prometheus text: %w", err)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	families, err := Families(text)
 	if err != nil {
 		return nil, fmt.Errorf("breakwater: parsing the registry's Prometheus text: %w", err)
 	}
@@ -82,6 +82,50 @@ func Metrics(reg *breakwater.Registry) ([]prometheus.Metric, error) {
 		out = append(out, ms...)
 	}
 	return out, nil
+}
+
+// Families parses the library's text into client_model families, named and typed as
+// Prometheus' classic text format has them. The library writes OpenMetrics 1.0, where a
+// counter's HELP and TYPE lines name the family without its `_total` suffix and its
+// samples carry it (`# TYPE breakwater_breaker_opened counter`, then
+// `breakwater_breaker_opened_total{...} 2`), and the text ends with `# EOF`. expfmt's
+// parser reads the classic format only: it would drop such a counter's HELP and TYPE
+// (a family without samples) and read its samples as an untyped family `x_total`. So in
+// an OpenMetrics text (one ending with `# EOF`) Families first renames the HELP and TYPE
+// lines of each counter `x` to `x_total`, the name its samples carry; a classic text is
+// parsed as it is. No name or value is made up in Go.
+func Families(text string) (map[string]*dto.MetricFamily, error) {
+	if strings.HasSuffix(text, "# EOF\n") {
+		text = classicCounters(text)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(strings.NewReader(text))
+}
+
+// classicCounters renames the HELP and TYPE lines of every OpenMetrics counter family
+// `x` to `x_total`.
+func classicCounters(text string) string {
+	lines := strings.Split(text, "\n")
+	counters := map[string]bool{}
+	for _, line := range lines {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			if n, kind, found := strings.Cut(name, " "); found && kind == "counter" && !strings.HasSuffix(n, "_total") {
+				counters[n] = true
+			}
+		}
+	}
+	for i, line := range lines {
+		for _, prefix := range []string{"# HELP ", "# TYPE "} {
+			rest, ok := strings.CutPrefix(line, prefix)
+			if !ok {
+				continue
+			}
+			if n, tail, found := strings.Cut(rest, " "); found && counters[n] {
+				lines[i] = prefix + n + "_total " + tail
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // familyMetrics turns one parsed family into constant metrics.

@@ -88,11 +88,11 @@ func (p *policies) outage(t *testing.T) {
 	}
 }
 
-// parse reads the library's text with expfmt's parser.
+// parse reads the library's text with expfmt's parser (through bwprom.Families, which
+// puts OpenMetrics counters back together).
 func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
 	t.Helper()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	families, err := bwprom.Families(text)
 	if err != nil {
 		t.Fatalf("expfmt cannot parse the library's text: %v\n%s", err, text)
 	}
@@ -348,4 +348,45 @@ func TestMetricsAfterCloseIsAPanicNotAHang(t *testing.T) {
 		}
 	}()
 	_, _ = bwprom.Metrics(reg)
+}
+
+// The library's text is OpenMetrics: expfmt alone splits a counter into an empty typed
+// family and an untyped family of samples; Families puts them back together, and leaves
+// a classic text as it is.
+func TestFamiliesPutsOpenMetricsCountersBackTogether(t *testing.T) {
+	p := newPolicies(t)
+	p.outage(t)
+	text, err := p.reg.Prometheus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(text, "# EOF\n") || !strings.Contains(text, "# TYPE breakwater_breaker_opened counter\n") {
+		t.Fatalf("the library's text is not the OpenMetrics this test expects:\n%s", text)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	raw, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := raw["breakwater_breaker_opened"]; ok || raw["breakwater_breaker_opened_total"].GetType() != dto.MetricType_UNTYPED {
+		t.Fatalf("expfmt now reads OpenMetrics counters itself: Families may be simplified")
+	}
+	fixed := parse(t, text)
+	if _, ok := fixed["breakwater_breaker_opened"]; ok {
+		t.Error("the empty counter family is still there")
+	}
+	f := fixed["breakwater_breaker_opened_total"]
+	if f.GetType() != dto.MetricType_COUNTER || !strings.Contains(text, "# HELP breakwater_breaker_opened "+f.GetHelp()+"\n") || f.GetHelp() == "" {
+		t.Errorf("breakwater_breaker_opened_total: type %v help %q", f.GetType(), f.GetHelp())
+	}
+	for _, m := range f.GetMetric() {
+		if m.Untyped != nil || m.Counter == nil {
+			t.Errorf("sample %v is not a counter", m)
+		}
+	}
+	classic := "# HELP x_total things\n# TYPE x_total counter\nx_total 3\n# TYPE y gauge\ny 1\n"
+	same := parse(t, classic)
+	if len(same) != 2 || same["x_total"].GetMetric()[0].GetCounter().GetValue() != 3 || same["y"].GetType() != dto.MetricType_GAUGE {
+		t.Errorf("a classic text changed: %v", same)
+	}
 }
