@@ -2335,6 +2335,13 @@ bw_status bw_registry_prometheus(const struct bw_registry *registry,
                                  struct bw_error *err);
 
 /**
+ * The HTTP content type of `bw_registry_prometheus`'s text (OpenMetrics 1.0):
+ * `"application/openmetrics-text; version=1.0.0; charset=utf-8"` (Rust's
+ * `breakwater::exposition::CONTENT_TYPE`). Static; never fails; must not be freed.
+ */
+const char *bw_registry_prometheus_content_type(void);
+
+/**
  * Copies the JSON health report (UTF-8, NUL-terminated) of the registry's breakers into
  * `buf`, and its length without the NUL into `*out_len`: the text Rust's
  * `breakwater::exposition::health_report` gives,

@@ -7,6 +7,7 @@ package breakwater
 #cgo nocallback bw_registry_rate_limiter
 #cgo noescape bw_registry_prometheus
 #cgo nocallback bw_registry_prometheus
+#cgo nocallback bw_registry_prometheus_content_type
 #cgo noescape bw_registry_health_json
 #cgo nocallback bw_registry_health_json
 
@@ -127,11 +128,18 @@ func (r *Registry) registryText(read func(reg *C.bw_registry, buf *C.char, n C.s
 // bulkheads, rate limiters), as the library writes it (families breakwater_breaker_*,
 // breakwater_bulkhead_*, breakwater_rate_limiter_*). The sub-module
 // github.com/breakwater-rs/breakwater/bindings/go/prometheus turns it into a
-// client_golang Collector. An empty registry gives an empty text.
+// client_golang Collector. The text is OpenMetrics 1.0 (serve it with
+// PrometheusContentType); an empty registry gives "# EOF" alone.
 func (r *Registry) Prometheus() (string, error) {
 	return r.registryText(func(reg *C.bw_registry, buf *C.char, n C.size_t, out *C.size_t, e *C.bw_error) C.bw_status {
 		return C.bw_registry_prometheus(reg, buf, n, out, e)
 	})
+}
+
+// PrometheusContentType returns the HTTP content type of Registry.Prometheus's text, as
+// the library names it: "application/openmetrics-text; version=1.0.0; charset=utf-8".
+func PrometheusContentType() string {
+	return C.GoString(C.bw_registry_prometheus_content_type())
 }
 
 // HealthJSON returns the health report of the registry's breakers as the library writes

@@ -86,7 +86,7 @@ def make_server(service: Service, port: int) -> ThreadingHTTPServer:
 
         def exposition() -> tuple[bytes, str]:
             text = service.policies.prometheus()
-            return text.encode(), "text/plain; version=0.0.4; charset=utf-8"
+            return text.encode(), Registry.prometheus_content_type()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)

@@ -46,6 +46,8 @@ TEST(an_empty_registry_exports_nothing_and_is_up) {
     bw_registry *reg = new_registry();
     char *text = text_of(bw_registry_prometheus, reg);
     CHECK_STR_EQ(text, "# EOF\n");
+    CHECK_STR_EQ(bw_registry_prometheus_content_type(),
+                 "application/openmetrics-text; version=1.0.0; charset=utf-8");
     free(text);
     text = text_of(bw_registry_health_json, reg);
     CHECK_STR_EQ(text, "{\"status\":\"UP\",\"components\":{}}");

@@ -559,3 +559,16 @@ func TestASlowLoggerLosesRecordsCountedInOneWarning(t *testing.T) {
 		t.Fatalf("%d records delivered: the queue should hold at most 4096 behind the logger", delivered)
 	}
 }
+
+// The text is OpenMetrics, and the library names its content type.
+func TestPrometheusTextIsOpenMetricsWithTheLibrarysContentType(t *testing.T) {
+	reg := breakwater.NewRegistry()
+	defer reg.Close()
+	text, err := reg.Prometheus()
+	if err != nil || text != "# EOF\n" {
+		t.Fatalf("empty registry: %q, %v", text, err)
+	}
+	if ct := breakwater.PrometheusContentType(); ct != "application/openmetrics-text; version=1.0.0; charset=utf-8" {
+		t.Fatalf("content type %q", ct)
+	}
+}

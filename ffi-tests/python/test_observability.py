@@ -200,6 +200,9 @@ def test_rate_limiter_families_equal_the_limiters_metrics(clock):
 def test_an_empty_registry_has_an_empty_text_and_a_closed_one_refuses():
     reg = Registry()
     assert reg.prometheus() == "# EOF\n"  # OpenMetrics: an empty exposition
+    assert Registry.prometheus_content_type() == (
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    )
     assert samples(reg.prometheus()) == []
     reg.close()
     with pytest.raises(ValueError, match="registry is closed"):

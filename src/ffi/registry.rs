@@ -298,6 +298,20 @@ pub unsafe extern "C" fn bw_registry_prometheus(
     })
 }
 
+/// The HTTP content type of `bw_registry_prometheus`'s text (OpenMetrics 1.0):
+/// `"application/openmetrics-text; version=1.0.0; charset=utf-8"` (Rust's
+/// `breakwater::exposition::CONTENT_TYPE`). Static; never fails; must not be freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_registry_prometheus_content_type() -> *const c_char {
+    static TEXT: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        TEXT.get_or_init(|| {
+            std::ffi::CString::new(crate::exposition::CONTENT_TYPE).unwrap_or_default()
+        })
+        .as_ptr()
+    })
+}
+
 /// Copies the JSON health report (UTF-8, NUL-terminated) of the registry's breakers into
 /// `buf`, and its length without the NUL into `*out_len`: the text Rust's
 /// `breakwater::exposition::health_report` gives,

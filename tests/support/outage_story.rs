@@ -284,7 +284,7 @@ fn answer(
         (200, authors.health_json(), "application/json")
     } else if path == "/metrics" {
         let text = breakwater::exposition::prometheus(registry);
-        (200, text, "text/plain; version=0.0.4")
+        (200, text, breakwater::exposition::CONTENT_TYPE)
     } else if let Some(id) = path.strip_prefix("/presentations/") {
         let mut call = presentations.get(&format!("/presentations/{id}"));
         if let Some(c) = &correlation {

@@ -1388,6 +1388,7 @@ _lib.declare(
             KEEP_GIL,
         ),
         "bw_registry_prometheus": (c_int32, _TEXT_FN, KEEP_GIL),
+        "bw_registry_prometheus_content_type": (c_char_p, [], KEEP_GIL),
         "bw_registry_health_json": (c_int32, _TEXT_FN, KEEP_GIL),
         "bw_breaker_describe_transition": (
             c_int32,
@@ -1642,7 +1643,7 @@ class Registry:
         the library writes it (families ``breakwater_breaker_*``,
         ``breakwater_bulkhead_*``, ``breakwater_rate_limiter_*``): serve it at
         ``/metrics``, or see :class:`breakwater.prometheus.RegistryCollector` for
-        ``prometheus_client``. An empty registry gives an empty text.
+        ``prometheus_client``. An empty registry gives ``# EOF`` alone (OpenMetrics).
 
         >>> from breakwater import Registry
         >>> reg = Registry()
@@ -1651,6 +1652,18 @@ class Registry:
         True
         """
         return _registry_text(lib.bw_registry_prometheus, self._h.get())
+
+    @staticmethod
+    def prometheus_content_type() -> str:
+        """The HTTP content type of :meth:`prometheus`'s text, as the library names it
+        (OpenMetrics 1.0).
+
+        >>> from breakwater import Registry
+        >>> Registry.prometheus_content_type()
+        'application/openmetrics-text; version=1.0.0; charset=utf-8'
+        """
+        text: bytes = lib.bw_registry_prometheus_content_type()
+        return text.decode()
 
     def health(self) -> dict[str, Any]:
         """The health report of the registry's breakers, as a dict: ``{"status": "UP",
