@@ -37,6 +37,7 @@ func TestBreakerRefusalsCarryReasonMessageAndRetryAfter(t *testing.T) {
 		err.Error() != "breakwater: circuit breaker rejected the call: half-open trial full" {
 		t.Fatalf("trial-full refusal = %+v", err)
 	}
+	bw.FlushLogs() // the transitions' log records are delivered (allocating) on another goroutine
 	if n := testing.AllocsPerRun(100, func() { _, _ = b.Allow() }); n != 0 {
 		t.Fatalf("a trial-full refusal allocates %v times", n)
 	}
@@ -50,6 +51,7 @@ func TestBreakerRefusalsCarryReasonMessageAndRetryAfter(t *testing.T) {
 		e.HasRetryAfter || err.Error() != "breakwater: circuit breaker rejected the call: forced open" {
 		t.Fatalf("forced-open refusal = %+v", err)
 	}
+	bw.FlushLogs() // the transitions' log records are delivered (allocating) on another goroutine
 	if n := testing.AllocsPerRun(100, func() { _ = b.Execute(func() error { return nil }) }); n != 0 {
 		t.Fatalf("a forced-open refusal allocates %v times", n)
 	}
@@ -67,9 +69,11 @@ func TestBreakerOpenRefusalSharesItsErrorWhileTheTimeLeftIsTheSame(t *testing.T)
 	b := newBreaker(t, bw.BreakerSettings{ConsecutiveFailures: 1, OpenDuration: 30 * time.Second}, clock)
 	fail(t, b, 1)
 	first := b.Execute(func() error { t.Fatal("ran"); return nil })
+	bw.FlushLogs() // the transitions' log records are delivered (allocating) on another goroutine
 	if n := testing.AllocsPerRun(100, func() { _ = b.Execute(func() error { return nil }) }); n != 0 {
 		t.Fatalf("an open refusal allocates %v times", n)
 	}
+	bw.FlushLogs() // the transitions' log records are delivered (allocating) on another goroutine
 	if n := testing.AllocsPerRun(100, func() { _, _ = b.Allow() }); n != 0 {
 		t.Fatalf("an open refusal (Allow) allocates %v times", n)
 	}

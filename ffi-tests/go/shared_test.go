@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +41,13 @@ func needServer(t *testing.T) string {
 	return url
 }
 
-func prefix() string { return fmt.Sprintf("gotest%d", os.Getpid()) }
+// prefix is a key prefix of its own for each test run (pid and a counter), so that
+// repeated runs in one process (go test -count=N) never share Redis state.
+func prefix() string {
+	return fmt.Sprintf("gotest%d-%d", os.Getpid(), prefixes.Add(1))
+}
+
+var prefixes atomic.Int64
 
 func TestSharedDefaultsComeFromTheLibrary(t *testing.T) {
 	needFeature(t)
