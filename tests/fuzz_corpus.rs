@@ -36,3 +36,10 @@ fn json_corpora_replay() {
 fn abi_sequence_corpus_replays() {
     replay("abi_sequence", harness::sequence);
 }
+
+#[test]
+fn json_shared_corpus_replays() {
+    // Every shared policy built here points at the unreachable loopback port of
+    // `harness::UNREACHABLE_REDIS` (without the redis feature every build is refused).
+    replay("json_shared", harness::json_shared);
+}
