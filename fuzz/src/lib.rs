@@ -429,6 +429,13 @@ const BREAKERS: [&str; 4] = [
 /// The number of operations of the sequence target (an input byte modulo this).
 const OPS: u8 = 36;
 
+/// The most shared-policy operations a sequence runs. Each tries the unreachable Redis,
+/// and freeing the registry at the end waits for the shared policies' subscriber
+/// threads, which retry the connection on a 50 ms tick: a sequence with a shared policy
+/// takes up to 50 ms instead of well under 1 ms, so they are kept rare (op 35 acts only
+/// when the next byte is below 16) and few.
+const MAX_SHARED_OPS: u32 = 8;
+
 /// Registry bulkhead configurations: none, two different ones, an invalid one.
 const REGISTRY_BULKHEADS: [Option<&str>; 4] = [
     None,
@@ -457,9 +464,15 @@ const SHARED_CONFIGS: [[Option<&str>; 4]; 2] = [
     ],
     [
         None,
-        Some(r#"{"permits":5,"period_ms":100,"redis_url":"redis://127.0.0.1:1/","op_timeout_ms":5}"#),
-        Some(r#"{"permits":2,"period_ms":10,"redis_url":"redis://127.0.0.1:1/","op_timeout_ms":5}"#),
-        Some(r#"{"permits":5,"period_ms":100,"lease":2,"lease_ttl_ms":50,"redis_url":"redis://127.0.0.1:1/","op_timeout_ms":5}"#),
+        Some(
+            r#"{"permits":5,"period_ms":100,"redis_url":"redis://127.0.0.1:1/","op_timeout_ms":5}"#,
+        ),
+        Some(
+            r#"{"permits":2,"period_ms":10,"redis_url":"redis://127.0.0.1:1/","op_timeout_ms":5}"#,
+        ),
+        Some(
+            r#"{"permits":5,"period_ms":100,"lease":2,"lease_ttl_ms":50,"redis_url":"redis://127.0.0.1:1/","op_timeout_ms":5}"#,
+        ),
     ],
 ];
 
@@ -486,12 +499,19 @@ fn check_registry_answer(
     json: Option<&str>,
     err: &bw_error,
 ) {
-    assert_eq!(s == BW_OK, !null_handle, "registry: status {s} and the handle disagree");
+    assert_eq!(
+        s == BW_OK,
+        !null_handle,
+        "registry: status {s} and the handle disagree"
+    );
     if name.is_none() {
         assert_eq!(s, BW_INVALID_ARGUMENT, "registry: a bad name accepted");
     }
     if s != BW_OK {
-        assert!(!err.message_str().is_empty(), "registry: a refusal without a message");
+        assert!(
+            !err.message_str().is_empty(),
+            "registry: a refusal without a message"
+        );
     }
     if name.is_some() && json.is_some_and(|j| j.ends_with(':')) {
         assert_eq!(s, BW_INVALID_CONFIG, "registry: malformed JSON accepted");
@@ -530,6 +550,7 @@ pub fn sequence(data: &[u8]) {
     let mut rlim: Vec<*mut bw_limiter> = Vec::new();
     let mut rheld = [0u64; 2];
     let mut shared_built = [[false; 2]; 2];
+    let mut shared_ops = 0;
     let mut err = bw_error::default();
     let mut steps = 0;
     while let Some(op) = input.u8() {
@@ -842,7 +863,11 @@ pub fn sequence(data: &[u8]) {
                             };
                             let s = bulkhead_metrics(h, &mut m, &mut err);
                             assert_eq!(s, BW_OK);
-                            assert_eq!(m.max - m.available, rheld[n], "registry permits do not add up");
+                            assert_eq!(
+                                m.max - m.available,
+                                rheld[n],
+                                "registry permits do not add up"
+                            );
                             s
                         }
                         3 if !rlim.is_empty() => {
@@ -863,21 +888,35 @@ pub fn sequence(data: &[u8]) {
                 }
                 28 => {
                     let case = input.u8().unwrap_or(0);
-                    let r = if case >= 250 { ptr::null_mut() } else { registry };
+                    let r = if case >= 250 {
+                        ptr::null_mut()
+                    } else {
+                        registry
+                    };
                     text_cases(case, &mut err, |buf, len, out, e| {
                         registry_prometheus(r, buf, len, out, e)
                     })
                 }
                 29 => {
                     let case = input.u8().unwrap_or(0);
-                    let r = if case >= 250 { ptr::null_mut() } else { registry };
+                    let r = if case >= 250 {
+                        ptr::null_mut()
+                    } else {
+                        registry
+                    };
                     text_cases(case, &mut err, |buf, len, out, e| {
                         registry_health_json(r, buf, len, out, e)
                     })
                 }
                 30 => {
                     // A forged event: codes mostly in range, sometimes not; any generation.
-                    let code = |b: u8, n: u8| if b < 200 { u32::from(b % n) } else { u32::from(b) * 0x0101_0101 };
+                    let code = |b: u8, n: u8| {
+                        if b < 200 {
+                            u32::from(b % n)
+                        } else {
+                            u32::from(b) * 0x0101_0101
+                        }
+                    };
                     let event = bw_breaker_event {
                         from: code(input.u8().unwrap_or(0), 5),
                         to: code(input.u8().unwrap_or(0), 5),
@@ -887,7 +926,8 @@ pub fn sequence(data: &[u8]) {
                     };
                     let case = input.u8().unwrap_or(0);
                     let valid = event.from < 5 && event.to < 5 && event.reason < 10;
-                    let ev: *const bw_breaker_event = if case >= 250 { ptr::null() } else { &event };
+                    let ev: *const bw_breaker_event =
+                        if case >= 250 { ptr::null() } else { &event };
                     let s = text_cases(case, &mut err, |buf, len, out, e| {
                         breaker_describe_transition(breaker, ev, buf, len, out, e)
                     });
@@ -896,7 +936,12 @@ pub fn sequence(data: &[u8]) {
                         assert!(!err.message_str().is_empty());
                     } else if case % 6 < 4 {
                         // (4 and 5 are the huge length and the NULL out_len.)
-                        assert_ne!(s, BW_INVALID_ARGUMENT, "describe {event:?}: {}", err.message_str());
+                        assert_ne!(
+                            s,
+                            BW_INVALID_ARGUMENT,
+                            "describe {event:?}: {}",
+                            err.message_str()
+                        );
                     }
                     s
                 }
@@ -904,15 +949,32 @@ pub fn sequence(data: &[u8]) {
                     // The breaker's real events, described.
                     let mut events = [bw_breaker_event::default(); 8];
                     let mut n = usize::MAX;
-                    let s = breaker_poll_events(breaker, events.as_mut_ptr(), events.len(), &mut n, &mut err);
+                    let s = breaker_poll_events(
+                        breaker,
+                        events.as_mut_ptr(),
+                        events.len(),
+                        &mut n,
+                        &mut err,
+                    );
                     if s == BW_OK {
                         assert!(n <= events.len(), "{n} events in a buffer of 8");
                         for e in &events[..n] {
                             let mut buf = [0u8; 512];
                             let mut len = 0usize;
-                            let d = breaker_describe_transition(breaker, e, buf.as_mut_ptr().cast(), buf.len(), &mut len, &mut err);
+                            let d = breaker_describe_transition(
+                                breaker,
+                                e,
+                                buf.as_mut_ptr().cast(),
+                                buf.len(),
+                                &mut len,
+                                &mut err,
+                            );
                             assert_eq!(d, BW_OK, "describe a polled {e:?}: {}", err.message_str());
-                            assert!(std::str::from_utf8(&buf[..len]).is_ok_and(|t| t.starts_with("breaker ")), "description of {e:?}");
+                            assert!(
+                                std::str::from_utf8(&buf[..len])
+                                    .is_ok_and(|t| t.starts_with("breaker ")),
+                                "description of {e:?}"
+                            );
                         }
                     } else {
                         assert!(breaker.is_null());
@@ -923,17 +985,28 @@ pub fn sequence(data: &[u8]) {
                     // Enter through a frame: the breaker's (NULL once freed), a zeroed
                     // one, or no frame at all.
                     let k = input.u8().unwrap_or(0);
-                    let forged = bw_permit { generation: 0xdead, acquired_ns: 0xbeef };
+                    let forged = bw_permit {
+                        generation: 0xdead,
+                        acquired_ns: 0xbeef,
+                    };
                     let mut frame = bw_breaker_frame {
                         breaker: if k % 4 == 3 { ptr::null() } else { breaker },
                         permit: forged,
                         retry_after_ns: 7,
                         retry_after_s: 7.0,
                     };
-                    let r = if k % 8 == 7 { breaker_enter(ptr::null_mut()) } else { breaker_enter(&mut frame) };
+                    let r = if k % 8 == 7 {
+                        breaker_enter(ptr::null_mut())
+                    } else {
+                        breaker_enter(&mut frame)
+                    };
                     if k % 8 == 7 || frame.breaker.is_null() {
                         assert_eq!(r, -BW_INVALID_ARGUMENT, "enter without a breaker");
-                        assert_eq!((frame.permit.generation, frame.retry_after_ns), (0xdead, 7), "frame written on a refusal");
+                        assert_eq!(
+                            (frame.permit.generation, frame.retry_after_ns),
+                            (0xdead, 7),
+                            "frame written on a refusal"
+                        );
                         BW_INVALID_ARGUMENT
                     } else if r == 0 {
                         assert_eq!(frame.retry_after_ns, 0);
@@ -943,7 +1016,11 @@ pub fn sequence(data: &[u8]) {
                         assert!(r > 0, "enter: {r}");
                         let reason = r & !BW_BREAKER_ENTER_RETRY_AFTER;
                         assert!((1..=3).contains(&reason), "enter: reason {reason}");
-                        assert_eq!((frame.permit.generation, frame.permit.acquired_ns), (0, 0), "permit not zeroed on a refusal");
+                        assert_eq!(
+                            (frame.permit.generation, frame.permit.acquired_ns),
+                            (0, 0),
+                            "permit not zeroed on a refusal"
+                        );
                         if r & BW_BREAKER_ENTER_RETRY_AFTER == 0 {
                             assert_eq!(frame.retry_after_ns, 0);
                         }
@@ -958,7 +1035,10 @@ pub fn sequence(data: &[u8]) {
                     let i = input.u8().unwrap_or(0) as usize;
                     let permit = match k % 4 {
                         0 => bw_permit::default(),
-                        1 => bw_permit { generation: input.u64(), acquired_ns: input.u64() },
+                        1 => bw_permit {
+                            generation: input.u64(),
+                            acquired_ns: input.u64(),
+                        },
                         _ if permits.is_empty() => bw_permit::default(),
                         _ => permits.swap_remove(i % permits.len()),
                     };
@@ -983,7 +1063,11 @@ pub fn sequence(data: &[u8]) {
                         }
                     };
                     if k >= 250 || frame.breaker.is_null() || outcome.is_some_and(|o| o > 2) {
-                        assert_eq!(s, BW_INVALID_ARGUMENT, "exit {outcome:?} on {:?}", frame.breaker);
+                        assert_eq!(
+                            s, BW_INVALID_ARGUMENT,
+                            "exit {outcome:?} on {:?}",
+                            frame.breaker
+                        );
                     } else if permit == bw_permit::default() {
                         assert_eq!(s, BW_STALE, "a zeroed permit recorded");
                     } else {
@@ -996,10 +1080,13 @@ pub fn sequence(data: &[u8]) {
                     let k = input.u8().unwrap_or(0);
                     set_log(k % 8 != 7, u32::from(k / 8) % 8, &mut err)
                 }
+                // Rare (a second byte below 16) and bounded: see MAX_SHARED_OPS.
+                35 if shared_ops >= MAX_SHARED_OPS || input.u8().unwrap_or(0) >= 16 => BW_OK,
                 35 => {
                     // A shared policy through the registry (never a reachable Redis):
                     // built with a configuration, asked again without one, or with a
                     // different one; used a little and its handle freed.
+                    shared_ops += 1;
                     let (name, i) = registry_name(&mut input, b"rs");
                     let k = input.u8().unwrap_or(0);
                     let limiter = k % 2 == 1;
@@ -1015,7 +1102,15 @@ pub fn sequence(data: &[u8]) {
                     let (jp, jl) = json.map_or((ptr::null(), 0), |j| (j.as_ptr().cast(), j.len()));
                     if limiter {
                         let mut h = ptr::null_mut();
-                        let s = registry_shared_rate_limiter(registry, name.as_ptr().cast(), name.len(), jp, jl, &mut h, &mut err);
+                        let s = registry_shared_rate_limiter(
+                            registry,
+                            name.as_ptr().cast(),
+                            name.len(),
+                            jp,
+                            jl,
+                            &mut h,
+                            &mut err,
+                        );
                         if choice == 3 && i.is_some() {
                             // lease_ttl_ms: not for a registry limiter.
                             assert_eq!(s, BW_INVALID_CONFIG, "{}", err.message_str());
@@ -1029,7 +1124,15 @@ pub fn sequence(data: &[u8]) {
                         s
                     } else {
                         let mut h = ptr::null_mut();
-                        let s = registry_shared_breaker(registry, name.as_ptr().cast(), name.len(), jp, jl, &mut h, &mut err);
+                        let s = registry_shared_breaker(
+                            registry,
+                            name.as_ptr().cast(),
+                            name.len(),
+                            jp,
+                            jl,
+                            &mut h,
+                            &mut err,
+                        );
                         if choice == 3 && i.is_some() {
                             // A threshold of 0.
                             assert_eq!(s, BW_INVALID_CONFIG, "{}", err.message_str());
@@ -1141,17 +1244,32 @@ pub fn shared_text(data: &[u8]) -> (Vec<u8>, bool) {
     )
 }
 
+/// Shared policies `json_shared` has built in this process.
+static SHARED_BUILT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many shared policies `json_shared` has built in this process (the replay test
+/// prints it: inputs that get past validation to the connection).
+pub fn shared_built() -> u64 {
+    SHARED_BUILT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Checks a constructor's answer: a documented status, a message on refusal, the handle
 /// written exactly on success; success only for a pinned object.
 fn check_built(what: &str, status: bw_status, written: bool, object: bool, err: &bw_error) {
     match status {
         BW_OK => {
             assert!(written, "{what}: BW_OK with a NULL handle");
-            assert!(object, "{what}: built from a text that is not a JSON object");
+            assert!(
+                object,
+                "{what}: built from a text that is not a JSON object"
+            );
         }
         BW_INVALID_CONFIG | BW_INVALID_ARGUMENT => {
             assert!(!written, "{what}: an out-parameter written on failure");
-            assert!(!err.message_str().is_empty(), "{what}: a refusal without a message");
+            assert!(
+                !err.message_str().is_empty(),
+                "{what}: a refusal without a message"
+            );
         }
         other => panic!("{what}: unexpected status {other} ({})", err.message_str()),
     }
@@ -1189,6 +1307,7 @@ pub fn json_shared(data: &[u8]) {
             };
             check_built("shared breaker", s, !b.is_null(), object, &err);
             if s == BW_OK {
+                SHARED_BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 use_shared_breaker(b);
                 shared_breaker_free(b);
             }
@@ -1209,6 +1328,7 @@ pub fn json_shared(data: &[u8]) {
             };
             check_built("shared limiter", s, !l.is_null(), object, &err);
             if s == BW_OK {
+                SHARED_BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 use_shared_limiter(l);
                 shared_rate_limiter_free(l);
             }
@@ -1249,7 +1369,11 @@ unsafe fn use_shared_breaker(b: *mut bw_shared_breaker) {
     unsafe {
         let mut p = bw_shared_permit::default();
         let s = shared_breaker_try_acquire(b, &mut p, &mut err);
-        assert!(matches!(s, BW_OK | BW_REJECTED), "shared acquire: {s} ({})", err.message_str());
+        assert!(
+            matches!(s, BW_OK | BW_REJECTED),
+            "shared acquire: {s} ({})",
+            err.message_str()
+        );
         if s == BW_OK {
             let r = shared_breaker_record(b, p, abi::OUTCOME_SUCCESS, &mut err);
             assert!(matches!(r, BW_OK | BW_STALE), "shared record: {r}");
@@ -1278,7 +1402,11 @@ unsafe fn use_shared_limiter(l: *mut bw_shared_rate_limiter) {
     unsafe {
         let mut wait = 0u64;
         let s = shared_rate_limiter_try_acquire(l, &mut wait, &mut err);
-        assert!(matches!(s, BW_OK | BW_REJECTED), "shared limiter: {s} ({})", err.message_str());
+        assert!(
+            matches!(s, BW_OK | BW_REJECTED),
+            "shared limiter: {s} ({})",
+            err.message_str()
+        );
         let mut m = bw_shared_limiter_stats {
             size: std::mem::size_of::<bw_shared_limiter_stats>(),
             ..Default::default()
@@ -1315,7 +1443,12 @@ unsafe fn text_cases(
     match case % 6 {
         0 => s,
         4 => {
-            let s = f(ptr::null_mut(), usize::MAX - usize::from(case), &mut out, err);
+            let s = f(
+                ptr::null_mut(),
+                usize::MAX - usize::from(case),
+                &mut out,
+                err,
+            );
             assert_eq!(s, BW_INVALID_ARGUMENT, "a NULL buffer with a huge length");
             s
         }
@@ -1348,8 +1481,14 @@ unsafe fn text_cases(
                 }
                 BW_BUFFER_TOO_SMALL => {
                     // The text may have grown since (a registry's counters move).
-                    assert!(out >= len, "BW_BUFFER_TOO_SMALL but {out} bytes fit in {len}");
-                    assert!(buf.iter().all(|&b| b == SENTINEL), "buffer written on BW_BUFFER_TOO_SMALL");
+                    assert!(
+                        out >= len,
+                        "BW_BUFFER_TOO_SMALL but {out} bytes fit in {len}"
+                    );
+                    assert!(
+                        buf.iter().all(|&b| b == SENTINEL),
+                        "buffer written on BW_BUFFER_TOO_SMALL"
+                    );
                 }
                 other => panic!("text copy: status {other} ({})", err.message_str()),
             }
@@ -1406,15 +1545,16 @@ unsafe extern "C" fn count_record(record: *const bw_log_record, user_data: *mut 
     let check = unsafe { &*user_data.cast::<LogCheck>() };
     check.records.fetch_add(1, Relaxed);
     // SAFETY: the record and its strings are valid during the call.
-    let ok = !record.is_null() && unsafe {
-        let r = &*record;
-        (1..=BW_LOG_TRACE).contains(&r.level)
-            && record_text(r.target, r.target_len).is_some_and(|t| t.starts_with("breakwater"))
-            && record_text(r.message, r.message_len).is_some_and(|m| !m.is_empty())
-            && record_text(r.fields_json, r.fields_json_len).is_some_and(|j| {
-                matches!(serde_json::from_str(j), Ok(serde_json::Value::Object(_)))
-            })
-    };
+    let ok = !record.is_null()
+        && unsafe {
+            let r = &*record;
+            (1..=BW_LOG_TRACE).contains(&r.level)
+                && record_text(r.target, r.target_len).is_some_and(|t| t.starts_with("breakwater"))
+                && record_text(r.message, r.message_len).is_some_and(|m| !m.is_empty())
+                && record_text(r.fields_json, r.fields_json_len).is_some_and(|j| {
+                    matches!(serde_json::from_str(j), Ok(serde_json::Value::Object(_)))
+                })
+        };
     if !ok {
         check.malformed.fetch_add(1, Relaxed);
         return;
@@ -1444,7 +1584,11 @@ unsafe fn set_log(on: bool, level: u32, err: &mut bw_error) -> bw_status {
     let s = unsafe { set_log_handler(handler, level, user, err) };
     if level > BW_LOG_TRACE {
         assert_eq!(s, BW_INVALID_ARGUMENT, "log level {level} accepted");
-        assert!(err.message_str().contains("max_level"), "{}", err.message_str());
+        assert!(
+            err.message_str().contains("max_level"),
+            "{}",
+            err.message_str()
+        );
     } else {
         assert_eq!(s, BW_OK, "log level {level}: {}", err.message_str());
         LOG_LEVEL.with(|l| l.set(Some(if on { level } else { 0 })));
@@ -1456,7 +1600,11 @@ unsafe fn set_log(on: bool, level: u32, err: &mut bw_error) -> bw_status {
 fn check_log() {
     use std::sync::atomic::Ordering::Relaxed;
     assert_eq!(LOG.malformed.load(Relaxed), 0, "a malformed log record");
-    assert_eq!(LOG.above.load(Relaxed), 0, "a log record above the level set");
+    assert_eq!(
+        LOG.above.load(Relaxed),
+        0,
+        "a log record above the level set"
+    );
 }
 
 /// The log records the handler has received in this process.
