@@ -521,7 +521,12 @@ fn check_registry_answer(
 /// A fuzz target for random call sequences on handles: breakers (protocol, admit,
 /// manual control, metrics with any size tag), a bulkhead, a limiter, retry states, a
 /// manual clock; handles freed and set to NULL mid-sequence (calls on NULL must be
-/// refused), double frees of NULL, stale and forged permits, out-of-range enums.
+/// refused), double frees of NULL, stale and forged permits, out-of-range enums; the
+/// registry's breakers, bulkheads (permits shared by name, checked), limiters and
+/// shared policies, its Prometheus and health texts in every buffer case; transitions
+/// described from forged and polled events; the frame protocol; the log handler set to
+/// any level and off (a record above the level set on this thread, or malformed, fails
+/// the run).
 pub fn sequence(data: &[u8]) {
     let mut input = Bytes(data);
     let clock = manual_clock();
