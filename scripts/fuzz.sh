@@ -19,7 +19,7 @@ secs="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(json_breaker json_retry json_bulkhead json_limiter json_pool json_time_limiter abi_sequence)
+  targets=(json_breaker json_retry json_bulkhead json_limiter json_pool json_time_limiter json_shared abi_sequence)
 fi
 
 export RUSTFLAGS="-Cpasses=sancov-module \

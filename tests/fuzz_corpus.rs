@@ -35,4 +35,16 @@ fn json_corpora_replay() {
 #[test]
 fn abi_sequence_corpus_replays() {
     replay("abi_sequence", harness::sequence);
+    println!("abi_sequence: {} log records seen", harness::log_records());
+}
+
+#[test]
+fn json_shared_corpus_replays() {
+    // Every shared policy built here points at the unreachable loopback port of
+    // `harness::UNREACHABLE_REDIS` (without the redis feature every build is refused).
+    replay("json_shared", harness::json_shared);
+    println!(
+        "json_shared: {} shared policies built",
+        harness::shared_built()
+    );
 }
