@@ -298,7 +298,10 @@ fn late_outcomes_of_an_old_generation_are_dropped() {
         "dropped exactly once, locally or by Redis"
     );
     let dropped_by_redis = hget(&mut con, key, "stale");
-    assert!(dropped_by_redis <= 1, "Redis dropped it {dropped_by_redis} times");
+    assert!(
+        dropped_by_redis <= 1,
+        "Redis dropped it {dropped_by_redis} times"
+    );
     if recorded == Recorded::Stale {
         assert_eq!(dropped_by_redis, 0, "dropped locally, never sent");
     }
