@@ -156,6 +156,21 @@
 #define BW_ABI_VERSION 2
 
 /**
+ * `bw_health_status_name` code: working (`"UP"`).
+ */
+#define BW_HEALTH_UP 0
+
+/**
+ * `bw_health_status_name` code: working with reduced function (`"DEGRADED"`).
+ */
+#define BW_HEALTH_DEGRADED 1
+
+/**
+ * `bw_health_status_name` code: not working (`"DOWN"`).
+ */
+#define BW_HEALTH_DOWN 2
+
+/**
  * `bw_set_log_handler` level: no records.
  */
 #define BW_LOG_OFF 0
@@ -1416,6 +1431,13 @@ const char *bw_transition_reason_name(uint32_t reason);
  * when either code is unknown or is 0. Static; never fails; must not be freed.
  */
 const char *bw_rejection_message(uint32_t policy, uint32_t reason);
+
+/**
+ * The word a health report (`bw_registry_health_json`) writes for a status code
+ * (`BW_HEALTH_*`): `"UP"`, `"DEGRADED"`, `"DOWN"`; NULL for an unknown code. Static; never
+ * fails; must not be freed.
+ */
+const char *bw_health_status_name(uint32_t status);
 
 /**
  * Sends the library's log records at `max_level` and above (`BW_LOG_ERROR` the most

@@ -8,6 +8,7 @@ package breakwater
 #cgo noescape bw_registry_prometheus
 #cgo nocallback bw_registry_prometheus
 #cgo nocallback bw_registry_prometheus_content_type
+#cgo nocallback bw_health_status_name
 #cgo noescape bw_registry_health_json
 #cgo nocallback bw_registry_health_json
 
@@ -151,14 +152,15 @@ func (r *Registry) HealthJSON() (string, error) {
 	})
 }
 
-// The statuses of a health report and of its components, as the library writes them.
-const (
-	// HealthUp: a breaker closed or disabled; every component up.
-	HealthUp = "UP"
-	// HealthDegraded: a breaker half-open; the worst component degraded.
-	HealthDegraded = "DEGRADED"
-	// HealthDown: a breaker open or forced open; some component down.
-	HealthDown = "DOWN"
+// The statuses of a health report and of its components, as the library names them
+// (bw_health_status_name).
+var (
+	// HealthUp: a breaker closed or disabled; every component up ("UP").
+	HealthUp = C.GoString(C.bw_health_status_name(C.BW_HEALTH_UP))
+	// HealthDegraded: a breaker half-open; the worst component degraded ("DEGRADED").
+	HealthDegraded = C.GoString(C.bw_health_status_name(C.BW_HEALTH_DEGRADED))
+	// HealthDown: a breaker open or forced open; some component down ("DOWN").
+	HealthDown = C.GoString(C.bw_health_status_name(C.BW_HEALTH_DOWN))
 )
 
 // Health is the registry's health report (Registry.Health): an overall Status (the

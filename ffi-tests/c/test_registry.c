@@ -46,6 +46,10 @@ TEST(an_empty_registry_exports_nothing_and_is_up) {
     bw_registry *reg = new_registry();
     char *text = text_of(bw_registry_prometheus, reg);
     CHECK_STR_EQ(text, "# EOF\n");
+    CHECK_STR_EQ(bw_health_status_name(BW_HEALTH_UP), "UP");
+    CHECK_STR_EQ(bw_health_status_name(BW_HEALTH_DEGRADED), "DEGRADED");
+    CHECK_STR_EQ(bw_health_status_name(BW_HEALTH_DOWN), "DOWN");
+    CHECK(bw_health_status_name(BW_HEALTH_DOWN + 1) == NULL);
     CHECK_STR_EQ(bw_registry_prometheus_content_type(),
                  "application/openmetrics-text; version=1.0.0; charset=utf-8");
     free(text);

@@ -670,3 +670,16 @@ def test_the_library_level_at_import_is_info_and_the_handler_is_removed_at_exit(
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(breakwater._abi.LOG_INFO), "0", "open"]
     assert result.stderr == ""  # no handler any more: the transition was not forwarded
+
+
+def test_the_health_words_are_the_librarys():
+    from breakwater import _abi
+    from breakwater._lib import lib
+
+    words = [lib.bw_health_status_name(c).decode() for c in
+             (_abi.HEALTH_UP, _abi.HEALTH_DEGRADED, _abi.HEALTH_DOWN)]
+    assert words == ["UP", "DEGRADED", "DOWN"]
+    assert lib.bw_health_status_name(3) is None
+    reg = Registry()
+    reg.breaker("db").force_open()
+    assert reg.health()["status"] == words[2]

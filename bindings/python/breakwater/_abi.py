@@ -27,6 +27,11 @@ SHUTDOWN = 9
 BUFFER_TOO_SMALL = 10
 
 # bw_shared_*_health values (names: bw_redis_health_name).
+# bw_health_status_name codes (the words of a health report).
+HEALTH_UP = 0
+HEALTH_DEGRADED = 1
+HEALTH_DOWN = 2
+
 REDIS_HEALTHY = 0
 REDIS_DEGRADED = 1
 

@@ -55,6 +55,7 @@ _FUNCTIONS: dict[str, tuple[Any, list[Any], bool]] = {
         KEEP_GIL,
     ),
     "bw_log_level_name": (c_char_p, [c_uint32], KEEP_GIL),
+    "bw_health_status_name": (c_char_p, [c_uint32], KEEP_GIL),
     "bw_last_error_message": (
         c_int32,
         [POINTER(ctypes.c_char), c_size_t, POINTER(c_size_t)],
