@@ -204,6 +204,35 @@ pub extern "C" fn bw_rejection_message(policy: u32, reason: u32) -> *const c_cha
     })
 }
 
+/// `bw_health_status_name` code: working (`"UP"`).
+pub const BW_HEALTH_UP: u32 = 0;
+/// `bw_health_status_name` code: working with reduced function (`"DEGRADED"`).
+pub const BW_HEALTH_DEGRADED: u32 = 1;
+/// `bw_health_status_name` code: not working (`"DOWN"`).
+pub const BW_HEALTH_DOWN: u32 = 2;
+
+/// The word a health report (`bw_registry_health_json`) writes for a status code
+/// (`BW_HEALTH_*`): `"UP"`, `"DEGRADED"`, `"DOWN"`; NULL for an unknown code. Static; never
+/// fails; must not be freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn bw_health_status_name(status: u32) -> *const c_char {
+    static NAMES: OnceLock<Vec<Option<CString>>> = OnceLock::new();
+    ffi_boundary_value!(std::ptr::null(), {
+        use crate::exposition::Status;
+        let names = table(&NAMES, || {
+            [
+                (BW_HEALTH_UP, Status::Up),
+                (BW_HEALTH_DEGRADED, Status::Degraded),
+                (BW_HEALTH_DOWN, Status::Down),
+            ]
+            .into_iter()
+            .map(|(code, s)| (code, s.as_str().to_owned()))
+            .collect()
+        });
+        lookup(names, status)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,33 +271,4 @@ mod tests {
         assert!(bw_rejection_message(1, 11).is_null());
         assert!(bw_rejection_message(u32::MAX, 1).is_null());
     }
-}
-
-/// `bw_health_status_name` code: working (`"UP"`).
-pub const BW_HEALTH_UP: u32 = 0;
-/// `bw_health_status_name` code: working with reduced function (`"DEGRADED"`).
-pub const BW_HEALTH_DEGRADED: u32 = 1;
-/// `bw_health_status_name` code: not working (`"DOWN"`).
-pub const BW_HEALTH_DOWN: u32 = 2;
-
-/// The word a health report (`bw_registry_health_json`) writes for a status code
-/// (`BW_HEALTH_*`): `"UP"`, `"DEGRADED"`, `"DOWN"`; NULL for an unknown code. Static; never
-/// fails; must not be freed.
-#[unsafe(no_mangle)]
-pub extern "C" fn bw_health_status_name(status: u32) -> *const c_char {
-    static NAMES: OnceLock<Vec<Option<CString>>> = OnceLock::new();
-    ffi_boundary_value!(std::ptr::null(), {
-        use crate::exposition::Status;
-        let names = table(&NAMES, || {
-            [
-                (BW_HEALTH_UP, Status::Up),
-                (BW_HEALTH_DEGRADED, Status::Degraded),
-                (BW_HEALTH_DOWN, Status::Down),
-            ]
-            .into_iter()
-            .map(|(code, s)| (code, s.as_str().to_owned()))
-            .collect()
-        });
-        lookup(names, status)
-    })
 }
